@@ -1,0 +1,24 @@
+//! Test support for appnet, used only as a dev-dependency.
+//!
+//! Two halves, for the two kinds of test the project runs:
+//!
+//! - **Real peers** ([`Program`], [`free_port`], [`run`]): interoperability tests start the
+//!   programs we must work with (nsd, knot, unbound, dig, curl, Transmission…) on a free
+//!   loopback port with a config in a temporary directory, wait until they answer, and kill them
+//!   by PID when the test ends — even when it panics, and after a time limit even when it hangs.
+//!   A missing program fails the test with the package to install; it never skips.
+//! - **Simulated network** ([`sim::World`]): sans-IO cores exchange datagrams over links with
+//!   latency and loss under a virtual clock and a seeded RNG, so protocol tests are exact,
+//!   deterministic and take microseconds.
+#![warn(missing_docs)]
+
+mod command;
+mod ports;
+mod program;
+pub mod sim;
+mod wait;
+
+pub use command::{CommandOutput, require, run};
+pub use ports::{free_port, free_port_on, free_tcp_port};
+pub use program::{Program, RunningProgram};
+pub use wait::{wait_for_tcp, wait_until};
