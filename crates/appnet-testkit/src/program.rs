@@ -1,12 +1,15 @@
 //! A real peer program (nsd, unbound, nginx, …) running for the length of one test.
 //!
 //! The program gets its own temporary directory for config, zone files, pid files and its log.
-//! It is killed by PID when the [`RunningProgram`] drops — at the end of the test, on panic, or
-//! when its lifetime runs out while the test hangs — so no stray servers outlive the suite. When
+//! It runs in a process group of its own, and that group is killed by PID when the
+//! [`RunningProgram`] drops — at the end of the test, on panic, or when its lifetime runs out
+//! while the test hangs — so no stray servers (nor the workers they forked) outlive the suite.
+//! The group gets SIGTERM first, so servers that fork workers (nsd) stop them, then SIGKILL. When
 //! the test is failing, the program's log is printed so the failure explains itself.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -82,6 +85,7 @@ impl Program {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.path.display()));
         let watchdog = spawn_watchdog(child.id(), self.lifetime, self.name.clone());
@@ -158,8 +162,15 @@ impl RunningProgram {
 impl Drop for RunningProgram {
     fn drop(&mut self) {
         drop(self.watchdog.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        signal_group(self.child.id(), libc::SIGTERM);
+        let exited = wait_until(Duration::from_secs(3), || {
+            !matches!(self.child.try_wait(), Ok(None))
+        });
+        // Anything left in the group (a hung leader, or workers) is killed outright.
+        signal_group(self.child.id(), libc::SIGKILL);
+        if !exited {
+            let _ = self.child.wait();
+        }
         if thread::panicking() {
             eprintln!(
                 "--- log of {} (pid {}):\n{}--- end of log",
@@ -185,6 +196,17 @@ fn spawn_watchdog(pid: u32, lifetime: Duration, name: String) -> mpsc::Sender<()
     cancel
 }
 
+/// Sends `signal` to the process group led by `pid` (the program and anything it forked).
+fn signal_group(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale group ID yields ESRCH.
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +228,30 @@ mod tests {
             !Path::new(&format!("/proc/{pid}")).exists(),
             "process {pid} still there"
         );
+    }
+
+    #[test]
+    fn drop_also_kills_forked_children() {
+        let mut program = Program::new("sh", "dash")
+            .file("script.sh", "sleep 60 &\necho $! > worker.pid\nwait\n")
+            .args(["script.sh"])
+            .start();
+        let pid_file = program.dir().join("worker.pid");
+        program.wait_ready(Duration::from_secs(10), || {
+            fs::read_to_string(&pid_file).is_ok_and(|pid| pid.ends_with('\n'))
+        });
+        let worker = fs::read_to_string(&pid_file)
+            .expect("pid file")
+            .trim()
+            .to_owned();
+        assert!(Path::new(&format!("/proc/{worker}")).exists());
+        drop(program);
+        let gone = wait_until(Duration::from_secs(5), || {
+            // A killed worker may linger as a zombie until init reaps it.
+            fs::read_to_string(format!("/proc/{worker}/stat"))
+                .map_or(true, |stat| stat.split(' ').nth(2) == Some("Z"))
+        });
+        assert!(gone, "worker {worker} survived");
     }
 
     #[test]
