@@ -185,6 +185,12 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// Any instant serves as the origin: the core only compares and subtracts instants.
+    #[allow(clippy::disallowed_methods)]
+    fn origin() -> Instant {
+        Instant::now()
+    }
+
     fn config(max_attempts: u32) -> RetryConfig {
         RetryConfig {
             max_attempts,
@@ -196,7 +202,7 @@ mod tests {
 
     #[test]
     fn first_attempt_is_due_at_once_and_only_once() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
         assert_eq!(
             exchange.poll_transmit(t0),
@@ -211,7 +217,7 @@ mod tests {
 
     #[test]
     fn early_timer_does_nothing() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
         exchange.poll_transmit(t0);
         exchange.handle_timeout(t0 + 99 * MS);
@@ -221,7 +227,7 @@ mod tests {
 
     #[test]
     fn backs_off_caps_and_gives_up() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(4), 300 * MS, t0);
         let mut now = t0;
         let mut timeouts = Vec::new();
@@ -242,7 +248,7 @@ mod tests {
 
     #[test]
     fn deadline_cuts_the_last_wait_short() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let limits = RetryConfig {
             deadline: Some(250 * MS),
             ..config(5)
@@ -265,7 +271,7 @@ mod tests {
 
     #[test]
     fn karn_no_sample_from_ambiguous_reply() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
         exchange.poll_transmit(t0);
         exchange.handle_timeout(t0 + 100 * MS);
@@ -282,7 +288,7 @@ mod tests {
 
     #[test]
     fn sample_from_identified_attempt() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
         exchange.poll_transmit(t0);
         exchange.handle_timeout(t0 + 100 * MS);
@@ -302,7 +308,7 @@ mod tests {
 
     #[test]
     fn unknown_attempt_number_is_no_sample() {
-        let t0 = Instant::now();
+        let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
         exchange.poll_transmit(t0);
         assert_eq!(exchange.handle_response(Some(7), t0 + 10 * MS), None);

@@ -1,0 +1,174 @@
+//! The command-line grammar. Help texts say what each command does and, for the parts still
+//! being built, plainly that they are not built yet.
+
+use std::ffi::OsString;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const ABOUT: &str = "The Internet's application layer: DNS, HTTP, web caches, CDN and BitTorrent \
+servers and clients, and a lab that runs them together on loopback and measures them.";
+
+const AFTER_HELP: &str = "\
+Start with `appnet lab`: it builds a small Internet on this machine and reports what each
+system does. Logging: -v for debug, -vv for trace, -q for warnings only; RUST_LOG (e.g.
+RUST_LOG=appnet_dns=trace) overrides both. Every command has its own --help.";
+
+/// `appnet [-v|-q] COMMAND …`
+#[derive(Debug, Parser)]
+#[command(name = "appnet", version, about = ABOUT, after_help = AFTER_HELP)]
+#[command(
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    /// More log output (repeat for more: -v debug, -vv trace).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Less log output (repeat for less: -q warnings, -qq errors only).
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    quiet: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Net verbosity: `-v` counts up, `-q` counts down.
+    pub(crate) fn verbosity(&self) -> i8 {
+        i8::try_from(i16::from(self.verbose) - i16::from(self.quiet)).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// DNS servers: an authoritative server for zone files, and a recursive resolver.
+    #[command(subcommand)]
+    Dns(DnsCommand),
+    /// Ask a DNS server, in dig's syntax and output layout [not built yet: issue #3].
+    #[command(
+        long_about = "Ask a DNS server a question, with dig's syntax and output:\n  \
+        appnet dig [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+norec] [+short] [+dnssec] [+trace]\n\n\
+        Not built yet: tracked in issue #3 (and +trace in issue #4)."
+    )]
+    Dig(Planned),
+    /// HTTP: the origin server and the browser-like page loader.
+    #[command(subcommand)]
+    Http(HttpCommand),
+    /// Shared HTTP cache as a forward or reverse proxy [not built yet: issue #8].
+    #[command(
+        long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
+        (clients set http_proxy) or a reverse proxy in front of an origin (--origin URL).\n\n\
+        Not built yet: tracked in issue #8."
+    )]
+    Proxy(Planned),
+    /// BitTorrent client: download and seed torrents and magnet links [not built yet].
+    #[command(
+        long_about = "A BitTorrent client: .torrent files and magnet links, rarest-first \
+        piece picking, tit-for-tat choking, seeding, trackers and the DHT.\n\nNot built yet."
+    )]
+    Torrent(Planned),
+    /// BitTorrent tracker over HTTP and UDP [not built yet].
+    #[command(
+        long_about = "A BitTorrent tracker speaking HTTP (BEP 3) and UDP (BEP 15) \
+        announces and scrapes.\n\nNot built yet."
+    )]
+    Tracker(Planned),
+    /// Build a small Internet on loopback, run the experiments, and report.
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DnsCommand {
+    /// Authoritative server for RFC 1035 zone files [not built yet: issue #3].
+    #[command(long_about = "Serve zones with authority over UDP and TCP:\n  \
+        appnet dns authority --listen 127.0.0.1:5300 --zone example.test.zone\n\n\
+        Not built yet: tracked in issue #3.")]
+    Authority(Planned),
+    /// Recursive caching resolver, iterating from the root [not built yet: issue #4].
+    #[command(
+        long_about = "Answer recursive queries by walking the hierarchy from the root \
+        and caching what it learns:\n  appnet dns resolver --listen 127.0.0.1:5353\n\n\
+        Not built yet: tracked in issue #4."
+    )]
+    Resolver(Planned),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HttpCommand {
+    /// Origin server: HTTP/1.x, HTTP/2, TLS, static files and CGI [not built yet: issue #6].
+    #[command(
+        long_about = "Serve a directory over HTTP/1.0, 1.1 and 2, with TLS:\n  \
+        appnet http serve --root DIR --listen 127.0.0.1:8080\n\n\
+        Not built yet: tracked in issue #6."
+    )]
+    Serve(Planned),
+    /// Load a page like a browser and measure its Page Load Time [not built yet: issue #7].
+    #[command(
+        long_about = "Fetch a page and its resources the way a browser does, measure \
+        Page Load Time and draw the waterfall:\n  appnet http load URL --mode h2\n\n\
+        Not built yet: tracked in issue #7."
+    )]
+    Load(Planned),
+}
+
+/// The arguments of a command that is not built yet: whatever is given is accepted, so the
+/// user gets the "not built yet" message rather than a parse error about options to come.
+#[derive(Debug, Args)]
+pub(crate) struct Planned {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub(crate) args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Build a small Internet on this machine out of appnet's own servers \
+    — root, TLD and site name servers, a resolver, an origin, caches, a swarm — on distinct \
+    loopback hosts, run one experiment per system, and report what each shows.\n\n\
+    Today the lab probes the machine (loopback hosts, IPv6, whether links can be emulated \
+    with network namespaces and netem) and lists its scenarios with their status; the \
+    scenarios themselves arrive with the system issues."
+)]
+pub(crate) struct LabArgs {
+    /// List the scenarios and what each measures, then exit.
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// Run only these scenarios (comma-separated, repeatable), e.g. --only dns,http.
+    #[arg(long, value_name = "NAMES")]
+    pub(crate) only: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn verbosity_counts_flags() {
+        let cli = Cli::parse_from(["appnet", "-vv", "lab"]);
+        assert_eq!(cli.verbosity(), 2);
+        let cli = Cli::parse_from(["appnet", "lab", "-q"]);
+        assert_eq!(cli.verbosity(), -1);
+    }
+
+    #[test]
+    fn planned_commands_accept_their_future_arguments() {
+        let cli = Cli::parse_from([
+            "appnet",
+            "dig",
+            "@127.0.0.1",
+            "-p",
+            "5300",
+            "example.",
+            "+short",
+        ]);
+        let Command::Dig(planned) = cli.command else {
+            panic!("parsed as dig")
+        };
+        assert_eq!(planned.args.len(), 5);
+    }
+}

@@ -1,0 +1,23 @@
+//! One module per subcommand.
+
+mod lab;
+mod planned;
+
+use std::process::ExitCode;
+
+use crate::cli::{Command, DnsCommand, HttpCommand};
+
+/// Runs a parsed command.
+pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Dns(DnsCommand::Authority(_)) => Ok(planned::report("dns authority", Some(3))),
+        Command::Dns(DnsCommand::Resolver(_)) => Ok(planned::report("dns resolver", Some(4))),
+        Command::Dig(_) => Ok(planned::report("dig", Some(3))),
+        Command::Http(HttpCommand::Serve(_)) => Ok(planned::report("http serve", Some(6))),
+        Command::Http(HttpCommand::Load(_)) => Ok(planned::report("http load", Some(7))),
+        Command::Proxy(_) => Ok(planned::report("proxy", Some(8))),
+        Command::Torrent(_) => Ok(planned::report("torrent", None)),
+        Command::Tracker(_) => Ok(planned::report("tracker", None)),
+        Command::Lab(args) => lab::run(&args),
+    }
+}

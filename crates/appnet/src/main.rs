@@ -1,0 +1,23 @@
+//! The `appnet` command: one binary for every system, one subcommand each.
+//!
+//! This crate only parses the command line, sets up logging and hands over to the library
+//! crates; no protocol logic lives here.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    appnet_service::logging::init(cli.verbosity());
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("appnet: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
