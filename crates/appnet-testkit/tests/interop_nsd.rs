@@ -46,7 +46,7 @@ fn dig(port: u16, args: &[&str]) -> appnet_testkit::CommandOutput {
     let port = port.to_string();
     let mut all = vec!["@127.0.0.1", "-p", &port, "+time=1", "+tries=1", "+norec"];
     all.extend_from_slice(args);
-    run("dig", "dnsutils", &all, Duration::from_secs(10))
+    run("dig", "bind9-dnsutils", &all, Duration::from_secs(10))
 }
 
 #[test]
