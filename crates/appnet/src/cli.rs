@@ -44,13 +44,8 @@ pub(crate) enum Command {
     /// DNS servers: an authoritative server for zone files, and a recursive resolver.
     #[command(subcommand)]
     Dns(DnsCommand),
-    /// Ask a DNS server, in dig's syntax and output layout [not built yet: issue #3].
-    #[command(
-        long_about = "Ask a DNS server a question, with dig's syntax and output:\n  \
-        appnet dig [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+norec] [+short] [+dnssec] [+trace]\n\n\
-        Not built yet: tracked in issue #3 (and +trace in issue #4)."
-    )]
-    Dig(Planned),
+    /// Ask a DNS server, in dig's syntax and output layout.
+    Dig(DigArgs),
     /// HTTP: the origin server and the browser-like page loader.
     #[command(subcommand)]
     Http(HttpCommand),
@@ -79,11 +74,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DnsCommand {
-    /// Authoritative server for RFC 1035 zone files [not built yet: issue #3].
-    #[command(long_about = "Serve zones with authority over UDP and TCP:\n  \
-        appnet dns authority --listen 127.0.0.1:5300 --zone example.test.zone\n\n\
-        Not built yet: tracked in issue #3.")]
-    Authority(Planned),
+    /// Authoritative server for RFC 1035 zone files, over UDP and TCP.
+    Authority(AuthorityArgs),
     /// Recursive caching resolver, iterating from the root [not built yet: issue #4].
     #[command(
         long_about = "Answer recursive queries by walking the hierarchy from the root \
@@ -109,6 +101,58 @@ pub(crate) enum HttpCommand {
         Not built yet: tracked in issue #7."
     )]
     Load(Planned),
+}
+
+/// `appnet dig …`: dig's own syntax (`@server`, `+options`, `-p`), which is parsed by
+/// `appnet_dns::dig`, not by clap.
+#[derive(Debug, Args)]
+#[command(
+    disable_help_flag = true,
+    long_about = "Ask a DNS server a question, with dig's syntax and output layout:\n  \
+    appnet dig [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+norec] [+short] [+dnssec]\n\n\
+    SERVER defaults to the first nameserver in /etc/resolv.conf. TYPE defaults to A. The output \
+    has dig's header, flags, QUESTION/ANSWER/AUTHORITY/ADDITIONAL sections and query time; \
+    +short prints only the answer data, as dig +short does."
+)]
+pub(crate) struct DigArgs {
+    /// Print help.
+    #[arg(short = 'h', long = "help", action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Query, in dig's syntax: [@SERVER] [-p PORT] NAME [TYPE] [+option…].
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "QUERY"
+    )]
+    pub(crate) args: Vec<String>,
+}
+
+/// `appnet dns authority …`
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Serve DNS zones with authority over UDP and TCP, like NSD or Knot:\n  \
+    appnet dns authority --listen 127.0.0.1:5300 --zone example.test.zone\n\n\
+    Zone files are RFC 1035 master files ($ORIGIN, $TTL, $INCLUDE, parentheses, RFC 3597 \\# \
+    data). A file's origin comes from its $ORIGIN or its SOA owner, or from ORIGIN=FILE. \
+    SIGHUP reloads every zone atomically; a zone whose new file is bad keeps serving its old \
+    data and the error is logged as file:line:column. SIGINT or SIGTERM stop the server."
+)]
+pub(crate) struct AuthorityArgs {
+    /// Address to serve UDP and TCP on; repeatable, IPv4 or IPv6 (e.g. 127.0.0.1:5300, [::1]:5300).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// Zone to serve, as FILE or ORIGIN=FILE; repeatable.
+    #[arg(long, value_name = "[ORIGIN=]FILE")]
+    pub(crate) zone: Vec<String>,
+    /// TOML file with the same settings, in a [dns.authority] table; flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
+    /// UDP worker sockets (SO_REUSEPORT); default: one per CPU.
+    #[arg(long, value_name = "N")]
+    pub(crate) workers: Option<usize>,
+    /// Serve Prometheus metrics on ADDR at /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
 }
 
 /// The arguments of a command that is not built yet: whatever is given is accepted, so the

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+mod dig;
+mod dns_authority;
 mod lab;
 mod planned;
 
@@ -10,9 +12,9 @@ use crate::cli::{Command, DnsCommand, HttpCommand};
 /// Runs a parsed command.
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Dns(DnsCommand::Authority(_)) => Ok(planned::report("dns authority", Some(3))),
+        Command::Dns(DnsCommand::Authority(args)) => dns_authority::run(args),
         Command::Dns(DnsCommand::Resolver(_)) => Ok(planned::report("dns resolver", Some(4))),
-        Command::Dig(_) => Ok(planned::report("dig", Some(3))),
+        Command::Dig(args) => dig::run(&args.args),
         Command::Http(HttpCommand::Serve(_)) => Ok(planned::report("http serve", Some(6))),
         Command::Http(HttpCommand::Load(_)) => Ok(planned::report("http load", Some(7))),
         Command::Proxy(_) => Ok(planned::report("proxy", Some(8))),

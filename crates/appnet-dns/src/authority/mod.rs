@@ -1,0 +1,1 @@
+//! The sans-IO answer core of the authoritative server.

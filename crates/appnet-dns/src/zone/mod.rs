@@ -1,0 +1,1 @@
+//! Zones: loading master files into a store built for answering.
