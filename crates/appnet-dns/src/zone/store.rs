@@ -25,6 +25,8 @@ pub struct Node {
     pub rrsets: Vec<Rrset>,
     /// NS records below the apex: a zone cut. Queries at or below it get a referral.
     pub delegation: bool,
+    /// Below a zone cut: the node's data is glue, not authoritative.
+    pub occluded: bool,
 }
 
 impl Node {
@@ -87,6 +89,19 @@ impl Zone {
     /// Every node, apex first.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
+    }
+
+    /// Whether a strict ancestor of `name` (any case) below the apex is a zone cut.
+    fn is_below_cut(&self, name: &[u8]) -> bool {
+        let mut lower = [0; MAX_NAME_LEN];
+        let mut current = name::parent(name::lowercase_into(name, &mut lower));
+        while let Some(ancestor) = current.filter(|a| a.len() > self.apex.len()) {
+            if self.find(ancestor).is_some_and(|node| node.delegation) {
+                return true;
+            }
+            current = name::parent(ancestor);
+        }
+        false
     }
 
     /// How many records the zone holds.
@@ -170,6 +185,7 @@ impl ZoneBuilder {
             name: apex.into(),
             rrsets: Vec::new(),
             delegation: false,
+            occluded: false,
         };
         let mut index = HashMap::new();
         index.insert(apex_lower.clone(), NodeId(0));
@@ -299,6 +315,14 @@ impl ZoneBuilder {
         for node in &mut zone.nodes[1..] {
             node.delegation = node.rrset(rtype::NS).is_some();
         }
+        let occluded: Vec<bool> = zone
+            .nodes
+            .iter()
+            .map(|node| zone.is_below_cut(&node.name))
+            .collect();
+        for (node, occluded) in zone.nodes.iter_mut().zip(occluded) {
+            node.occluded = occluded;
+        }
         Ok(self.zone)
     }
 
@@ -313,6 +337,7 @@ impl ZoneBuilder {
             name: owner.into(),
             rrsets: Vec::new(),
             delegation: false,
+            occluded: false,
         });
         if let (Some(parent), Some(parent_lower)) = (name::parent(owner), name::parent(owner_lower))
         {
@@ -401,8 +426,13 @@ mod tests {
         let child = b"\x05child\x07example\x03lab\x00";
         let ns = b"\x02ns\x05child\x07example\x03lab\x00";
         builder.add(child, rtype::NS, 1, 300, ns, Some(ns)).unwrap();
+        builder
+            .add(ns, rtype::A, 1, 300, &[192, 0, 2, 53], None)
+            .unwrap();
         let zone = builder.finish().unwrap();
         assert!(zone.find(child).unwrap().delegation);
+        assert!(zone.find(ns).unwrap().occluded, "glue below the cut");
+        assert!(!zone.find(child).unwrap().occluded);
         assert!(!zone.apex_node().delegation);
         assert_eq!(
             zone.find(child).unwrap().rrsets[0].additional,
