@@ -32,6 +32,7 @@ pub fn init(verbosity: i8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(verbosity, rust_log.as_deref()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .try_init();
 }

@@ -108,10 +108,10 @@ fn lab_list_and_only() {
 
 #[test]
 fn unbuilt_commands_say_so_with_their_issue() {
-    let output = appnet(&["dns", "authority", "--listen", "127.0.0.1:5300"]);
+    let output = appnet(&["proxy", "--listen", "127.0.0.1:3128"]);
     assert_eq!(output.status.code(), Some(69));
     assert_eq!(
         stderr(&output),
-        "appnet dns authority: not built yet (tracked in issue #3).\n"
+        "appnet proxy: not built yet (tracked in issue #8).\n"
     );
 }

@@ -95,15 +95,12 @@ pub(crate) fn read(query: &[u8], out: &mut Vec<u8>) -> Read {
     out.extend_from_slice(&qclass.to_be_bytes());
     out[5] = 1;
 
-    let edns = match read_edns(&message) {
-        Ok(edns) => edns,
-        Err(()) => {
-            return Read::Error {
-                rcode: rcode::FORMERR,
-                question: true,
-                edns: None,
-            };
-        }
+    let Ok(edns) = read_edns(&message) else {
+        return Read::Error {
+            rcode: rcode::FORMERR,
+            question: true,
+            edns: None,
+        };
     };
     if edns.is_some_and(|edns| edns.version > 0) {
         return Read::Error {

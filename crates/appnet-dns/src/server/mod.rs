@@ -1,1 +1,148 @@
-//! Tokio drivers for the authoritative server.
+//! The authoritative server's drivers: UDP worker threads and a tokio TCP listener around the
+//! sans-IO [`Authority`](crate::authority::Authority).
+//!
+//! UDP is the hot path, so it runs like NSD: one blocking thread per socket, several sockets
+//! bound to the same address with SO_REUSEPORT so the kernel spreads queries over the cores,
+//! and one reused buffer per thread. TCP (fallback after TC, zone transfers later) runs on
+//! tokio with per-connection idle timeouts and a connection limit. Zones live behind an
+//! `ArcSwap`: a reload swaps the whole [`Authority`](crate::authority::Authority) in one
+//! atomic step, and a query in flight keeps the version it started with.
+
+mod config;
+mod tcp;
+mod udp;
+mod zones;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use appnet_service::Metrics;
+use appnet_service::metrics::Counter;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{AuthorityConfig, ConfigZone, ZoneSource};
+pub use zones::{ReloadReport, Zones};
+
+/// How the server listens and what it allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Addresses served over both UDP and TCP. Port 0 picks a free port (the same for UDP and
+    /// TCP, and for every worker).
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and threads) per address.
+    pub workers: usize,
+    /// A TCP connection that sends nothing for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// TCP connections served at once; more wait in the kernel's backlog.
+    pub tcp_max_connections: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+        }
+    }
+}
+
+/// Query counters, registered once per server.
+#[derive(Debug, Clone)]
+pub(crate) struct Counters {
+    pub(crate) udp_queries: Counter,
+    pub(crate) tcp_queries: Counter,
+    pub(crate) dropped: Counter,
+}
+
+impl Counters {
+    fn register(metrics: &Metrics) -> Self {
+        Self {
+            udp_queries: metrics.counter("dns_authority_udp_queries", "Queries received over UDP."),
+            tcp_queries: metrics.counter("dns_authority_tcp_queries", "Queries received over TCP."),
+            dropped: metrics.counter(
+                "dns_authority_dropped",
+                "Messages not answered (not queries).",
+            ),
+        }
+    }
+}
+
+/// A running server; stop it with [`shutdown`](Self::shutdown).
+#[derive(Debug)]
+pub struct Running {
+    addrs: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    udp_threads: Vec<JoinHandle<()>>,
+    tcp_tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Running {
+    /// The addresses actually bound (with the ports chosen for port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Stops accepting, lets TCP connections end, and waits for every worker.
+    pub async fn shutdown(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.shutdown.cancel();
+        for task in self.tcp_tasks {
+            let _ = task.await;
+        }
+        let threads = self.udp_threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Binds every listen address and starts serving `zones`. Call inside a tokio runtime.
+pub async fn spawn(
+    settings: &Settings,
+    zones: Arc<Zones>,
+    metrics: &Metrics,
+) -> io::Result<Running> {
+    let counters = Counters::register(metrics);
+    let stop = Arc::new(AtomicBool::new(false));
+    let shutdown = CancellationToken::new();
+    let mut running = Running {
+        addrs: Vec::new(),
+        stop: stop.clone(),
+        udp_threads: Vec::new(),
+        tcp_tasks: Vec::new(),
+        shutdown: shutdown.clone(),
+    };
+    for &addr in &settings.listen {
+        let sockets = udp::bind(addr, settings.workers.max(1))?;
+        let bound = sockets[0].local_addr()?;
+        let listener = tokio::net::TcpListener::from_std(tcp::bind(bound)?)?;
+        for socket in sockets {
+            running.udp_threads.push(udp::spawn_worker(
+                socket,
+                zones.clone(),
+                stop.clone(),
+                counters.clone(),
+            )?);
+        }
+        let tcp = tcp::Listener {
+            zones: zones.clone(),
+            idle_timeout: settings.tcp_idle_timeout,
+            max_connections: settings.tcp_max_connections,
+            counters: counters.clone(),
+            shutdown: shutdown.clone(),
+        };
+        running.tcp_tasks.push(tokio::spawn(tcp.serve(listener)));
+        running.addrs.push(bound);
+    }
+    Ok(running)
+}

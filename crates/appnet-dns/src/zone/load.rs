@@ -79,14 +79,11 @@ fn parse_bytes(source: &[u8], path: &Path, origin: Option<&str>) -> Result<Zone,
         sink.builder = Some(ZoneBuilder::new(origin.as_slice()));
     }
     read_file(source, path, origin, &mut sink, 0)?;
-    let builder = match sink.builder {
-        Some(builder) => builder,
-        None => {
-            return Err(whole_file(
-                path,
-                "no SOA record: cannot tell the zone's origin".into(),
-            ));
-        }
+    let Some(builder) = sink.builder else {
+        return Err(whole_file(
+            path,
+            "no SOA record: cannot tell the zone's origin".into(),
+        ));
     };
     builder
         .finish()
@@ -191,7 +188,10 @@ fn read_file(
                     )));
                 }
                 let included = String::from_utf8_lossy(included.as_slice()).into_owned();
-                let included = path.parent().unwrap_or(Path::new(".")).join(included);
+                let included = path
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join(included);
                 let source = std::fs::read(&included).map_err(|e| {
                     at(format!(
                         "cannot read $INCLUDE file {}: {e}",

@@ -292,14 +292,14 @@ impl ZoneBuilder {
         let apex_node = &zone.nodes[0];
         let soa = apex_node
             .rrset(rtype::SOA)
-            .ok_or(BuildError::MissingSoa { apex: apex.clone() })?;
+            .ok_or_else(|| BuildError::MissingSoa { apex: apex.clone() })?;
         if apex_node.rrset(rtype::NS).is_none() {
             return Err(BuildError::MissingApexNs { apex });
         }
         let rdata = soa
             .rdatas()
             .next()
-            .ok_or(BuildError::MissingSoa { apex: apex.clone() })?;
+            .ok_or_else(|| BuildError::MissingSoa { apex: apex.clone() })?;
         // SOA rdata ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 4 bytes each.
         let field = |back: usize| {
             let at = rdata.len() - back;

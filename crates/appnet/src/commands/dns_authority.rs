@@ -1,10 +1,110 @@
-//! `appnet dns authority`: serve zones with authority.
+//! `appnet dns authority`: serve zones with authority until told to stop.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use appnet_dns::server::{self, AuthorityConfig, ZoneSource, Zones};
+use appnet_service::{Lifecycle, Metrics};
+use serde::Deserialize;
 
 use crate::cli::AuthorityArgs;
 
-pub(crate) fn run(_args: AuthorityArgs) -> anyhow::Result<ExitCode> {
-    eprintln!("appnet dns authority: not built yet (tracked in issue #3).");
-    Ok(ExitCode::from(69))
+/// The parts of an appnet config file this command reads; other tables are other services'.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    dns: DnsTables,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DnsTables {
+    #[serde(default)]
+    authority: AuthorityConfig,
+}
+
+pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => {
+            appnet_service::config::load::<ConfigFile>(path)?
+                .dns
+                .authority
+        }
+        None => AuthorityConfig::default(),
+    };
+    let config_dir = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| Path::new("."));
+    let (mut settings, mut sources, udp_size) = config.resolve(config_dir);
+    settings.listen.extend(&args.listen);
+    sources.extend(args.zone.iter().map(|spec| ZoneSource::parse(spec)));
+    if let Some(workers) = args.workers {
+        settings.workers = workers.max(1);
+    }
+    let metrics_addr = args.metrics.or(config.metrics);
+    if settings.listen.is_empty() {
+        bail!("nothing to listen on: give --listen ADDR (e.g. --listen 127.0.0.1:5300)");
+    }
+    if sources.is_empty() {
+        bail!("no zones to serve: give --zone FILE or --zone ORIGIN=FILE");
+    }
+    let zones =
+        Arc::new(Zones::load(sources, udp_size).map_err(|error| anyhow::anyhow!("{error}"))?);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("dns-tcp")
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(serve(settings, zones, metrics_addr))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(
+    settings: server::Settings,
+    zones: Arc<Zones>,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    let lifecycle = Lifecycle::new();
+    lifecycle.listen_for_signals().context("watch signals")?;
+    let metrics = Metrics::new();
+    let running = server::spawn(&settings, zones.clone(), &metrics)
+        .await
+        .with_context(|| format!("listen on {:?}", settings.listen))?;
+    for addr in running.local_addrs() {
+        tracing::info!("answering on {addr} (UDP and TCP)");
+    }
+    if let Some(addr) = metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics listener on {addr}"))?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        tokio::spawn(appnet_service::metrics::serve(
+            listener,
+            metrics,
+            lifecycle.shutdown_token(),
+        ));
+    }
+    let shutdown = lifecycle.shutdown_token();
+    let mut reloads = lifecycle.reloads();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            changed = reloads.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let zones = zones.clone();
+                let report = tokio::task::spawn_blocking(move || zones.reload()).await?;
+                tracing::info!(reloaded = report.reloaded, kept_old = report.kept.len(), "zones reloaded");
+            }
+        }
+    }
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
 }

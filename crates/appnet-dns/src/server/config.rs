@@ -1,0 +1,141 @@
+//! `appnet dns authority` settings: command-line zone specs and the `[dns.authority]` table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Settings;
+use crate::authority::DEFAULT_UDP_SIZE;
+
+/// A zone to serve: its file, and its origin when the file does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSource {
+    /// The zone's name, if given (`ORIGIN=FILE`); otherwise the file's SOA owner.
+    pub origin: Option<String>,
+    /// The master file.
+    pub path: PathBuf,
+}
+
+impl ZoneSource {
+    /// Parses `--zone` text: `FILE` or `ORIGIN=FILE`.
+    pub fn parse(spec: &str) -> Self {
+        match spec.split_once('=') {
+            Some((origin, path)) if !origin.is_empty() && !origin.contains('/') => Self {
+                origin: Some(origin.to_owned()),
+                path: PathBuf::from(path),
+            },
+            _ => Self {
+                origin: None,
+                path: PathBuf::from(spec),
+            },
+        }
+    }
+}
+
+/// The `[dns.authority]` table of a config file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityConfig {
+    /// Addresses to serve UDP and TCP on.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Zones to serve.
+    #[serde(default)]
+    pub zone: Vec<ConfigZone>,
+    /// UDP sockets per address (default: one per CPU).
+    pub workers: Option<usize>,
+    /// Largest UDP response for EDNS clients, in bytes (default 1232).
+    pub udp_size: Option<u16>,
+    /// Seconds an idle TCP connection stays open (default 10).
+    pub tcp_idle_timeout: Option<u64>,
+    /// TCP connections served at once (default 1024).
+    pub tcp_max_connections: Option<usize>,
+    /// Where to serve Prometheus metrics.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// One `[[dns.authority.zone]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigZone {
+    /// The master file, relative to the config file.
+    pub file: PathBuf,
+    /// The zone's name, if the file does not give it.
+    pub origin: Option<String>,
+}
+
+impl AuthorityConfig {
+    /// The server settings, zone sources and UDP size this table asks for. Zone paths are
+    /// taken relative to `config_dir`.
+    pub fn resolve(&self, config_dir: &Path) -> (Settings, Vec<ZoneSource>, u16) {
+        let defaults = Settings::default();
+        let settings = Settings {
+            listen: self.listen.clone(),
+            workers: self.workers.unwrap_or(defaults.workers),
+            tcp_idle_timeout: self
+                .tcp_idle_timeout
+                .map_or(defaults.tcp_idle_timeout, Duration::from_secs),
+            tcp_max_connections: self
+                .tcp_max_connections
+                .unwrap_or(defaults.tcp_max_connections),
+        };
+        let zones = self
+            .zone
+            .iter()
+            .map(|zone| ZoneSource {
+                origin: zone.origin.clone(),
+                path: config_dir.join(&zone.file),
+            })
+            .collect();
+        (settings, zones, self.udp_size.unwrap_or(DEFAULT_UDP_SIZE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_specs() {
+        assert_eq!(
+            ZoneSource::parse("a.zone"),
+            ZoneSource {
+                origin: None,
+                path: "a.zone".into()
+            }
+        );
+        assert_eq!(
+            ZoneSource::parse("example.test.=zones/a.zone"),
+            ZoneSource {
+                origin: Some("example.test.".into()),
+                path: "zones/a.zone".into()
+            }
+        );
+        assert_eq!(
+            ZoneSource::parse("./x=y.zone").origin,
+            None,
+            "a path with '=' in it"
+        );
+    }
+
+    #[test]
+    fn config_table_resolves_relative_paths() {
+        #[derive(Deserialize)]
+        struct File {
+            dns: Dns,
+        }
+        #[derive(Deserialize)]
+        struct Dns {
+            authority: AuthorityConfig,
+        }
+        let text = "[dns.authority]\nlisten = [\"127.0.0.1:5300\"]\nworkers = 2\n\
+                    [[dns.authority.zone]]\nfile = \"example.zone\"\norigin = \"example.test.\"\n";
+        let file: File = appnet_service::config::parse(Path::new("a.toml"), text).unwrap();
+        let (settings, zones, udp_size) = file.dns.authority.resolve(Path::new("/etc/appnet"));
+        assert_eq!(settings.workers, 2);
+        assert_eq!(zones[0].path, Path::new("/etc/appnet/example.zone"));
+        assert_eq!(udp_size, DEFAULT_UDP_SIZE);
+    }
+}
