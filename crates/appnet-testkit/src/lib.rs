@@ -22,3 +22,8 @@ pub use command::{CommandOutput, require, run};
 pub use ports::{free_port, free_port_on, free_tcp_port};
 pub use program::{Program, RunningProgram};
 pub use wait::{wait_for_tcp, wait_until};
+
+/// Signal numbers for [`RunningProgram::signal`].
+pub mod signal {
+    pub use libc::{SIGHUP, SIGINT, SIGTERM};
+}

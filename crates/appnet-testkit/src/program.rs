@@ -35,12 +35,15 @@ impl Program {
     /// A program to run from `PATH` (or sbin). Fails the test with the Debian package to install
     /// if it is missing.
     pub fn new(program: &str, debian_package: &str) -> Self {
+        let short = Path::new(program)
+            .file_name()
+            .map_or(program.into(), |n| n.to_string_lossy());
         let dir = tempfile::Builder::new()
-            .prefix(&format!("appnet-{program}-"))
+            .prefix(&format!("appnet-test-{short}-"))
             .tempdir()
             .expect("create a temporary directory");
         Self {
-            name: program.to_owned(),
+            name: short.into_owned(),
             path: require(program, debian_package),
             args: Vec::new(),
             dir,
@@ -130,6 +133,28 @@ impl RunningProgram {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to the program itself.
+    pub fn signal(&self, signal: i32) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
+    /// Asks the program to stop with SIGTERM and waits up to `timeout` for it to exit.
+    /// Returns its exit status, or `None` if it had to be killed.
+    pub fn stop(mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
     }
 
     /// Waits until `ready` holds. Fails the test, showing the program's log, if the program exits
