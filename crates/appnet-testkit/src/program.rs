@@ -37,7 +37,7 @@ impl Program {
     pub fn new(program: &str, debian_package: &str) -> Self {
         let short = Path::new(program)
             .file_name()
-            .map_or(program.into(), |n| n.to_string_lossy());
+            .map_or_else(|| program.into(), |n| n.to_string_lossy());
         let dir = tempfile::Builder::new()
             .prefix(&format!("appnet-test-{short}-"))
             .tempdir()
