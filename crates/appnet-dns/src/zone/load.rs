@@ -64,7 +64,8 @@ pub fn parse_str(source: &str, path: &Path, origin: Option<&str>) -> Result<Zone
     parse_bytes(source.as_bytes(), path, origin)
 }
 
-fn parse_bytes(source: &[u8], path: &Path, origin: Option<&str>) -> Result<Zone, LoadError> {
+/// Like [`parse_str`], for bytes that may not be UTF-8 (zone files may hold any octets).
+pub fn parse_bytes(source: &[u8], path: &Path, origin: Option<&str>) -> Result<Zone, LoadError> {
     let origin = origin
         .map(|text| {
             Name::<Bytes>::from_str(text)

@@ -11,6 +11,6 @@ pub mod name;
 mod rrset;
 mod store;
 
-pub use load::{LoadError, MAX_INCLUDE_DEPTH, load_file, parse_str};
+pub use load::{LoadError, MAX_INCLUDE_DEPTH, load_file, parse_bytes, parse_str};
 pub use rrset::{Rrset, rtype};
 pub use store::{BuildError, CLASS_IN, Node, NodeId, Zone, ZoneBuilder};

@@ -1,0 +1,20 @@
+//! Zone file loading: any bytes give a zone or a `file:line` error — never a panic, and never
+//! a read outside the input (an `$INCLUDE` of a missing file is an error like any other).
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let path = Path::new("/nonexistent-fuzz-dir/fuzz.zone");
+    for origin in [None, Some("example.lab.")] {
+        match appnet_dns::zone::parse_bytes(data, path, origin) {
+            Ok(zone) => assert!(zone.record_count() >= 2, "SOA and NS at least"),
+            Err(error) => {
+                let text = error.to_string();
+                assert!(text.starts_with("/nonexistent-fuzz-dir/"), "{text}");
+            }
+        }
+    }
+});
