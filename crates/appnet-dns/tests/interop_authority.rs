@@ -63,14 +63,10 @@ fn start_knot(port: u16) -> RunningProgram {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     knot.wait_ready(Duration::from_secs(20), || {
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        probe
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
+        probe.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
         let _ = probe.send_to(&query("example.lab.", Rtype::SOA, false), addr);
         let mut buffer = [0; 512];
-        probe
-            .recv_from(&mut buffer)
-            .is_ok_and(|(n, _)| n > 12 && buffer[3] & 0x0F == 0)
+        probe.recv_from(&mut buffer).is_ok_and(|(n, _)| n > 12 && buffer[3] & 0x0F == 0)
     });
     knot
 }
@@ -102,41 +98,25 @@ fn answers_equal_knots_for_every_case() {
     );
     // The comparison means something only if Knot answered: check one answer's content.
     let www = normalize(&udp(knot, &query("www.example.lab.", Rtype::A, true)));
-    assert!(
-        www.contains("answer: www.example.lab. 300 in a 192.0.2.80"),
-        "{www}"
-    );
+    assert!(www.contains("answer: www.example.lab. 300 in a 192.0.2.80"), "{www}");
 }
 
 #[test]
 fn tcp_answers_pipelined_queries_in_order() {
     let appnet = Appnet::start(Path::new(TEST_ZONE));
-    let queries: Vec<Vec<u8>> = CASES
-        .iter()
-        .map(|&(name, qtype)| query(name, qtype, true))
-        .collect();
+    let queries: Vec<Vec<u8>> =
+        CASES.iter().map(|&(name, qtype)| query(name, qtype, true)).collect();
     let answers = tcp(appnet.addr, &queries);
     for ((query, answer), (name, qtype)) in queries.iter().zip(&answers).zip(CASES) {
-        assert_eq!(
-            normalize(answer),
-            normalize(&udp(appnet.addr, query)),
-            "{name} {qtype}"
-        );
+        assert_eq!(normalize(answer), normalize(&udp(appnet.addr, query)), "{name} {qtype}");
     }
     let big = tcp(appnet.addr, &[query("big.example.lab.", Rtype::TXT, false)]);
-    assert!(
-        normalize(&big[0]).contains("tc=false"),
-        "no truncation over TCP"
-    );
+    assert!(normalize(&big[0]).contains("tc=false"), "no truncation over TCP");
 }
 
 fn dig_like(tool: &str, package: &str, appnet: &Appnet, args: &[&str]) -> String {
     let port = appnet.addr.port().to_string();
-    let retries = if tool == "kdig" {
-        "+retry=0"
-    } else {
-        "+tries=1"
-    };
+    let retries = if tool == "kdig" { "+retry=0" } else { "+tries=1" };
     let mut all = vec!["@127.0.0.1", "-p", &port, "+time=2", retries];
     all.extend_from_slice(args);
     let output = run(tool, package, &all, Duration::from_secs(15));
@@ -162,19 +142,11 @@ fn dig_and_kdig_get_answers_over_udp_and_tcp() {
             let mx = ask(&["+short", "example.lab", "MX"]);
             assert_eq!(mx, "10 mail.example.lab.\n", "{tool} {transport:?}");
             let missing = ask(&["nope.example.lab", "A"]);
-            assert!(
-                missing.contains("NXDOMAIN"),
-                "{tool} {transport:?}: {missing}"
-            );
+            assert!(missing.contains("NXDOMAIN"), "{tool} {transport:?}: {missing}");
         }
     }
     // dig retries a truncated UDP answer over TCP by itself.
-    let big = dig_like(
-        "dig",
-        "bind9-dnsutils",
-        &appnet,
-        &["+noedns", "big.example.lab", "TXT"],
-    );
+    let big = dig_like("dig", "bind9-dnsutils", &appnet, &["+noedns", "big.example.lab", "TXT"]);
     assert!(big.contains("Truncated, retrying in TCP mode"), "{big}");
     assert!(big.contains("ANSWER: 6"), "{big}");
 }

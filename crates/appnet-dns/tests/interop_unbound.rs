@@ -34,39 +34,25 @@ fn unbound_resolves_through_a_stub_zone_to_appnet() {
         appnet.addr.port()
     );
     let config_path = format!("{dir}/unbound.conf");
-    let mut unbound = program
-        .file("unbound.conf", config)
-        .args(["-d", "-c", &config_path])
-        .start();
+    let mut unbound = program.file("unbound.conf", config).args(["-d", "-c", &config_path]).start();
     unbound.wait_ready(Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
 
-    assert_eq!(
-        dig(port, &["+short", "www.example.lab", "A"]),
-        "192.0.2.80\n"
-    );
+    assert_eq!(dig(port, &["+short", "www.example.lab", "A"]), "192.0.2.80\n");
     assert_eq!(
         dig(port, &["+short", "chain.example.lab", "A"]),
         "alias.example.lab.\nwww.example.lab.\n192.0.2.80\n",
         "Unbound follows the CNAME chain we answered"
     );
     assert_eq!(
-        dig(port, &["+short", "x.old.example.lab", "A"])
-            .lines()
-            .last(),
+        dig(port, &["+short", "x.old.example.lab", "A"]).lines().last(),
         Some("192.0.2.77"),
         "DNAME"
     );
-    assert_eq!(
-        dig(port, &["+short", "host.wild.example.lab", "TXT"]),
-        "\"wildcard\"\n"
-    );
+    assert_eq!(dig(port, &["+short", "host.wild.example.lab", "TXT"]), "\"wildcard\"\n");
     let missing = dig(port, &["nope.example.lab", "A"]);
     assert!(missing.contains("status: NXDOMAIN"), "{missing}");
     let cached = dig(port, &["www.example.lab", "A"]);
-    assert!(
-        cached.contains("flags: qr rd ra;"),
-        "a recursive answer, not authoritative: {cached}"
-    );
+    assert!(cached.contains("flags: qr rd ra;"), "a recursive answer, not authoritative: {cached}");
 }

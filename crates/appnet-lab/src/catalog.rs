@@ -70,19 +70,9 @@ pub fn select(only: &[String]) -> Result<Vec<Scenario>, SelectError> {
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .collect();
-    if let Some(unknown) = names
-        .iter()
-        .find(|name| !SCENARIOS.iter().any(|s| s.name == **name))
-    {
-        let known = SCENARIOS
-            .iter()
-            .map(|s| s.name)
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(SelectError::Unknown {
-            name: (*unknown).to_owned(),
-            known,
-        });
+    if let Some(unknown) = names.iter().find(|name| !SCENARIOS.iter().any(|s| s.name == **name)) {
+        let known = SCENARIOS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+        return Err(SelectError::Unknown { name: (*unknown).to_owned(), known });
     }
     Ok(SCENARIOS
         .iter()
@@ -113,20 +103,13 @@ mod tests {
     #[test]
     fn unknown_name_is_an_error_listing_the_valid_ones() {
         let error = select(&["dns,bogus".to_owned()]).unwrap_err().to_string();
-        assert_eq!(
-            error,
-            "no scenario named `bogus`; scenarios are: dns, http, cache"
-        );
+        assert_eq!(error, "no scenario named `bogus`; scenarios are: dns, http, cache");
     }
 
     #[test]
     fn names_are_unique() {
         for (i, a) in SCENARIOS.iter().enumerate() {
-            assert!(
-                SCENARIOS[i + 1..].iter().all(|b| b.name != a.name),
-                "{}",
-                a.name
-            );
+            assert!(SCENARIOS[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
         }
     }
 }

@@ -61,16 +61,10 @@ impl Environment {
             if !self.iproute2 {
                 missing.push("iproute2 (ip, tc)");
             }
-            format!(
-                "in-process emulation (netem needs {})",
-                missing.join(" and ")
-            )
+            format!("in-process emulation (netem needs {})", missing.join(" and "))
         };
         vec![
-            format!(
-                "loopback hosts (127.0.0.2, 127.1.2.3): {}",
-                yes_no(self.loopback_hosts)
-            ),
+            format!("loopback hosts (127.0.0.2, 127.1.2.3): {}", yes_no(self.loopback_hosts)),
             format!("IPv6 loopback (::1): {}", yes_no(self.ipv6_loopback)),
             format!("link emulation available: {links}"),
             format!("CPUs: {}", self.cpus),
@@ -80,9 +74,7 @@ impl Environment {
 
 /// The effective capability mask from the text of `/proc/self/status`.
 pub fn effective_capabilities(status: &str) -> Option<u64> {
-    let hex = status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))?;
+    let hex = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
 }
 
@@ -102,10 +94,7 @@ mod tests {
         let status = "Name:\tappnet\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
         let caps = effective_capabilities(status).unwrap();
         assert_ne!(caps & (1 << CAP_NET_ADMIN), 0);
-        assert_eq!(
-            effective_capabilities("CapEff:\t0000000000000000\n"),
-            Some(0)
-        );
+        assert_eq!(effective_capabilities("CapEff:\t0000000000000000\n"), Some(0));
         assert_eq!(effective_capabilities("Name: x\n"), None);
         assert_eq!(effective_capabilities("CapEff: zz\n"), None);
     }

@@ -61,10 +61,7 @@ pub async fn exchange<T>(
     let mut buffer = vec![0; 65_535];
     loop {
         while let Some(attempt) = core.poll_transmit(now()) {
-            socket
-                .send_to(&request(attempt), peer)
-                .await
-                .map_err(io_error)?;
+            socket.send_to(&request(attempt), peer).await.map_err(io_error)?;
         }
         if let Some(Outcome::GaveUp { attempts }) = core.poll_outcome() {
             return Err(ExchangeError::GaveUp { peer, attempts });

@@ -18,12 +18,7 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            backoff: 2,
-            max_timeout: Duration::from_secs(5),
-            deadline: None,
-        }
+        Self { max_attempts: 3, backoff: 2, max_timeout: Duration::from_secs(5), deadline: None }
     }
 }
 
@@ -110,10 +105,7 @@ impl Exchange {
         }
         self.expires = Some(expires);
         self.next_timeout = (timeout * self.config.backoff.max(1)).min(self.config.max_timeout);
-        Some(Attempt {
-            number: self.sent.len() as u32,
-            timeout,
-        })
+        Some(Attempt { number: self.sent.len() as u32, timeout })
     }
 
     /// When the driver must call [`handle_timeout`](Self::handle_timeout) if nothing arrives;
@@ -130,10 +122,7 @@ impl Exchange {
         }
         self.expires = None;
         let attempts = self.sent.len() as u32;
-        let past_deadline = self
-            .config
-            .deadline
-            .is_some_and(|d| now >= self.started + d);
+        let past_deadline = self.config.deadline.is_some_and(|d| now >= self.started + d);
         if attempts >= self.config.max_attempts.max(1) || past_deadline {
             tracing::debug!(attempts, "exchange gave up");
             self.finish(Outcome::GaveUp { attempts });
@@ -192,25 +181,14 @@ mod tests {
     }
 
     fn config(max_attempts: u32) -> RetryConfig {
-        RetryConfig {
-            max_attempts,
-            backoff: 2,
-            max_timeout: 1000 * MS,
-            deadline: None,
-        }
+        RetryConfig { max_attempts, backoff: 2, max_timeout: 1000 * MS, deadline: None }
     }
 
     #[test]
     fn first_attempt_is_due_at_once_and_only_once() {
         let t0 = origin();
         let mut exchange = Exchange::new(&config(3), 100 * MS, t0);
-        assert_eq!(
-            exchange.poll_transmit(t0),
-            Some(Attempt {
-                number: 1,
-                timeout: 100 * MS
-            })
-        );
+        assert_eq!(exchange.poll_transmit(t0), Some(Attempt { number: 1, timeout: 100 * MS }));
         assert_eq!(exchange.poll_transmit(t0), None);
         assert_eq!(exchange.poll_timeout(), Some(t0 + 100 * MS));
     }
@@ -238,10 +216,7 @@ mod tests {
         }
         assert_eq!(timeouts, [300 * MS, 600 * MS, 1000 * MS, 1000 * MS]);
         assert_eq!(now, t0 + 2900 * MS);
-        assert_eq!(
-            exchange.poll_outcome(),
-            Some(Outcome::GaveUp { attempts: 4 })
-        );
+        assert_eq!(exchange.poll_outcome(), Some(Outcome::GaveUp { attempts: 4 }));
         assert_eq!(exchange.poll_outcome(), None, "outcome is taken once");
         assert_eq!(exchange.poll_timeout(), None);
     }
@@ -249,24 +224,14 @@ mod tests {
     #[test]
     fn deadline_cuts_the_last_wait_short() {
         let t0 = origin();
-        let limits = RetryConfig {
-            deadline: Some(250 * MS),
-            ..config(5)
-        };
+        let limits = RetryConfig { deadline: Some(250 * MS), ..config(5) };
         let mut exchange = Exchange::new(&limits, 100 * MS, t0);
         exchange.poll_transmit(t0);
         exchange.handle_timeout(t0 + 100 * MS);
         exchange.poll_transmit(t0 + 100 * MS);
-        assert_eq!(
-            exchange.poll_timeout(),
-            Some(t0 + 250 * MS),
-            "200 ms wait cut to the deadline"
-        );
+        assert_eq!(exchange.poll_timeout(), Some(t0 + 250 * MS), "200 ms wait cut to the deadline");
         exchange.handle_timeout(t0 + 250 * MS);
-        assert_eq!(
-            exchange.poll_outcome(),
-            Some(Outcome::GaveUp { attempts: 2 })
-        );
+        assert_eq!(exchange.poll_outcome(), Some(Outcome::GaveUp { attempts: 2 }));
     }
 
     #[test]
@@ -277,13 +242,7 @@ mod tests {
         exchange.handle_timeout(t0 + 100 * MS);
         exchange.poll_transmit(t0 + 100 * MS);
         assert_eq!(exchange.handle_response(None, t0 + 130 * MS), None);
-        assert_eq!(
-            exchange.poll_outcome(),
-            Some(Outcome::Answered {
-                attempts: 2,
-                rtt: None
-            })
-        );
+        assert_eq!(exchange.poll_outcome(), Some(Outcome::Answered { attempts: 2, rtt: None }));
     }
 
     #[test]
@@ -294,16 +253,9 @@ mod tests {
         exchange.handle_timeout(t0 + 100 * MS);
         exchange.poll_transmit(t0 + 100 * MS);
         // A late reply to attempt 1, identified by its ID: its RTT counts from attempt 1.
-        assert_eq!(
-            exchange.handle_response(Some(1), t0 + 130 * MS),
-            Some(130 * MS)
-        );
+        assert_eq!(exchange.handle_response(Some(1), t0 + 130 * MS), Some(130 * MS));
         assert!(exchange.is_finished());
-        assert_eq!(
-            exchange.handle_response(Some(2), t0 + 140 * MS),
-            None,
-            "after the end"
-        );
+        assert_eq!(exchange.handle_response(Some(2), t0 + 140 * MS), None, "after the end");
     }
 
     #[test]

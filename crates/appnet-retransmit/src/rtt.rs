@@ -20,13 +20,7 @@ impl RttEstimator {
     /// always within `min_rto..=max_rto`. RFC 6298 says 1 s initial and 1 s minimum for TCP;
     /// datagram protocols on one host or LAN want far less (unbound starts at 376 ms).
     pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> Self {
-        Self {
-            smoothed: None,
-            variation: Duration::ZERO,
-            min_rto,
-            max_rto,
-            initial_rto,
-        }
+        Self { smoothed: None, variation: Duration::ZERO, min_rto, max_rto, initial_rto }
     }
 
     /// Folds in one round-trip sample. Only feed samples that are unambiguous (Karn's algorithm):
@@ -89,10 +83,7 @@ mod tests {
         estimator.handle_sample(180 * MS);
         // RTTVAR = (3*50 + 80)/4 = 57.5; SRTT = (7*100 + 180)/8 = 110.
         assert_eq!(estimator.smoothed(), Some(110 * MS));
-        assert_eq!(
-            estimator.rto(),
-            110 * MS + Duration::from_micros(57_500) * 4
-        );
+        assert_eq!(estimator.rto(), 110 * MS + Duration::from_micros(57_500) * 4);
     }
 
     #[test]

@@ -45,10 +45,7 @@ impl Client {
         if self.current.is_none() && self.remaining > 0 {
             self.remaining -= 1;
             self.next_id += 1;
-            self.current = Some((
-                self.next_id,
-                Exchange::new(&self.config, self.rtt.rto(), now),
-            ));
+            self.current = Some((self.next_id, Exchange::new(&self.config, self.rtt.rto(), now)));
         }
     }
 
@@ -93,17 +90,11 @@ impl Node for Client {
         let attempt = exchange.poll_transmit(now)?;
         let [hi, lo] = id.to_be_bytes();
         let payload = vec![hi, lo, attempt.number as u8];
-        Some(Datagram {
-            from: self.me,
-            to: self.server,
-            payload,
-        })
+        Some(Datagram { from: self.me, to: self.server, payload })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.current
-            .as_ref()
-            .and_then(|(_, exchange)| exchange.poll_timeout())
+        self.current.as_ref().and_then(|(_, exchange)| exchange.poll_timeout())
     }
 }
 
@@ -144,11 +135,7 @@ fn client(world: &World) -> &Client {
 
 #[test]
 fn two_lost_requests_cost_two_backed_off_timeouts() {
-    let mut world = world(
-        1,
-        Client::new(1, RetryConfig::default()),
-        Link::with_latency(5 * MS),
-    );
+    let mut world = world(1, Client::new(1, RetryConfig::default()), Link::with_latency(5 * MS));
     let mut dropped = 0;
     world.drop_where(move |d| {
         dropped += 1;
@@ -157,22 +144,12 @@ fn two_lost_requests_cost_two_backed_off_timeouts() {
     assert!(world.run_until(Duration::from_secs(10), |w| client(w).outcomes.len() == 1));
     // 200 ms (first timeout) + 400 ms (doubled) + a 10 ms round trip for attempt 3.
     assert_eq!(world.elapsed(), 610 * MS);
-    assert_eq!(
-        client(&world).outcomes,
-        [Outcome::Answered {
-            attempts: 3,
-            rtt: Some(10 * MS)
-        }]
-    );
+    assert_eq!(client(&world).outcomes, [Outcome::Answered { attempts: 3, rtt: Some(10 * MS) }]);
 }
 
 #[test]
 fn gives_up_when_the_server_is_gone() {
-    let mut world = world(
-        1,
-        Client::new(1, RetryConfig::default()),
-        Link::with_latency(5 * MS),
-    );
+    let mut world = world(1, Client::new(1, RetryConfig::default()), Link::with_latency(5 * MS));
     world.drop_where(|_| true);
     assert!(world.run_until(Duration::from_secs(10), |w| client(w).outcomes.len() == 1));
     assert_eq!(client(&world).outcomes, [Outcome::GaveUp { attempts: 3 }]);
@@ -181,38 +158,19 @@ fn gives_up_when_the_server_is_gone() {
 
 #[test]
 fn rto_learns_the_path_and_loss_is_recovered() {
-    let link = Link {
-        latency: 20 * MS,
-        jitter: 4 * MS,
-        loss: 0.2,
-    };
-    let config = RetryConfig {
-        max_attempts: 6,
-        ..RetryConfig::default()
-    };
+    let link = Link { latency: 20 * MS, jitter: 4 * MS, loss: 0.2 };
+    let config = RetryConfig { max_attempts: 6, ..RetryConfig::default() };
     let mut world = world(42, Client::new(300, config), link);
-    assert!(
-        world.run_until(Duration::from_secs(3600), |w| client(w).outcomes.len()
-            == 300)
-    );
+    assert!(world.run_until(Duration::from_secs(3600), |w| client(w).outcomes.len() == 300));
 
     let outcomes = &client(&world).outcomes;
-    let answered = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Answered { .. }))
-        .count();
-    let retried = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Answered { attempts: 2.., .. }))
-        .count();
+    let answered = outcomes.iter().filter(|o| matches!(o, Outcome::Answered { .. })).count();
+    let retried =
+        outcomes.iter().filter(|o| matches!(o, Outcome::Answered { attempts: 2.., .. })).count();
     // With 20 % loss each way, about 36 % of attempts fail; all six fail 0.2 % of the time.
     assert!(answered >= 297, "answered {answered} of 300");
     assert!((60..=160).contains(&retried), "retried {retried}");
     let srtt = client(&world).rtt.smoothed().expect("samples taken");
     assert!((40 * MS..=48 * MS).contains(&srtt), "srtt {srtt:?}");
-    assert!(
-        client(&world).rtt.rto() < 80 * MS,
-        "rto {:?}",
-        client(&world).rtt.rto()
-    );
+    assert!(client(&world).rtt.rto() < 80 * MS, "rto {:?}", client(&world).rtt.rto());
 }

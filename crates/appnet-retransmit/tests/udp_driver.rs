@@ -7,11 +7,7 @@ use appnet_retransmit::{Outcome, RetryConfig, RttEstimator};
 use tokio::net::UdpSocket;
 
 fn estimator() -> RttEstimator {
-    RttEstimator::new(
-        Duration::from_millis(100),
-        Duration::from_millis(10),
-        Duration::from_secs(1),
-    )
+    RttEstimator::new(Duration::from_millis(100), Duration::from_millis(10), Duration::from_secs(1))
 }
 
 #[tokio::test]
@@ -42,27 +38,15 @@ async fn retries_until_the_server_answers() {
     .await
     .expect("answered on the retry");
     assert_eq!(reply.value, 2, "the second attempt was answered");
-    assert!(matches!(
-        reply.outcome,
-        Outcome::Answered {
-            attempts: 2,
-            rtt: Some(_)
-        }
-    ));
-    assert!(
-        rtt.smoothed().is_some(),
-        "the estimator learned from the exchange"
-    );
+    assert!(matches!(reply.outcome, Outcome::Answered { attempts: 2, rtt: Some(_) }));
+    assert!(rtt.smoothed().is_some(), "the estimator learned from the exchange");
 }
 
 #[tokio::test]
 async fn gives_up_on_silence() {
     let silent = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
-    let config = RetryConfig {
-        max_attempts: 2,
-        ..RetryConfig::default()
-    };
+    let config = RetryConfig { max_attempts: 2, ..RetryConfig::default() };
     let result = exchange(
         &client,
         silent.local_addr().expect("addr"),
@@ -72,8 +56,5 @@ async fn gives_up_on_silence() {
         |_| Some(((), None)),
     )
     .await;
-    assert!(
-        matches!(result, Err(ExchangeError::GaveUp { attempts: 2, .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ExchangeError::GaveUp { attempts: 2, .. })), "{result:?}");
 }

@@ -50,19 +50,10 @@ impl Location {
     /// offsets inside a multi-byte character count that character, so any offset is safe.
     pub fn from_offset(path: &Path, source: &str, offset: usize) -> Self {
         let before = &source.as_bytes()[..offset.min(source.len())];
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let column = 1 + String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count();
-        Self {
-            path: path.to_path_buf(),
-            line,
-            column,
-        }
+        let column = 1 + String::from_utf8_lossy(&before[line_start..]).chars().count();
+        Self { path: path.to_path_buf(), line, column }
     }
 }
 
@@ -74,10 +65,8 @@ impl fmt::Display for Location {
 
 /// Reads and parses the TOML file at `path` into `T`.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse(path, &source)
 }
 
@@ -112,18 +101,13 @@ mod tests {
     }
 
     fn error_of(source: &str) -> String {
-        parse::<File>(Path::new("appnet.toml"), source)
-            .unwrap_err()
-            .to_string()
+        parse::<File>(Path::new("appnet.toml"), source).unwrap_err().to_string()
     }
 
     #[test]
     fn parses_valid_file() {
-        let file: File = parse(
-            Path::new("a.toml"),
-            "[server]\nlisten = [\"127.0.0.1:53\"]\n",
-        )
-        .expect("valid config");
+        let file: File = parse(Path::new("a.toml"), "[server]\nlisten = [\"127.0.0.1:53\"]\n")
+            .expect("valid config");
         assert_eq!(file.server.listen, ["127.0.0.1:53"]);
         assert_eq!(file.server.workers, 0);
     }
@@ -131,20 +115,14 @@ mod tests {
     #[test]
     fn unknown_field_points_at_its_line() {
         let message = error_of("[server]\nlisten = []\n  listn = 3\n");
-        assert!(
-            message.starts_with("appnet.toml:3:3: unknown field `listn`"),
-            "{message}"
-        );
+        assert!(message.starts_with("appnet.toml:3:3: unknown field `listn`"), "{message}");
     }
 
     #[test]
     fn wrong_type_points_at_the_value() {
         let message = error_of("# comment\n[server]\nlisten = []\nworkers = \"many\"\n");
         assert!(message.starts_with("appnet.toml:4:11: "), "{message}");
-        assert!(
-            message.contains("u16") || message.contains("integer"),
-            "{message}"
-        );
+        assert!(message.contains("u16") || message.contains("integer"), "{message}");
     }
 
     #[test]
@@ -167,9 +145,6 @@ mod tests {
     #[test]
     fn missing_file_names_the_file() {
         let error = load::<File>(Path::new("/nonexistent/appnet.toml")).unwrap_err();
-        assert!(
-            error.to_string().starts_with("/nonexistent/appnet.toml: "),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("/nonexistent/appnet.toml: "), "{error}");
     }
 }

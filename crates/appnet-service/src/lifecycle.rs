@@ -29,10 +29,7 @@ impl Lifecycle {
     /// A lifecycle that nothing has triggered yet. Signals are not watched until
     /// [`listen_for_signals`](Self::listen_for_signals) is called.
     pub fn new() -> Self {
-        Self {
-            shutdown: CancellationToken::new(),
-            reload: watch::Sender::new(0),
-        }
+        Self { shutdown: CancellationToken::new(), reload: watch::Sender::new(0) }
     }
 
     /// Routes SIGINT and SIGTERM to [`request_shutdown`](Self::request_shutdown) and SIGHUP to

@@ -52,10 +52,7 @@ mod tests {
 
     #[test]
     fn rust_log_overrides_flags() {
-        assert_eq!(
-            filter(0, Some("appnet_dns=trace")).to_string(),
-            "appnet_dns=trace"
-        );
+        assert_eq!(filter(0, Some("appnet_dns=trace")).to_string(), "appnet_dns=trace");
         assert_eq!(filter(1, None).to_string(), "debug");
         assert_eq!(filter(-1, Some("  ")).to_string(), "warn");
     }

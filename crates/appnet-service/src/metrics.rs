@@ -49,9 +49,7 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// An empty registry whose metric names all start with `appnet_`.
     pub fn new() -> Self {
-        Self {
-            registry: Arc::new(Mutex::new(Registry::with_prefix("appnet"))),
-        }
+        Self { registry: Arc::new(Mutex::new(Registry::with_prefix("appnet"))) }
     }
 
     /// Registers any prometheus-client metric (counter, gauge, histogram, family) under `name`.
@@ -131,19 +129,14 @@ fn respond(metrics: &Metrics, request: &Request<Incoming>) -> Response<Full<Byte
         (&Method::GET | &Method::HEAD, "/metrics") => {
             (StatusCode::OK, CONTENT_TYPE, metrics.encode())
         }
-        (_, "/metrics") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            "GET only\n".into(),
-        ),
+        (_, "/metrics") => (StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".into()),
         _ => (StatusCode::NOT_FOUND, "text/plain", "try /metrics\n".into()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     response
 }
 
@@ -160,10 +153,7 @@ mod tests {
         queries.inc_by(3);
         cached.set(7);
         let text = metrics.encode();
-        assert!(
-            text.contains("# HELP appnet_dns_queries Queries answered."),
-            "{text}"
-        );
+        assert!(text.contains("# HELP appnet_dns_queries Queries answered."), "{text}");
         assert!(text.contains("appnet_dns_queries_total 3"), "{text}");
         assert!(text.contains("appnet_cache_entries 7"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
@@ -193,11 +183,8 @@ mod tests {
 
         let missing = get(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
-        let post = get(
-            addr,
-            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-        )
-        .await;
+        let post =
+            get(addr, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
         assert!(post.starts_with("HTTP/1.1 405"), "{post}");
 
         shutdown.cancel();

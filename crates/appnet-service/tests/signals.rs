@@ -17,9 +17,7 @@ fn send(signal: &str) {
 #[tokio::test]
 async fn sighup_reloads_and_sigterm_shuts_down() {
     let lifecycle = Lifecycle::new();
-    lifecycle
-        .listen_for_signals()
-        .expect("register signal handlers");
+    lifecycle.listen_for_signals().expect("register signal handlers");
     let mut reloads = lifecycle.reloads();
     let token = lifecycle.shutdown_token();
 

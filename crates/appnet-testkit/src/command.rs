@@ -82,12 +82,7 @@ pub fn run(program: &str, debian_package: &str, args: &[&str], timeout: Duration
     };
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
-    CommandOutput {
-        command,
-        status,
-        stdout,
-        stderr,
-    }
+    CommandOutput { command, status, stdout, stderr }
 }
 
 fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
@@ -106,12 +101,8 @@ mod tests {
 
     #[test]
     fn captures_output_and_status() {
-        let output = run(
-            "sh",
-            "dash",
-            &["-c", "echo out; echo err >&2; exit 3"],
-            Duration::from_secs(10),
-        );
+        let output =
+            run("sh", "dash", &["-c", "echo out; echo err >&2; exit 3"], Duration::from_secs(10));
         assert_eq!(output.status, Some(3));
         assert_eq!(output.stdout, "out\n");
         assert_eq!(output.stderr, "err\n");

@@ -35,9 +35,8 @@ impl Program {
     /// A program to run from `PATH` (or sbin). Fails the test with the Debian package to install
     /// if it is missing.
     pub fn new(program: &str, debian_package: &str) -> Self {
-        let short = Path::new(program)
-            .file_name()
-            .map_or_else(|| program.into(), |n| n.to_string_lossy());
+        let short =
+            Path::new(program).file_name().map_or_else(|| program.into(), |n| n.to_string_lossy());
         let dir = tempfile::Builder::new()
             .prefix(&format!("appnet-test-{short}-"))
             .tempdir()
@@ -92,13 +91,7 @@ impl Program {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.path.display()));
         let watchdog = spawn_watchdog(child.id(), self.lifetime, self.name.clone());
-        RunningProgram {
-            name: self.name,
-            child,
-            dir: self.dir,
-            log_path,
-            watchdog: Some(watchdog),
-        }
+        RunningProgram { name: self.name, child, dir: self.dir, log_path, watchdog: Some(watchdog) }
     }
 }
 
@@ -169,11 +162,7 @@ impl RunningProgram {
             ready()
         });
         if let Some(status) = exited {
-            panic!(
-                "{} exited before it was ready ({status}); its log:\n{}",
-                self.name,
-                self.log()
-            );
+            panic!("{} exited before it was ready ({status}); its log:\n{}", self.name, self.log());
         }
         assert!(
             became_ready,
@@ -188,9 +177,8 @@ impl Drop for RunningProgram {
     fn drop(&mut self) {
         drop(self.watchdog.take());
         signal_group(self.child.id(), libc::SIGTERM);
-        let exited = wait_until(Duration::from_secs(3), || {
-            !matches!(self.child.try_wait(), Ok(None))
-        });
+        let exited =
+            wait_until(Duration::from_secs(3), || !matches!(self.child.try_wait(), Ok(None)));
         // Anything left in the group (a hung leader, or workers) is killed outright.
         signal_group(self.child.id(), libc::SIGKILL);
         if !exited {
@@ -213,9 +201,7 @@ fn spawn_watchdog(pid: u32, lifetime: Duration, name: String) -> mpsc::Sender<()
     thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(lifetime) {
             eprintln!("{name} (pid {pid}) outlived its {lifetime:?} limit: killing it");
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         }
     });
     cancel
@@ -244,15 +230,10 @@ mod tests {
             .start();
         let pid = program.pid();
         program.wait_ready(Duration::from_secs(10), || true);
-        assert!(wait_until(Duration::from_secs(5), || program
-            .log()
-            .contains("started")));
+        assert!(wait_until(Duration::from_secs(5), || program.log().contains("started")));
         assert!(program.is_running());
         drop(program);
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "process {pid} still there"
-        );
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} still there");
     }
 
     #[test]
@@ -265,10 +246,7 @@ mod tests {
         program.wait_ready(Duration::from_secs(10), || {
             fs::read_to_string(&pid_file).is_ok_and(|pid| pid.ends_with('\n'))
         });
-        let worker = fs::read_to_string(&pid_file)
-            .expect("pid file")
-            .trim()
-            .to_owned();
+        let worker = fs::read_to_string(&pid_file).expect("pid file").trim().to_owned();
         assert!(Path::new(&format!("/proc/{worker}")).exists());
         drop(program);
         let gone = wait_until(Duration::from_secs(5), || {
@@ -291,9 +269,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "exited before it was ready")]
     fn early_exit_fails_with_log() {
-        let mut program = Program::new("sh", "dash")
-            .args(["-c", "echo boom; exit 1"])
-            .start();
+        let mut program = Program::new("sh", "dash").args(["-c", "echo boom; exit 1"]).start();
         program.wait_ready(Duration::from_secs(10), || false);
     }
 }

@@ -52,11 +52,7 @@ pub struct Link {
 impl Link {
     /// A lossless link with a fixed one-way delay.
     pub fn with_latency(latency: Duration) -> Self {
-        Self {
-            latency,
-            jitter: Duration::ZERO,
-            loss: 0.0,
-        }
+        Self { latency, jitter: Duration::ZERO, loss: 0.0 }
     }
 }
 
@@ -121,21 +117,14 @@ impl World {
 
     /// The node at `addr`, as its concrete type. Panics if there is none of that type.
     pub fn node<T: Node>(&self, addr: SocketAddr) -> &T {
-        let node: &dyn Any = self
-            .nodes
-            .get(&addr)
-            .expect("no node at that address")
-            .as_ref();
+        let node: &dyn Any = self.nodes.get(&addr).expect("no node at that address").as_ref();
         node.downcast_ref().expect("node has another type")
     }
 
     /// The node at `addr`, mutably.
     pub fn node_mut<T: Node>(&mut self, addr: SocketAddr) -> &mut T {
-        let node: &mut dyn Any = self
-            .nodes
-            .get_mut(&addr)
-            .expect("no node at that address")
-            .as_mut();
+        let node: &mut dyn Any =
+            self.nodes.get_mut(&addr).expect("no node at that address").as_mut();
         node.downcast_mut().expect("node has another type")
     }
 
@@ -175,11 +164,7 @@ impl World {
     pub fn step(&mut self) -> bool {
         self.collect_transmits();
         let next_arrival = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
-        let next_timer = self
-            .nodes
-            .values()
-            .filter_map(|node| node.poll_timeout())
-            .min();
+        let next_timer = self.nodes.values().filter_map(|node| node.poll_timeout()).min();
         let next = match (next_arrival, next_timer) {
             (None, None) => return false,
             (Some(a), Some(t)) => a.min(t),
@@ -189,9 +174,7 @@ impl World {
         self.now = self.now.max(next);
         if next_arrival == Some(next) {
             // Checked by the peek above.
-            let Some(Reverse((_, _, datagram))) = self.in_flight.pop() else {
-                unreachable!()
-            };
+            let Some(Reverse((_, _, datagram))) = self.in_flight.pop() else { unreachable!() };
             self.deliver(datagram);
         } else {
             let now = self.now;
@@ -231,17 +214,11 @@ impl World {
     }
 
     fn send(&mut self, datagram: Datagram) {
-        let link = *self
-            .links
-            .get(&(datagram.from, datagram.to))
-            .unwrap_or(&self.default_link);
+        let link = *self.links.get(&(datagram.from, datagram.to)).unwrap_or(&self.default_link);
         let ruled_out = self.drop_rule.as_mut().is_some_and(|rule| rule(&datagram));
         let lost = ruled_out || (link.loss > 0.0 && self.rng.random_bool(link.loss.min(1.0)));
         if lost {
-            self.events.push(Event::Lost {
-                at: self.elapsed(),
-                datagram,
-            });
+            self.events.push(Event::Lost { at: self.elapsed(), datagram });
             return;
         }
         let jitter = if link.jitter.is_zero() {
@@ -251,11 +228,7 @@ impl World {
             Duration::from_nanos(self.rng.random_range(0..=nanos))
         };
         self.sequence += 1;
-        self.in_flight.push(Reverse((
-            self.now + link.latency + jitter,
-            self.sequence,
-            datagram,
-        )));
+        self.in_flight.push(Reverse((self.now + link.latency + jitter, self.sequence, datagram)));
     }
 
     fn deliver(&mut self, datagram: Datagram) {
@@ -307,11 +280,7 @@ mod tests {
         }
         fn handle_timeout(&mut self, _now: Instant) {
             self.wake = None;
-            self.outbox.push(Datagram {
-                from: self.me,
-                to: self.peer,
-                payload: b"ping".to_vec(),
-            });
+            self.outbox.push(Datagram { from: self.me, to: self.peer, payload: b"ping".to_vec() });
         }
         fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
             self.outbox.pop()
@@ -329,16 +298,7 @@ mod tests {
         let mut world = World::new(seed);
         let wake = Some(world.now() + Duration::from_millis(5));
         for (me, peer, wake) in [(addr(1), addr(2), wake), (addr(2), addr(1), None)] {
-            world.add_node(
-                me,
-                Pinger {
-                    me,
-                    peer,
-                    outbox: vec![],
-                    received: vec![],
-                    wake,
-                },
-            );
+            world.add_node(me, Pinger { me, peer, outbox: vec![], received: vec![], wake });
         }
         world
     }
@@ -346,11 +306,7 @@ mod tests {
     #[test]
     fn round_trip_takes_twice_the_latency_in_virtual_time() {
         let mut world = world_with_pair(1);
-        world.set_link(
-            addr(2),
-            addr(1),
-            Link::with_latency(Duration::from_millis(30)),
-        );
+        world.set_link(addr(2), addr(1), Link::with_latency(Duration::from_millis(30)));
         assert!(world.run_until(Duration::from_secs(1), |w| {
             !w.node::<Pinger>(addr(1)).received.is_empty()
         }));

@@ -20,7 +20,5 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
 
 /// Waits until something accepts TCP connections at `addr`.
 pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> bool {
-    wait_until(timeout, || {
-        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-    })
+    wait_until(timeout, || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
 }

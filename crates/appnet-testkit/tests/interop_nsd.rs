@@ -32,10 +32,7 @@ fn start_nsd(port: u16) -> RunningProgram {
          zone:\n  name: \"example.lab\"\n  zonefile: \"example.lab.zone\"\n"
     );
     let config_path = format!("{dir}/nsd.conf");
-    let mut nsd = program
-        .file("nsd.conf", config)
-        .args(["-d", "-c", &config_path])
-        .start();
+    let mut nsd = program.file("nsd.conf", config).args(["-d", "-c", &config_path]).start();
     nsd.wait_ready(Duration::from_secs(20), || {
         dig(port, &["+short", "ns1.example.lab", "A"]).stdout.trim() == "127.0.0.1"
     });
@@ -56,20 +53,10 @@ fn dig_queries_nsd_on_a_free_loopback_port() {
 
     let answer = dig(port, &["www.example.lab", "A"]);
     answer.assert_success();
+    assert!(answer.stdout.contains("status: NOERROR"), "{}", answer.stdout);
+    assert!(answer.stdout.contains(" aa"), "authoritative: {}", answer.stdout);
     assert!(
-        answer.stdout.contains("status: NOERROR"),
-        "{}",
-        answer.stdout
-    );
-    assert!(
-        answer.stdout.contains(" aa"),
-        "authoritative: {}",
-        answer.stdout
-    );
-    assert!(
-        answer
-            .stdout
-            .contains("www.example.lab.\t300\tIN\tA\t192.0.2.80"),
+        answer.stdout.contains("www.example.lab.\t300\tIN\tA\t192.0.2.80"),
         "{}",
         answer.stdout
     );
@@ -81,22 +68,12 @@ fn dig_queries_nsd_on_a_free_loopback_port() {
     assert_eq!(mx.stdout, "10 mx1.example.lab.\n");
 
     let missing = dig(port, &["nope.example.lab", "A"]);
-    assert!(
-        missing.stdout.contains("status: NXDOMAIN"),
-        "{}",
-        missing.stdout
-    );
-    assert!(
-        missing.stdout.contains("hostmaster.example.lab."),
-        "SOA for negative caching"
-    );
+    assert!(missing.stdout.contains("status: NXDOMAIN"), "{}", missing.stdout);
+    assert!(missing.stdout.contains("hostmaster.example.lab."), "SOA for negative caching");
 
     let pid = nsd.pid();
     drop(nsd);
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "nsd {pid} still running"
-    );
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "nsd {pid} still running");
     let after = dig(port, &["www.example.lab", "A"]);
     assert_ne!(after.status, Some(0), "nothing answers once nsd is stopped");
 }

@@ -16,11 +16,7 @@ RUST_LOG=appnet_dns=trace) overrides both. Every command has its own --help.";
 /// `appnet [-v|-q] COMMAND …`
 #[derive(Debug, Parser)]
 #[command(name = "appnet", version, about = ABOUT, after_help = AFTER_HELP)]
-#[command(
-    propagate_version = true,
-    subcommand_required = true,
-    arg_required_else_help = true
-)]
+#[command(propagate_version = true, subcommand_required = true, arg_required_else_help = true)]
 pub(crate) struct Cli {
     /// More log output (repeat for more: -v debug, -vv trace).
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -50,23 +46,17 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Http(HttpCommand),
     /// Shared HTTP cache as a forward or reverse proxy [not built yet: issue #8].
-    #[command(
-        long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
+    #[command(long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
         (clients set http_proxy) or a reverse proxy in front of an origin (--origin URL).\n\n\
-        Not built yet: tracked in issue #8."
-    )]
+        Not built yet: tracked in issue #8.")]
     Proxy(Planned),
     /// BitTorrent client: download and seed torrents and magnet links [not built yet].
-    #[command(
-        long_about = "A BitTorrent client: .torrent files and magnet links, rarest-first \
-        piece picking, tit-for-tat choking, seeding, trackers and the DHT.\n\nNot built yet."
-    )]
+    #[command(long_about = "A BitTorrent client: .torrent files and magnet links, rarest-first \
+        piece picking, tit-for-tat choking, seeding, trackers and the DHT.\n\nNot built yet.")]
     Torrent(Planned),
     /// BitTorrent tracker over HTTP and UDP [not built yet].
-    #[command(
-        long_about = "A BitTorrent tracker speaking HTTP (BEP 3) and UDP (BEP 15) \
-        announces and scrapes.\n\nNot built yet."
-    )]
+    #[command(long_about = "A BitTorrent tracker speaking HTTP (BEP 3) and UDP (BEP 15) \
+        announces and scrapes.\n\nNot built yet.")]
     Tracker(Planned),
     /// Build a small Internet on loopback, run the experiments, and report.
     Lab(LabArgs),
@@ -77,29 +67,23 @@ pub(crate) enum DnsCommand {
     /// Authoritative server for RFC 1035 zone files, over UDP and TCP.
     Authority(AuthorityArgs),
     /// Recursive caching resolver, iterating from the root [not built yet: issue #4].
-    #[command(
-        long_about = "Answer recursive queries by walking the hierarchy from the root \
+    #[command(long_about = "Answer recursive queries by walking the hierarchy from the root \
         and caching what it learns:\n  appnet dns resolver --listen 127.0.0.1:5353\n\n\
-        Not built yet: tracked in issue #4."
-    )]
+        Not built yet: tracked in issue #4.")]
     Resolver(Planned),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HttpCommand {
     /// Origin server: HTTP/1.x, HTTP/2, TLS, static files and CGI [not built yet: issue #6].
-    #[command(
-        long_about = "Serve a directory over HTTP/1.0, 1.1 and 2, with TLS:\n  \
+    #[command(long_about = "Serve a directory over HTTP/1.0, 1.1 and 2, with TLS:\n  \
         appnet http serve --root DIR --listen 127.0.0.1:8080\n\n\
-        Not built yet: tracked in issue #6."
-    )]
+        Not built yet: tracked in issue #6.")]
     Serve(Planned),
     /// Load a page like a browser and measure its Page Load Time [not built yet: issue #7].
-    #[command(
-        long_about = "Fetch a page and its resources the way a browser does, measure \
+    #[command(long_about = "Fetch a page and its resources the way a browser does, measure \
         Page Load Time and draw the waterfall:\n  appnet http load URL --mode h2\n\n\
-        Not built yet: tracked in issue #7."
-    )]
+        Not built yet: tracked in issue #7.")]
     Load(Planned),
 }
 
@@ -119,24 +103,18 @@ pub(crate) struct DigArgs {
     #[arg(short = 'h', long = "help", action = ArgAction::Help)]
     help: Option<bool>,
     /// Query, in dig's syntax: [@SERVER] [-p PORT] NAME [TYPE] [+option…].
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "QUERY"
-    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "QUERY")]
     pub(crate) args: Vec<String>,
 }
 
 /// `appnet dns authority …`
 #[derive(Debug, Args)]
-#[command(
-    long_about = "Serve DNS zones with authority over UDP and TCP, like NSD or Knot:\n  \
+#[command(long_about = "Serve DNS zones with authority over UDP and TCP, like NSD or Knot:\n  \
     appnet dns authority --listen 127.0.0.1:5300 --zone example.test.zone\n\n\
     Zone files are RFC 1035 master files ($ORIGIN, $TTL, $INCLUDE, parentheses, RFC 3597 \\# \
     data). A file's origin comes from its $ORIGIN or its SOA owner, or from ORIGIN=FILE. \
     SIGHUP reloads every zone atomically; a zone whose new file is bad keeps serving its old \
-    data and the error is logged as file:line:column. SIGINT or SIGTERM stop the server."
-)]
+    data and the error is logged as file:line:column. SIGINT or SIGTERM stop the server.")]
 pub(crate) struct AuthorityArgs {
     /// Address to serve UDP and TCP on; repeatable, IPv4 or IPv6 (e.g. 127.0.0.1:5300, [::1]:5300).
     #[arg(long, value_name = "ADDR")]
@@ -153,6 +131,12 @@ pub(crate) struct AuthorityArgs {
     /// Serve Prometheus metrics on ADDR at /metrics.
     #[arg(long, value_name = "ADDR")]
     pub(crate) metrics: Option<std::net::SocketAddr>,
+    /// Allow zone transfers (AXFR/IXFR over TCP) to this network; repeatable. Default: none.
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) allow_transfer: Vec<ipnet::IpNet>,
+    /// Send NOTIFY to this secondary when a zone's serial changes; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) notify: Vec<std::net::SocketAddr>,
 }
 
 /// The arguments of a command that is not built yet: whatever is given is accepted, so the
@@ -164,14 +148,12 @@ pub(crate) struct Planned {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    long_about = "Build a small Internet on this machine out of appnet's own servers \
+#[command(long_about = "Build a small Internet on this machine out of appnet's own servers \
     — root, TLD and site name servers, a resolver, an origin, caches, a swarm — on distinct \
     loopback hosts, run one experiment per system, and report what each shows.\n\n\
     Today the lab probes the machine (loopback hosts, IPv6, whether links can be emulated \
     with network namespaces and netem) and lists its scenarios with their status; the \
-    scenarios themselves arrive with the system issues."
-)]
+    scenarios themselves arrive with the system issues.")]
 pub(crate) struct LabArgs {
     /// List the scenarios and what each measures, then exit.
     #[arg(long)]
@@ -201,18 +183,9 @@ mod tests {
 
     #[test]
     fn planned_commands_accept_their_future_arguments() {
-        let cli = Cli::parse_from([
-            "appnet",
-            "dig",
-            "@127.0.0.1",
-            "-p",
-            "5300",
-            "example.",
-            "+short",
-        ]);
-        let Command::Dig(planned) = cli.command else {
-            panic!("parsed as dig")
-        };
+        let cli =
+            Cli::parse_from(["appnet", "dig", "@127.0.0.1", "-p", "5300", "example.", "+short"]);
+        let Command::Dig(planned) = cli.command else { panic!("parsed as dig") };
         assert_eq!(planned.args.len(), 5);
     }
 }

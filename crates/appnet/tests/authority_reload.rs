@@ -14,16 +14,7 @@ fn zone(serial: u32, address: &str) -> String {
 
 fn www(port: u16) -> String {
     let port = port.to_string();
-    let args = [
-        "@127.0.0.1",
-        "-p",
-        &port,
-        "+time=1",
-        "+tries=1",
-        "+short",
-        "www.reload.lab",
-        "A",
-    ];
+    let args = ["@127.0.0.1", "-p", &port, "+time=1", "+tries=1", "+short", "www.reload.lab", "A"];
     run("dig", "bind9-dnsutils", &args, Duration::from_secs(10)).stdout
 }
 
@@ -50,28 +41,14 @@ fn sighup_reloads_and_a_bad_zone_keeps_the_old_one() {
 
     replace(&zone_path, &zone(2, "192.0.2.2"));
     server.signal(signal::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || www(port) == "192.0.2.2\n"),
-        "reloaded"
-    );
+    assert!(wait_until(Duration::from_secs(10), || www(port) == "192.0.2.2\n"), "reloaded");
 
-    replace(
-        &zone_path,
-        &zone(3, "192.0.2.3").replace("www A 192.0.2.3", "www A 192.0.2.999"),
-    );
+    replace(&zone_path, &zone(3, "192.0.2.3").replace("www A 192.0.2.3", "www A 192.0.2.999"));
     server.signal(signal::SIGHUP);
-    let logged = wait_until(Duration::from_secs(10), || {
-        server.log().contains("reload.zone:6")
-    });
-    assert!(
-        logged,
-        "the bad line is reported as file:line; log:\n{}",
-        server.log()
-    );
+    let logged = wait_until(Duration::from_secs(10), || server.log().contains("reload.zone:6"));
+    assert!(logged, "the bad line is reported as file:line; log:\n{}", server.log());
     assert_eq!(www(port), "192.0.2.2\n", "the old zone keeps serving");
 
-    let status = server
-        .stop(Duration::from_secs(10))
-        .expect("exits on SIGTERM");
+    let status = server.stop(Duration::from_secs(10)).expect("exits on SIGTERM");
     assert!(status.success(), "clean exit: {status}");
 }

@@ -3,10 +3,7 @@
 use std::process::{Command, Output};
 
 fn appnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_appnet"))
-        .args(args)
-        .output()
-        .expect("run appnet")
+    Command::new(env!("CARGO_BIN_EXE_appnet")).args(args).output().expect("run appnet")
 }
 
 fn stdout(output: &Output) -> String {
@@ -23,10 +20,7 @@ fn help_lists_every_system() {
     assert!(output.status.success());
     let help = stdout(&output);
     for command in ["dns", "dig", "http", "proxy", "torrent", "tracker", "lab"] {
-        assert!(
-            help.contains(&format!("\n  {command} ")),
-            "`{command}` missing from:\n{help}"
-        );
+        assert!(help.contains(&format!("\n  {command} ")), "`{command}` missing from:\n{help}");
     }
 }
 
@@ -60,10 +54,7 @@ fn every_subcommand_explains_itself() {
 fn version_prints_the_package_version() {
     let output = appnet(&["--version"]);
     assert!(output.status.success());
-    assert_eq!(
-        stdout(&output),
-        format!("appnet {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(stdout(&output), format!("appnet {}\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -78,15 +69,9 @@ fn lab_probes_the_machine_and_exits_zero() {
     let output = appnet(&["lab"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
-    assert!(
-        report.contains("loopback hosts (127.0.0.2, 127.1.2.3): yes"),
-        "{report}"
-    );
+    assert!(report.contains("loopback hosts (127.0.0.2, 127.1.2.3): yes"), "{report}");
     assert!(report.contains("link emulation available: "), "{report}");
-    assert!(
-        report.contains("nothing was measured"),
-        "honest about what is missing:\n{report}"
-    );
+    assert!(report.contains("nothing was measured"), "honest about what is missing:\n{report}");
 }
 
 #[test]
@@ -99,19 +84,12 @@ fn lab_list_and_only() {
 
     let output = appnet(&["lab", "--only", "nosuch"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("no scenario named `nosuch`"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("no scenario named `nosuch`"), "{}", stderr(&output));
 }
 
 #[test]
 fn unbuilt_commands_say_so_with_their_issue() {
     let output = appnet(&["proxy", "--listen", "127.0.0.1:3128"]);
     assert_eq!(output.status.code(), Some(69));
-    assert_eq!(
-        stderr(&output),
-        "appnet proxy: not built yet (tracked in issue #8).\n"
-    );
+    assert_eq!(stderr(&output), "appnet proxy: not built yet (tracked in issue #8).\n");
 }

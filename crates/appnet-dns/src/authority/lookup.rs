@@ -61,19 +61,11 @@ pub(crate) fn resolve(
     let mut len = qname.len().min(MAX_NAME_LEN);
     current[..len].copy_from_slice(&qname[..len]);
     let mut pending: [Option<&Rrset>; MAX_PENDING_ADDITIONAL] = [None; MAX_PENDING_ADDITIONAL];
-    let positive = Resolution {
-        rcode: rcode::NOERROR,
-        authoritative: true,
-        referral: false,
-    };
+    let positive = Resolution { rcode: rcode::NOERROR, authoritative: true, referral: false };
     for hop in 0..MAX_CHAIN {
         let mut lower = [0; MAX_NAME_LEN];
         let name_lower = lowercase_into(&current[..len], &mut lower);
-        let owner = if hop == 0 {
-            Owner::Question
-        } else {
-            Owner::Name(&current[..len])
-        };
+        let owner = if hop == 0 { Owner::Question } else { Owner::Name(&current[..len]) };
         match find(zone, name_lower, qtype) {
             Found::Node(node) | Found::Wildcard(node) => {
                 if let Some(set) = answer_set(node, qtype) {
@@ -117,10 +109,7 @@ pub(crate) fn resolve(
                 };
                 writer.rrset(Owner::Name(&node.name), dname);
                 if cut + target.len() > MAX_NAME_LEN {
-                    return Resolution {
-                        rcode: rcode::YXDOMAIN,
-                        ..positive
-                    };
+                    return Resolution { rcode: rcode::YXDOMAIN, ..positive };
                 }
                 // The synthesized CNAME (RFC 6672 §3.3): the labels above the DNAME owner,
                 // followed by the DNAME target.
@@ -130,10 +119,7 @@ pub(crate) fn resolve(
             }
             Found::NxDomain => {
                 write_negative(zone, writer);
-                return Resolution {
-                    rcode: rcode::NXDOMAIN,
-                    ..positive
-                };
+                return Resolution { rcode: rcode::NXDOMAIN, ..positive };
             }
         }
         // Follow the chain only while it stays in this zone; the resolver does the rest.
@@ -197,8 +183,7 @@ fn wildcard<'z>(zone: &'z Zone, closest_encloser: &[u8]) -> Found<'z> {
     }
     wild[..2].copy_from_slice(name::WILDCARD_LABEL);
     wild[2..len].copy_from_slice(closest_encloser);
-    zone.find(&wild[..len])
-        .map_or(Found::NxDomain, Found::Wildcard)
+    zone.find(&wild[..len]).map_or(Found::NxDomain, Found::Wildcard)
 }
 
 /// NXDOMAIN and NODATA carry the SOA, with the negative TTL, in the authority section.

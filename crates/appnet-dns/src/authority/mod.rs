@@ -6,15 +6,20 @@
 
 mod lookup;
 mod query;
+mod transfer;
 mod writer;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use crate::zone::name::{MAX_NAME_LEN, label_offsets, lowercase_into};
 use crate::zone::{Zone, rtype};
 
 use query::{Read, rcode};
+pub use transfer::{Transfer, notify_message};
 use writer::Writer;
 
 /// The EDNS UDP payload size we offer and honour by default: 1232 bytes fits in one IPv6
@@ -34,12 +39,21 @@ pub enum Transport {
 }
 
 /// What the driver should do with a query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Response {
     /// Send the bytes now in the output buffer.
     Send,
     /// Send nothing (not a query, or too broken to answer).
     Drop,
+    /// A zone transfer (TCP only): send each message [`Transfer::next_message`] writes.
+    Transfer(Transfer),
+}
+
+impl Response {
+    /// Whether this is [`Response::Drop`].
+    pub fn is_drop(&self) -> bool {
+        matches!(self, Self::Drop)
+    }
 }
 
 /// The zones being served; immutable, shared by every worker, replaced whole on reload.
@@ -47,19 +61,20 @@ pub enum Response {
 pub struct Authority {
     zones: HashMap<Box<[u8]>, Arc<Zone>>,
     udp_size: u16,
+    transfer_acl: Vec<IpNet>,
 }
 
 impl Authority {
     /// Serves `zones`. A later zone with the same apex replaces an earlier one.
     pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>) -> Self {
-        let zones = zones
-            .into_iter()
-            .map(|zone| (Box::from(zone.apex()), zone))
-            .collect();
-        Self {
-            zones,
-            udp_size: DEFAULT_UDP_SIZE,
-        }
+        let zones = zones.into_iter().map(|zone| (Box::from(zone.apex()), zone)).collect();
+        Self { zones, udp_size: DEFAULT_UDP_SIZE, transfer_acl: Vec::new() }
+    }
+
+    /// Allows zone transfers (AXFR, IXFR) to clients in these networks; by default nobody.
+    pub fn set_transfer_acl(&mut self, acl: Vec<IpNet>) -> &mut Self {
+        self.transfer_acl = acl;
+        self
     }
 
     /// Sets the largest UDP response we send to EDNS clients (default [`DEFAULT_UDP_SIZE`]).
@@ -81,15 +96,24 @@ impl Authority {
     }
 
     /// Answers the DNS message `query` that arrived over `transport`, writing the response
-    /// into `out` (cleared first; its capacity is reused).
+    /// into `out` (cleared first; its capacity is reused). Without the client's address,
+    /// transfers are refused; see [`answer_from`](Self::answer_from).
     pub fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Response {
+        self.answer_from(query, transport, None, out)
+    }
+
+    /// Like [`answer`](Self::answer), for a query from `client`, whose address decides
+    /// whether it may transfer zones.
+    pub fn answer_from(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        client: Option<IpAddr>,
+        out: &mut Vec<u8>,
+    ) -> Response {
         let query = match query::read(query, out) {
             Read::Drop => return Response::Drop,
-            Read::Error {
-                rcode,
-                question,
-                edns,
-            } => {
+            Read::Error { rcode, question, edns } => {
                 finish_error(out, rcode, question, edns, self.udp_size);
                 return Response::Send;
             }
@@ -114,13 +138,20 @@ impl Authority {
         let qname_lower = lowercase_into(&qname[..qname_len], &mut lower);
 
         let zone = match self.zone_for(qname_lower) {
-            Some(zone) if query.qclass == 1 && !is_transfer(query.qtype) => zone,
-            _ => {
-                set_rcode(out, rcode::REFUSED);
-                Writer::new(out, query.qname_end).finish(&opt[..opt_len], max_size, false);
-                return Response::Send;
-            }
+            Some(zone) if query.qclass == 1 => zone,
+            _ => return refuse(out, rcode::REFUSED, query.qname_end, &opt[..opt_len]),
         };
+        if is_transfer(query.qtype) {
+            return self.transfer(
+                zone,
+                &query,
+                qname_lower,
+                transport,
+                client,
+                out,
+                &opt[..opt_len],
+            );
+        }
         let mut writer = Writer::new(out, query.qname_end);
         let resolution = lookup::resolve(zone, &qname[..qname_len], query.qtype, &mut writer);
         writer.finish(&opt[..opt_len], max_size, resolution.referral);
@@ -132,9 +163,69 @@ impl Authority {
     }
 }
 
-/// Zone transfers are not served yet: refused, as to a secondary not on the ACL.
+impl Authority {
+    /// AXFR and IXFR: TCP only, the apex only, allowed clients only. IXFR from a current
+    /// secondary gets the SOA alone; otherwise the whole zone (RFC 1995 §4 allows this when no
+    /// change history is kept). IXFR over UDP gets the SOA, which tells the secondary whether
+    /// to come back over TCP.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &self,
+        zone: &Arc<Zone>,
+        query: &query::Query,
+        qname_lower: &[u8],
+        transport: Transport,
+        client: Option<IpAddr>,
+        out: &mut Vec<u8>,
+        opt: &[u8],
+    ) -> Response {
+        let allowed =
+            client.is_some_and(|ip| self.transfer_acl.iter().any(|net| net.contains(&ip)));
+        if !allowed {
+            tracing::info!(?client, zone = %crate::zone::name::display(zone.apex()), "transfer refused");
+            return refuse(out, rcode::REFUSED, query.qname_end, opt);
+        }
+        if qname_lower != zone.apex() {
+            return refuse(out, rcode::NOTAUTH, query.qname_end, opt);
+        }
+        let header = [out[0], out[1], out[2] | 0x04, out[3]];
+        let question = &out[12..query.qname_end + 4];
+        let current =
+            query.ixfr_serial.is_some_and(|serial| serial_at_least(serial, zone.serial()));
+        match (transport, query.qtype) {
+            (Transport::Udp, rtype::AXFR) => refuse(out, rcode::FORMERR, query.qname_end, opt),
+            (Transport::Udp, _) => {
+                let mut writer = Writer::new(out, query.qname_end);
+                writer.rrset(writer::Owner::Name(&zone.apex_node().name), zone.soa());
+                writer.finish(opt, CLASSIC_UDP_SIZE.max(usize::from(self.udp_size)), false);
+                out[2] |= 0x04;
+                Response::Send
+            }
+            (Transport::Tcp, _) if current => {
+                Response::Transfer(Transfer::up_to_date(zone.clone(), header, question))
+            }
+            (Transport::Tcp, _) => {
+                tracing::info!(?client, zone = %crate::zone::name::display(zone.apex()), serial = zone.serial(), "transfer");
+                Response::Transfer(Transfer::full(zone.clone(), header, question))
+            }
+        }
+    }
+}
+
+/// Whether serial `a` is at or after `b` in RFC 1982 serial arithmetic.
+pub fn serial_at_least(a: u32, b: u32) -> bool {
+    a == b || (a.wrapping_sub(b) as i32) > 0
+}
+
 fn is_transfer(qtype: u16) -> bool {
     qtype == rtype::AXFR || qtype == rtype::IXFR
+}
+
+/// A response with no records and `rcode`.
+fn refuse(out: &mut Vec<u8>, rcode: u16, qname_end: usize, opt: &[u8]) -> Response {
+    set_rcode(out, rcode);
+    Writer::new(out, qname_end).finish(opt, usize::from(u16::MAX), false);
+    Response::Send
 }
 
 fn set_rcode(out: &mut [u8], rcode: u16) {

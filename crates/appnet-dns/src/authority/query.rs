@@ -1,8 +1,9 @@
 //! Reading a query: header checks, the question, EDNS(0). Parsing is `domain`'s, in place.
 
-use domain::base::Message;
 use domain::base::iana::{Opcode, Rtype};
 use domain::base::name::ToName;
+use domain::base::{Message, ParsedName};
+use domain::rdata::Soa;
 
 /// Response codes (RFC 1035 §4.1.1, RFC 6891 §9).
 pub(crate) mod rcode {
@@ -11,6 +12,7 @@ pub(crate) mod rcode {
     pub(crate) const NXDOMAIN: u16 = 3;
     pub(crate) const NOTIMP: u16 = 4;
     pub(crate) const REFUSED: u16 = 5;
+    pub(crate) const NOTAUTH: u16 = 9;
     pub(crate) const YXDOMAIN: u16 = 6;
     /// Extended: needs EDNS; the upper 8 bits go in the OPT record.
     pub(crate) const BADVERS: u16 = 16;
@@ -35,6 +37,8 @@ pub(crate) struct Query {
     pub(crate) qtype: u16,
     pub(crate) qclass: u16,
     pub(crate) edns: Option<Edns>,
+    /// For IXFR: the serial the secondary has (RFC 1995 §3).
+    pub(crate) ixfr_serial: Option<u32>,
 }
 
 /// The outcome of reading a query.
@@ -43,11 +47,7 @@ pub(crate) enum Read {
     /// Not worth an answer: too short to have a header, or itself a response.
     Drop,
     /// Answer with this rcode; `out` holds the header and, if `question`, the question.
-    Error {
-        rcode: u16,
-        question: bool,
-        edns: Option<Edns>,
-    },
+    Error { rcode: u16, question: bool, edns: Option<Edns> },
     /// A well-formed standard query.
     Query(Query),
 }
@@ -70,18 +70,10 @@ pub(crate) fn read(query: &[u8], out: &mut Vec<u8>) -> Read {
     out.push(query[3] & 0x10);
     out.extend_from_slice(&[0; 8]);
     if header.opcode() != Opcode::QUERY {
-        return Read::Error {
-            rcode: rcode::NOTIMP,
-            question: false,
-            edns: None,
-        };
+        return Read::Error { rcode: rcode::NOTIMP, question: false, edns: None };
     }
     let counts = message.header_counts();
-    let form_error = Read::Error {
-        rcode: rcode::FORMERR,
-        question: false,
-        edns: None,
-    };
+    let form_error = Read::Error { rcode: rcode::FORMERR, question: false, edns: None };
     if counts.qdcount() != 1 {
         return form_error;
     }
@@ -96,32 +88,27 @@ pub(crate) fn read(query: &[u8], out: &mut Vec<u8>) -> Read {
     out[5] = 1;
 
     let Ok(edns) = read_edns(&message) else {
-        return Read::Error {
-            rcode: rcode::FORMERR,
-            question: true,
-            edns: None,
-        };
+        return Read::Error { rcode: rcode::FORMERR, question: true, edns: None };
     };
     if edns.is_some_and(|edns| edns.version > 0) {
-        return Read::Error {
-            rcode: rcode::BADVERS,
-            question: true,
-            edns,
-        };
+        return Read::Error { rcode: rcode::BADVERS, question: true, edns };
     }
-    if counts.ancount() != 0 || counts.nscount() != 0 {
-        return Read::Error {
-            rcode: rcode::FORMERR,
-            question: true,
-            edns,
-        };
+    let ixfr = qtype == Rtype::IXFR.to_int();
+    if counts.ancount() != 0 || (counts.nscount() != 0 && !ixfr) {
+        return Read::Error { rcode: rcode::FORMERR, question: true, edns };
     }
-    Read::Query(Query {
-        qname_end,
-        qtype,
-        qclass,
-        edns,
-    })
+    let ixfr_serial = if ixfr { ixfr_serial(&message) } else { None };
+    if ixfr && ixfr_serial.is_none() {
+        return Read::Error { rcode: rcode::FORMERR, question: true, edns };
+    }
+    Read::Query(Query { qname_end, qtype, qclass, edns, ixfr_serial })
+}
+
+/// The serial of the SOA an IXFR query carries in its authority section.
+fn ixfr_serial(message: &Message<&[u8]>) -> Option<u32> {
+    let record = message.authority().ok()?.next()?.ok()?;
+    let soa = record.to_record::<Soa<ParsedName<&[u8]>>>().ok()??;
+    Some(soa.data().serial().into_int())
 }
 
 /// The OPT record, if any. More than one, or one not owned by the root, is malformed

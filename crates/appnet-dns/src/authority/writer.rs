@@ -83,6 +83,19 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Writes one pre-encoded record (TYPE, CLASS, TTL, RDLENGTH, RDATA) with `owner`.
+    pub(crate) fn raw(&mut self, owner: Owner<'_>, record: &[u8]) {
+        self.track_additional();
+        self.owner(owner);
+        self.out.extend_from_slice(record);
+        self.counts[self.section as usize] += 1;
+    }
+
+    /// How long the message is so far.
+    pub(crate) fn len(&self) -> usize {
+        self.out.len()
+    }
+
     /// Writes one record whose RDATA is written by `rdata` (for synthesized records).
     pub(crate) fn record(&mut self, owner: Owner<'_>, rtype: u16, ttl: u32, rdata: &[&[u8]]) {
         self.track_additional();
@@ -91,8 +104,7 @@ impl<'a> Writer<'a> {
         self.out.extend_from_slice(&rtype.to_be_bytes());
         self.out.extend_from_slice(&1u16.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
-        self.out
-            .extend_from_slice(&(length.min(usize::from(u16::MAX)) as u16).to_be_bytes());
+        self.out.extend_from_slice(&(length.min(usize::from(u16::MAX)) as u16).to_be_bytes());
         for part in rdata {
             self.out.extend_from_slice(part);
         }
@@ -104,14 +116,7 @@ impl<'a> Writer<'a> {
     /// that do not fit, or everything after the question with TC set), and fills in the
     /// counts. Returns whether the message was truncated (TC).
     pub(crate) fn finish(self, opt: &[u8], max_size: usize, glue_matters: bool) -> bool {
-        let Writer {
-            out,
-            qname_end,
-            mut counts,
-            additional_starts,
-            additional_tracked,
-            ..
-        } = self;
+        let Writer { out, qname_end, mut counts, additional_starts, additional_tracked, .. } = self;
         let (answer_end, authority_end) = match self.section {
             Section::Answer => (out.len(), out.len()),
             Section::Authority => (self.answer_end, out.len()),
@@ -179,8 +184,7 @@ impl<'a> Writer<'a> {
             let boundary = label_offsets(qname).any(|o| QNAME_OFFSET + o == at);
             if boundary && self.out[at..self.qname_end].eq_ignore_ascii_case(suffix) {
                 self.out.extend_from_slice(&name[..start]);
-                self.out
-                    .extend_from_slice(&(0xC000 | at as u16).to_be_bytes());
+                self.out.extend_from_slice(&(0xC000 | at as u16).to_be_bytes());
                 return;
             }
         }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use ipnet::IpNet;
+
 use super::Settings;
+use super::zones::AuthorityOptions;
 use crate::authority::DEFAULT_UDP_SIZE;
 
 /// A zone to serve: its file, and its origin when the file does not say.
@@ -22,14 +25,10 @@ impl ZoneSource {
     /// Parses `--zone` text: `FILE` or `ORIGIN=FILE`.
     pub fn parse(spec: &str) -> Self {
         match spec.split_once('=') {
-            Some((origin, path)) if !origin.is_empty() && !origin.contains('/') => Self {
-                origin: Some(origin.to_owned()),
-                path: PathBuf::from(path),
-            },
-            _ => Self {
-                origin: None,
-                path: PathBuf::from(spec),
-            },
+            Some((origin, path)) if !origin.is_empty() && !origin.contains('/') => {
+                Self { origin: Some(origin.to_owned()), path: PathBuf::from(path) }
+            }
+            _ => Self { origin: None, path: PathBuf::from(spec) },
         }
     }
 }
@@ -54,6 +53,12 @@ pub struct AuthorityConfig {
     pub tcp_max_connections: Option<usize>,
     /// Where to serve Prometheus metrics.
     pub metrics: Option<SocketAddr>,
+    /// Networks allowed to transfer our zones (AXFR/IXFR), e.g. `["192.0.2.0/24", "::1/128"]`.
+    #[serde(default)]
+    pub allow_transfer: Vec<IpNet>,
+    /// Secondaries to NOTIFY when a zone's serial changes.
+    #[serde(default)]
+    pub notify: Vec<SocketAddr>,
 }
 
 /// One `[[dns.authority.zone]]` entry.
@@ -69,7 +74,7 @@ pub struct ConfigZone {
 impl AuthorityConfig {
     /// The server settings, zone sources and UDP size this table asks for. Zone paths are
     /// taken relative to `config_dir`.
-    pub fn resolve(&self, config_dir: &Path) -> (Settings, Vec<ZoneSource>, u16) {
+    pub fn resolve(&self, config_dir: &Path) -> (Settings, Vec<ZoneSource>, AuthorityOptions) {
         let defaults = Settings::default();
         let settings = Settings {
             listen: self.listen.clone(),
@@ -77,9 +82,7 @@ impl AuthorityConfig {
             tcp_idle_timeout: self
                 .tcp_idle_timeout
                 .map_or(defaults.tcp_idle_timeout, Duration::from_secs),
-            tcp_max_connections: self
-                .tcp_max_connections
-                .unwrap_or(defaults.tcp_max_connections),
+            tcp_max_connections: self.tcp_max_connections.unwrap_or(defaults.tcp_max_connections),
         };
         let zones = self
             .zone
@@ -89,7 +92,11 @@ impl AuthorityConfig {
                 path: config_dir.join(&zone.file),
             })
             .collect();
-        (settings, zones, self.udp_size.unwrap_or(DEFAULT_UDP_SIZE))
+        let options = AuthorityOptions {
+            udp_size: self.udp_size.unwrap_or(DEFAULT_UDP_SIZE),
+            transfer_acl: self.allow_transfer.clone(),
+        };
+        (settings, zones, options)
     }
 }
 
@@ -99,25 +106,12 @@ mod tests {
 
     #[test]
     fn zone_specs() {
-        assert_eq!(
-            ZoneSource::parse("a.zone"),
-            ZoneSource {
-                origin: None,
-                path: "a.zone".into()
-            }
-        );
+        assert_eq!(ZoneSource::parse("a.zone"), ZoneSource { origin: None, path: "a.zone".into() });
         assert_eq!(
             ZoneSource::parse("example.test.=zones/a.zone"),
-            ZoneSource {
-                origin: Some("example.test.".into()),
-                path: "zones/a.zone".into()
-            }
+            ZoneSource { origin: Some("example.test.".into()), path: "zones/a.zone".into() }
         );
-        assert_eq!(
-            ZoneSource::parse("./x=y.zone").origin,
-            None,
-            "a path with '=' in it"
-        );
+        assert_eq!(ZoneSource::parse("./x=y.zone").origin, None, "a path with '=' in it");
     }
 
     #[test]
@@ -133,9 +127,10 @@ mod tests {
         let text = "[dns.authority]\nlisten = [\"127.0.0.1:5300\"]\nworkers = 2\n\
                     [[dns.authority.zone]]\nfile = \"example.zone\"\norigin = \"example.test.\"\n";
         let file: File = appnet_service::config::parse(Path::new("a.toml"), text).unwrap();
-        let (settings, zones, udp_size) = file.dns.authority.resolve(Path::new("/etc/appnet"));
+        let (settings, zones, options) = file.dns.authority.resolve(Path::new("/etc/appnet"));
         assert_eq!(settings.workers, 2);
         assert_eq!(zones[0].path, Path::new("/etc/appnet/example.zone"));
-        assert_eq!(udp_size, DEFAULT_UDP_SIZE);
+        assert_eq!(options.udp_size, DEFAULT_UDP_SIZE);
+        assert!(options.transfer_acl.is_empty(), "no transfers unless allowed");
     }
 }

@@ -9,6 +9,7 @@
 //! atomic step, and a query in flight keeps the version it started with.
 
 mod config;
+mod notify;
 mod tcp;
 mod udp;
 mod zones;
@@ -25,7 +26,8 @@ use appnet_service::metrics::Counter;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{AuthorityConfig, ConfigZone, ZoneSource};
-pub use zones::{ReloadReport, Zones};
+pub use notify::spawn_notifies;
+pub use zones::{AuthorityOptions, ReloadReport, Zones};
 
 /// How the server listens and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +67,8 @@ impl Counters {
         Self {
             udp_queries: metrics.counter("dns_authority_udp_queries", "Queries received over UDP."),
             tcp_queries: metrics.counter("dns_authority_tcp_queries", "Queries received over TCP."),
-            dropped: metrics.counter(
-                "dns_authority_dropped",
-                "Messages not answered (not queries).",
-            ),
+            dropped: metrics
+                .counter("dns_authority_dropped", "Messages not answered (not queries)."),
         }
     }
 }

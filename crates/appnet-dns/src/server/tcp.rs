@@ -63,7 +63,7 @@ impl Listener {
             };
             let this = this.clone();
             tokio::spawn(async move {
-                if let Err(error) = this.connection(stream).await {
+                if let Err(error) = this.connection(stream, peer).await {
                     tracing::debug!(%peer, %error, "tcp connection ended");
                 }
                 drop(permit);
@@ -72,7 +72,7 @@ impl Listener {
     }
 
     /// Reads queries and writes answers until the peer closes, idles out, or we shut down.
-    async fn connection(&self, stream: TcpStream) -> io::Result<()> {
+    async fn connection(&self, stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
         let _ = stream.set_nodelay(true);
         let (reader, mut writer) = stream.into_split();
         let mut reader = BufReader::new(reader);
@@ -97,15 +97,36 @@ impl Listener {
             };
             self.counters.tcp_queries.inc();
             let authority = self.zones.authority();
-            if authority.answer(&query[..length], Transport::Tcp, &mut response) == Response::Drop {
-                self.counters.dropped.inc();
-                continue;
-            }
+            let answer = authority.answer_from(
+                &query[..length],
+                Transport::Tcp,
+                Some(peer.ip()),
+                &mut response,
+            );
             drop(authority);
-            framed.clear();
-            framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&response);
-            writer.write_all(&framed).await?;
+            match answer {
+                Response::Send => write_framed(&mut writer, &mut framed, &response).await?,
+                Response::Drop => {
+                    self.counters.dropped.inc();
+                }
+                Response::Transfer(mut transfer) => {
+                    while transfer.next_message(&mut response) {
+                        write_framed(&mut writer, &mut framed, &response).await?;
+                    }
+                }
+            }
         }
     }
+}
+
+/// Writes one length-prefixed message in a single write (one segment for small answers).
+async fn write_framed(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    framed: &mut Vec<u8>,
+    message: &[u8],
+) -> io::Result<()> {
+    framed.clear();
+    framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    framed.extend_from_slice(message);
+    writer.write_all(framed).await
 }

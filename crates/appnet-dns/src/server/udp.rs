@@ -50,39 +50,40 @@ pub(super) fn spawn_worker(
     stop: Arc<AtomicBool>,
     counters: Counters,
 ) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("dns-udp".into())
-        .spawn(move || {
-            let mut query = vec![0; 65_535];
-            let mut response = Vec::with_capacity(65_535);
-            while !stop.load(Ordering::Relaxed) {
-                let (length, peer) = match socket.recv_from(&mut query) {
-                    Ok(received) => received,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        continue;
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "udp receive failed");
-                        continue;
-                    }
-                };
-                counters.udp_queries.inc();
-                let authority = zones.authority();
-                match authority.answer(&query[..length], Transport::Udp, &mut response) {
-                    Response::Send => {
-                        if let Err(error) = socket.send_to(&response, peer) {
-                            tracing::debug!(%peer, %error, "udp send failed");
-                        }
-                    }
-                    Response::Drop => {
-                        counters.dropped.inc();
+    std::thread::Builder::new().name("dns-udp".into()).spawn(move || {
+        let mut query = vec![0; 65_535];
+        let mut response = Vec::with_capacity(65_535);
+        while !stop.load(Ordering::Relaxed) {
+            let (length, peer) = match socket.recv_from(&mut query) {
+                Ok(received) => received,
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    continue;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "udp receive failed");
+                    continue;
+                }
+            };
+            counters.udp_queries.inc();
+            let authority = zones.authority();
+            match authority.answer_from(
+                &query[..length],
+                Transport::Udp,
+                Some(peer.ip()),
+                &mut response,
+            ) {
+                Response::Send => {
+                    if let Err(error) = socket.send_to(&response, peer) {
+                        tracing::debug!(%peer, %error, "udp send failed");
                     }
                 }
+                // Transfers never start over UDP; the core answers those itself.
+                Response::Drop | Response::Transfer(_) => {
+                    counters.dropped.inc();
+                }
             }
-        })
+        }
+    })
 }

@@ -3,16 +3,32 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::{ArcSwap, Guard};
+use ipnet::IpNet;
 
 use super::config::ZoneSource;
 use crate::authority::Authority;
 use crate::zone::{self, LoadError, Zone};
 
+/// How the [`Authority`] built from the zones behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityOptions {
+    /// Largest UDP response for EDNS clients.
+    pub udp_size: u16,
+    /// Networks allowed to transfer zones.
+    pub transfer_acl: Vec<IpNet>,
+}
+
+impl Default for AuthorityOptions {
+    fn default() -> Self {
+        Self { udp_size: crate::authority::DEFAULT_UDP_SIZE, transfer_acl: Vec::new() }
+    }
+}
+
 /// Zone files and the [`Authority`] built from them.
 #[derive(Debug)]
 pub struct Zones {
     sources: Vec<ZoneSource>,
-    udp_size: u16,
+    options: AuthorityOptions,
     current: ArcSwap<Authority>,
     /// The zone now served for each source, in source order; reloads run one at a time.
     loaded: Mutex<Vec<Arc<Zone>>>,
@@ -25,22 +41,24 @@ pub struct ReloadReport {
     pub reloaded: usize,
     /// Zones whose new file was bad: the old data keeps serving.
     pub kept: Vec<LoadError>,
+    /// Zones whose serial changed: their secondaries should be notified.
+    pub changed: Vec<Arc<Zone>>,
 }
 
 impl Zones {
     /// Loads every source; any error fails the start (a server must not come up half-empty).
-    pub fn load(sources: Vec<ZoneSource>, udp_size: u16) -> Result<Self, LoadError> {
+    pub fn load(sources: Vec<ZoneSource>, options: AuthorityOptions) -> Result<Self, LoadError> {
         let mut loaded = Vec::with_capacity(sources.len());
         for source in &sources {
             loaded.push(Arc::new(load_one(source)?));
         }
-        let current = ArcSwap::from_pointee(build(&loaded, udp_size));
-        Ok(Self {
-            sources,
-            udp_size,
-            current,
-            loaded: Mutex::new(loaded),
-        })
+        let current = ArcSwap::from_pointee(build(&loaded, &options));
+        Ok(Self { sources, options, current, loaded: Mutex::new(loaded) })
+    }
+
+    /// Every zone now served.
+    pub fn loaded(&self) -> Vec<Arc<Zone>> {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The authority to answer with. Holding the guard pins that version of every zone.
@@ -57,7 +75,11 @@ impl Zones {
             match load_one(source) {
                 Ok(zone) => {
                     report.reloaded += 1;
+                    let changed = zone.serial() != slot.serial();
                     *slot = Arc::new(zone);
+                    if changed {
+                        report.changed.push(slot.clone());
+                    }
                 }
                 Err(error) => {
                     tracing::error!("{error}; the zone keeps serving its previous data");
@@ -65,7 +87,7 @@ impl Zones {
                 }
             }
         }
-        self.current.store(Arc::new(build(&loaded, self.udp_size)));
+        self.current.store(Arc::new(build(&loaded, &self.options)));
         report
     }
 }
@@ -84,8 +106,8 @@ fn load_one(source: &ZoneSource) -> Result<Zone, LoadError> {
     Ok(zone)
 }
 
-fn build(zones: &[Arc<Zone>], udp_size: u16) -> Authority {
+fn build(zones: &[Arc<Zone>], options: &AuthorityOptions) -> Authority {
     let mut authority = Authority::new(zones.iter().cloned());
-    authority.set_udp_size(udp_size);
+    authority.set_udp_size(options.udp_size).set_transfer_acl(options.transfer_acl.clone());
     authority
 }

@@ -72,23 +72,15 @@ pub fn parse_bytes(source: &[u8], path: &Path, origin: Option<&str>) -> Result<Z
                 .map_err(|e| whole_file(path, format!("bad zone origin `{text}`: {e}")))
         })
         .transpose()?;
-    let mut sink = Sink {
-        builder: None,
-        pending: Vec::new(),
-    };
+    let mut sink = Sink { builder: None, pending: Vec::new() };
     if let Some(origin) = &origin {
         sink.builder = Some(ZoneBuilder::new(origin.as_slice()));
     }
     read_file(source, path, origin, &mut sink, 0)?;
     let Some(builder) = sink.builder else {
-        return Err(whole_file(
-            path,
-            "no SOA record: cannot tell the zone's origin".into(),
-        ));
+        return Err(whole_file(path, "no SOA record: cannot tell the zone's origin".into()));
     };
-    builder
-        .finish()
-        .map_err(|e| whole_file(path, e.to_string()))
+    builder.finish().map_err(|e| whole_file(path, e.to_string()))
 }
 
 /// One record, encoded, with where it came from.
@@ -167,37 +159,19 @@ fn read_file(
     let mut lines = LineCounter::new(source);
     loop {
         let line = lines.entry_line(zonefile.current_offset());
-        let entry = zonefile
-            .next_entry()
-            .map_err(|e| scanner_error(path, line, &e.to_string()))?;
+        let entry = zonefile.next_entry().map_err(|e| scanner_error(path, line, &e.to_string()))?;
         match entry {
             None => return Ok(()),
             Some(Entry::Record(record)) => sink.accept(encode(&record, path, line))?,
-            Some(Entry::Include {
-                path: included,
-                origin,
-            }) => {
-                let at = |message| LoadError {
-                    path: path.to_owned(),
-                    line,
-                    column: None,
-                    message,
-                };
+            Some(Entry::Include { path: included, origin }) => {
+                let at = |message| LoadError { path: path.to_owned(), line, column: None, message };
                 if depth + 1 >= MAX_INCLUDE_DEPTH {
-                    return Err(at(format!(
-                        "$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep"
-                    )));
+                    return Err(at(format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep")));
                 }
                 let included = String::from_utf8_lossy(included.as_slice()).into_owned();
-                let included = path
-                    .parent()
-                    .unwrap_or_else(|| Path::new("."))
-                    .join(included);
+                let included = path.parent().unwrap_or_else(|| Path::new(".")).join(included);
                 let source = std::fs::read(&included).map_err(|e| {
-                    at(format!(
-                        "cannot read $INCLUDE file {}: {e}",
-                        included.display()
-                    ))
+                    at(format!("cannot read $INCLUDE file {}: {e}", included.display()))
                 })?;
                 let origin = origin.or_else(|| zonefile.origin().ok());
                 read_file(&source, &included, origin, sink, depth + 1)?;
@@ -242,30 +216,17 @@ fn wire(name: &impl ToName) -> Vec<u8> {
 fn scanner_error(path: &Path, entry_line: usize, text: &str) -> LoadError {
     let mut parts = text.splitn(3, ':');
     let (line, column, message) = (parts.next(), parts.next(), parts.next());
-    let parsed = (
-        line.and_then(|l| l.parse::<usize>().ok()),
-        column.and_then(|c| c.parse().ok()),
-    );
+    let parsed = (line.and_then(|l| l.parse::<usize>().ok()), column.and_then(|c| c.parse().ok()));
     let (line, column, message) = match (parsed, message) {
         ((Some(line), Some(1)), Some(message)) if line > entry_line => (line - 1, None, message),
         ((Some(line), Some(column)), Some(message)) => (line, Some(column), message),
         _ => (entry_line, None, text),
     };
-    LoadError {
-        path: path.to_owned(),
-        line,
-        column,
-        message: message.trim().to_owned(),
-    }
+    LoadError { path: path.to_owned(), line, column, message: message.trim().to_owned() }
 }
 
 fn whole_file(path: &Path, message: String) -> LoadError {
-    LoadError {
-        path: path.to_owned(),
-        line: 0,
-        column: None,
-        message,
-    }
+    LoadError { path: path.to_owned(), line: 0, column: None, message }
 }
 
 /// Finds the line an entry starts on, given the byte offset where the scanner began it:
@@ -278,11 +239,7 @@ struct LineCounter<'a> {
 
 impl<'a> LineCounter<'a> {
     fn new(source: &'a [u8]) -> Self {
-        Self {
-            source,
-            offset: 0,
-            line: 1,
-        }
+        Self { source, offset: 0, line: 1 }
     }
 
     fn entry_line(&mut self, start: usize) -> usize {
@@ -310,10 +267,7 @@ impl<'a> LineCounter<'a> {
 
     fn advance_to(&mut self, offset: usize) {
         if offset > self.offset {
-            self.line += self.source[self.offset..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            self.line += self.source[self.offset..offset].iter().filter(|&&b| b == b'\n').count();
             self.offset = offset;
         }
     }
@@ -321,10 +275,7 @@ impl<'a> LineCounter<'a> {
 
 /// The offset of the newline ending the line that `at` is on (or the end).
 fn skip_line(source: &[u8], at: usize) -> usize {
-    source[at..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(source.len(), |i| at + i)
+    source[at..].iter().position(|&b| b == b'\n').map_or(source.len(), |i| at + i)
 }
 
 #[cfg(test)]
@@ -364,8 +315,7 @@ ns.child A     192.0.2.53
     }
 
     fn node<'a>(zone: &'a Zone, name: &[u8]) -> &'a crate::zone::Node {
-        zone.find(name)
-            .unwrap_or_else(|| panic!("no node {}", crate::zone::name::display(name)))
+        zone.find(name).unwrap_or_else(|| panic!("no node {}", crate::zone::name::display(name)))
     }
 
     #[test]
@@ -375,63 +325,29 @@ ns.child A     192.0.2.53
         assert_eq!(zone.serial(), 2026112501);
         assert_eq!(zone.negative_soa().ttl, 60);
         let apex = zone.apex_node();
-        assert_eq!(
-            apex.rrset(rtype::NS).unwrap().records.len(),
-            2,
-            "omitted owner and class"
-        );
+        assert_eq!(apex.rrset(rtype::NS).unwrap().records.len(), 2, "omitted owner and class");
         let www = node(&zone, b"\x03www\x07example\x03lab\x00");
         assert_eq!(www.rrset(rtype::A).unwrap().ttl, 3600);
-        assert_eq!(
-            www.rrset(rtype::AAAA).unwrap().ttl,
-            300,
-            "$TTL for the next record"
-        );
+        assert_eq!(www.rrset(rtype::AAAA).unwrap().ttl, 300, "$TTL for the next record");
         let alias = node(&zone, b"\x04www2\x07example\x03lab\x00");
         assert_eq!(&*alias.name, b"\x04WWW2\x07example\x03lab\x00");
         let cname = alias.rrset(rtype::CNAME).unwrap();
-        assert_eq!(
-            cname.target.as_deref(),
-            Some(&b"\x03www\x07example\x03lab\x00"[..])
-        );
-        let txt = node(&zone, b"\x03txt\x07example\x03lab\x00")
-            .rrset(16)
-            .unwrap();
+        assert_eq!(cname.target.as_deref(), Some(&b"\x03www\x07example\x03lab\x00"[..]));
+        let txt = node(&zone, b"\x03txt\x07example\x03lab\x00").rrset(16).unwrap();
         assert_eq!(
             txt.rdatas().next().unwrap(),
             b"\x0bhello world\x0asemi;colon\x07quote\"d\x03ABC"
         );
-        let srv = node(&zone, b"\x04_sip\x04_tcp\x07example\x03lab\x00")
-            .rrset(rtype::SRV)
-            .unwrap();
-        assert_eq!(
-            srv.additional,
-            [Box::from(&b"\x03sip\x07example\x03lab\x00"[..])]
-        );
-        let unknown = node(&zone, b"\x07unknown\x07example\x03lab\x00")
-            .rrset(65280)
-            .unwrap();
+        let srv = node(&zone, b"\x04_sip\x04_tcp\x07example\x03lab\x00").rrset(rtype::SRV).unwrap();
+        assert_eq!(srv.additional, [Box::from(&b"\x03sip\x07example\x03lab\x00"[..])]);
+        let unknown = node(&zone, b"\x07unknown\x07example\x03lab\x00").rrset(65280).unwrap();
         assert_eq!(unknown.rdatas().next().unwrap(), [10, 0, 0, 1]);
         assert!(zone.find(b"\x07esc.dot\x07example\x03lab\x00").is_some());
-        assert!(
-            zone.find(b"\x01b\x07example\x03lab\x00")
-                .unwrap()
-                .is_empty_non_terminal()
-        );
+        assert!(zone.find(b"\x01b\x07example\x03lab\x00").unwrap().is_empty_non_terminal());
         assert!(zone.find(b"\x01*\x04wild\x07example\x03lab\x00").is_some());
         assert!(node(&zone, b"\x05child\x07example\x03lab\x00").delegation);
-        assert!(
-            zone.find(b"\x03caa\x07example\x03lab\x00")
-                .unwrap()
-                .rrset(257)
-                .is_some()
-        );
-        assert!(
-            zone.find(b"\x03old\x07example\x03lab\x00")
-                .unwrap()
-                .rrset(rtype::DNAME)
-                .is_some()
-        );
+        assert!(zone.find(b"\x03caa\x07example\x03lab\x00").unwrap().rrset(257).is_some());
+        assert!(zone.find(b"\x03old\x07example\x03lab\x00").unwrap().rrset(rtype::DNAME).is_some());
     }
 
     #[test]
@@ -449,17 +365,11 @@ ns.child A     192.0.2.53
         let source = "www.example.lab. 60 IN A 192.0.2.1\n\
                       example.lab. 60 IN SOA ns1.example.lab. h.example.lab. 1 2 3 4 5\n\
                       example.lab. 60 IN NS ns1.example.lab.\n";
-        assert!(
-            zone(source)
-                .find(b"\x03www\x07example\x03lab\x00")
-                .is_some()
-        );
+        assert!(zone(source).find(b"\x03www\x07example\x03lab\x00").is_some());
     }
 
     fn error(source: &str) -> String {
-        parse_str(source, Path::new("bad.zone"), None)
-            .unwrap_err()
-            .to_string()
+        parse_str(source, Path::new("bad.zone"), None).unwrap_err().to_string()
     }
 
     #[test]
@@ -472,15 +382,9 @@ ns.child A     192.0.2.53
     fn semantic_errors_point_at_the_record_line() {
         let source = "$ORIGIN example.lab.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n  NS ns1\n\n; note\n\
                       www CNAME x\n\nwww (\n  A 192.0.2.1 )\n";
-        assert_eq!(
-            error(source),
-            "bad.zone:9: www.example.lab. has a CNAME and other data"
-        );
+        assert_eq!(error(source), "bad.zone:9: www.example.lab. has a CNAME and other data");
         let outside = "$ORIGIN example.lab.\n@ 60 SOA ns1 h 1 2 3 4 5\n@ 60 NS ns1\nx.other. 60 A 192.0.2.1\n";
-        assert_eq!(
-            error(outside),
-            "bad.zone:4: x.other. is outside the zone example.lab."
-        );
+        assert_eq!(error(outside), "bad.zone:4: x.other. is outside the zone example.lab.");
     }
 
     #[test]
@@ -490,28 +394,17 @@ ns.child A     192.0.2.53
             "bad.zone: no SOA record: cannot tell the zone's origin"
         );
         let no_ns = "$ORIGIN example.lab.\n@ 60 SOA ns1 h 1 2 3 4 5\n";
-        assert_eq!(
-            error(no_ns),
-            "bad.zone: no NS records at the zone apex example.lab."
-        );
-        let missing = load_file(Path::new("/nonexistent.zone"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            missing.starts_with("/nonexistent.zone: cannot read:"),
-            "{missing}"
-        );
+        assert_eq!(error(no_ns), "bad.zone: no NS records at the zone apex example.lab.");
+        let missing = load_file(Path::new("/nonexistent.zone"), None).unwrap_err().to_string();
+        assert!(missing.starts_with("/nonexistent.zone: cannot read:"), "{missing}");
     }
 
     #[test]
     fn includes_resolve_relative_to_the_including_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("parts")).unwrap();
-        std::fs::write(
-            dir.path().join("parts/hosts.inc"),
-            "www A 192.0.2.80\nbad A nonsense\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("parts/hosts.inc"), "www A 192.0.2.80\nbad A nonsense\n")
+            .unwrap();
         std::fs::write(dir.path().join("parts/sub.inc"), "host A 192.0.2.9\n").unwrap();
         let main = "$ORIGIN example.lab.\n@ 60 SOA ns1 h 1 2 3 4 5\n@ 60 NS ns1\n\
                     $INCLUDE parts/sub.inc sub.example.lab.\n$INCLUDE parts/hosts.inc\n";
@@ -521,11 +414,7 @@ ns.child A     192.0.2.53
         assert_eq!(error.line, 2, "{error}");
         std::fs::write(dir.path().join("parts/hosts.inc"), "www A 192.0.2.80\n").unwrap();
         let zone = load_file(&dir.path().join("main.zone"), None).unwrap();
-        assert!(
-            zone.find(b"\x04host\x03sub\x07example\x03lab\x00")
-                .is_some(),
-            "include origin"
-        );
+        assert!(zone.find(b"\x04host\x03sub\x07example\x03lab\x00").is_some(), "include origin");
         assert!(zone.find(b"\x03www\x07example\x03lab\x00").is_some());
     }
 
@@ -536,12 +425,7 @@ ns.child A     192.0.2.53
             "$ORIGIN example.lab.\n@ 60 SOA ns1 h 1 2 3 4 5\n@ 60 NS ns1\n$INCLUDE loop.inc\n";
         std::fs::write(dir.path().join("main.zone"), main).unwrap();
         std::fs::write(dir.path().join("loop.inc"), "$INCLUDE loop.inc\n").unwrap();
-        let error = load_file(&dir.path().join("main.zone"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("$INCLUDE nested more than 8 deep"),
-            "{error}"
-        );
+        let error = load_file(&dir.path().join("main.zone"), None).unwrap_err().to_string();
+        assert!(error.contains("$INCLUDE nested more than 8 deep"), "{error}");
     }
 }

@@ -44,20 +44,14 @@ pub fn label_count(name: &[u8]) -> usize {
 /// The parent of `name` (its suffix after the first label), or `None` for the root.
 pub fn parent(name: &[u8]) -> Option<&[u8]> {
     let first = usize::from(*name.first()?);
-    if first == 0 {
-        None
-    } else {
-        name.get(1 + first..)
-    }
+    if first == 0 { None } else { name.get(1 + first..) }
 }
 
 /// Whether `name` equals `ancestor` or lies below it. Both must be lowercase wire names.
 pub fn is_at_or_below(name: &[u8], ancestor: &[u8]) -> bool {
     name.len() >= ancestor.len()
         && name.ends_with(ancestor)
-        && label_offsets(name)
-            .chain([name.len() - 1])
-            .any(|o| o == name.len() - ancestor.len())
+        && label_offsets(name).chain([name.len() - 1]).any(|o| o == name.len() - ancestor.len())
 }
 
 /// Whether the first label of `name` is `*`.
@@ -115,10 +109,7 @@ mod tests {
     #[test]
     fn lowercases_ascii_only() {
         let mut buffer = [0; MAX_NAME_LEN];
-        assert_eq!(
-            lowercase_into(b"\x03WwW\x02\xC3X\x00", &mut buffer),
-            b"\x03www\x02\xC3x\x00"
-        );
+        assert_eq!(lowercase_into(b"\x03WwW\x02\xC3X\x00", &mut buffer), b"\x03www\x02\xC3x\x00");
     }
 
     #[test]

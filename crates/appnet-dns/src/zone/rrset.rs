@@ -48,13 +48,7 @@ pub struct Rrset {
 impl Rrset {
     /// An empty set of `rtype` with `ttl`.
     pub fn new(rtype: u16, ttl: u32) -> Self {
-        Self {
-            rtype,
-            ttl,
-            records: Vec::new(),
-            additional: Vec::new(),
-            target: None,
-        }
+        Self { rtype, ttl, records: Vec::new(), additional: Vec::new(), target: None }
     }
 
     /// Adds a record with wire-format `rdata`, unless the set already has it (RFC 2181 §5:
@@ -70,11 +64,7 @@ impl Rrset {
         record.extend_from_slice(&self.ttl.to_be_bytes());
         record.extend_from_slice(&rdlength.to_be_bytes());
         record.extend_from_slice(rdata);
-        if self
-            .records
-            .iter()
-            .any(|existing| existing[10..] == record[10..])
-        {
+        if self.records.iter().any(|existing| existing[10..] == record[10..]) {
             return false;
         }
         self.records.push(record.into_boxed_slice());
@@ -107,10 +97,7 @@ mod tests {
         assert!(set.push(1, &[192, 0, 2, 1]));
         assert!(!set.push(1, &[192, 0, 2, 1]));
         assert!(set.push(1, &[192, 0, 2, 2]));
-        assert_eq!(
-            &*set.records[0],
-            &[0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1]
-        );
+        assert_eq!(&*set.records[0], &[0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1]);
         assert_eq!(set.rdatas().count(), 2);
         let negative = set.with_ttl(60);
         assert_eq!(&negative.records[1][4..8], &60u32.to_be_bytes());

@@ -181,12 +181,8 @@ impl ZoneBuilder {
     pub fn new(apex: &[u8]) -> Self {
         let mut lower = [0; MAX_NAME_LEN];
         let apex_lower: Box<[u8]> = name::lowercase_into(apex, &mut lower).into();
-        let node = Node {
-            name: apex.into(),
-            rrsets: Vec::new(),
-            delegation: false,
-            occluded: false,
-        };
+        let node =
+            Node { name: apex.into(), rrsets: Vec::new(), delegation: false, occluded: false };
         let mut index = HashMap::new();
         index.insert(apex_lower.clone(), NodeId(0));
         Self {
@@ -255,15 +251,10 @@ impl ZoneBuilder {
                 rtype::DNAME => "DNAME",
                 _ => "SOA",
             };
-            return Err(BuildError::Multiple {
-                owner: name::display(owner),
-                rtype,
-            });
+            return Err(BuildError::Multiple { owner: name::display(owner), rtype });
         }
         if rdata.len() > usize::from(u16::MAX) {
-            return Err(BuildError::RdataTooLong {
-                owner: name::display(owner),
-            });
+            return Err(BuildError::RdataTooLong { owner: name::display(owner) });
         }
         // The set's TTL is its first record's (RFC 2181 §5.2 wants them equal anyway).
         if set.push(class, rdata) {
@@ -296,10 +287,8 @@ impl ZoneBuilder {
         if apex_node.rrset(rtype::NS).is_none() {
             return Err(BuildError::MissingApexNs { apex });
         }
-        let rdata = soa
-            .rdatas()
-            .next()
-            .ok_or_else(|| BuildError::MissingSoa { apex: apex.clone() })?;
+        let rdata =
+            soa.rdatas().next().ok_or_else(|| BuildError::MissingSoa { apex: apex.clone() })?;
         // SOA rdata ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 4 bytes each.
         let field = |back: usize| {
             let at = rdata.len() - back;
@@ -315,11 +304,8 @@ impl ZoneBuilder {
         for node in &mut zone.nodes[1..] {
             node.delegation = node.rrset(rtype::NS).is_some();
         }
-        let occluded: Vec<bool> = zone
-            .nodes
-            .iter()
-            .map(|node| zone.is_below_cut(&node.name))
-            .collect();
+        let occluded: Vec<bool> =
+            zone.nodes.iter().map(|node| zone.is_below_cut(&node.name)).collect();
         for (node, occluded) in zone.nodes.iter_mut().zip(occluded) {
             node.occluded = occluded;
         }
@@ -351,20 +337,15 @@ impl ZoneBuilder {
 
 /// CNAME excludes other data at its owner, DNSSEC records aside.
 fn check_coexistence(node: &Node, rtype: u16) -> Result<(), BuildError> {
-    let others = |except: u16| {
-        node.rrsets
-            .iter()
-            .any(|set| ![except, RRSIG, NSEC].contains(&set.rtype))
-    };
+    let others =
+        |except: u16| node.rrsets.iter().any(|set| ![except, RRSIG, NSEC].contains(&set.rtype));
     let conflict = match rtype {
         rtype::CNAME => others(rtype::CNAME),
         RRSIG | NSEC => false,
         _ => node.rrset(rtype::CNAME).is_some(),
     };
     if conflict {
-        return Err(BuildError::CnameAndOtherData {
-            owner: name::display(&node.name),
-        });
+        return Err(BuildError::CnameAndOtherData { owner: name::display(&node.name) });
     }
     Ok(())
 }
@@ -379,13 +360,9 @@ mod tests {
 
     fn builder() -> ZoneBuilder {
         let mut builder = ZoneBuilder::new(APEX);
-        builder
-            .add(APEX, rtype::SOA, 1, 300, SOA_RDATA, None)
-            .unwrap();
+        builder.add(APEX, rtype::SOA, 1, 300, SOA_RDATA, None).unwrap();
         let ns1 = b"\x03ns1\x07example\x03lab\x00";
-        builder
-            .add(APEX, rtype::NS, 1, 300, ns1, Some(ns1))
-            .unwrap();
+        builder.add(APEX, rtype::NS, 1, 300, ns1, Some(ns1)).unwrap();
         builder
     }
 
@@ -393,28 +370,12 @@ mod tests {
     fn builds_index_with_empty_non_terminals() {
         let mut builder = builder();
         builder
-            .add(
-                b"\x01a\x01B\x07EXAMPLE\x03lab\x00",
-                rtype::A,
-                1,
-                60,
-                &[192, 0, 2, 1],
-                None,
-            )
+            .add(b"\x01a\x01B\x07EXAMPLE\x03lab\x00", rtype::A, 1, 60, &[192, 0, 2, 1], None)
             .unwrap();
         let zone = builder.finish().unwrap();
-        let node = zone
-            .find(b"\x01a\x01b\x07example\x03lab\x00")
-            .expect("lowercase lookup");
-        assert_eq!(
-            &*node.name, b"\x01a\x01B\x07EXAMPLE\x03lab\x00",
-            "case preserved"
-        );
-        assert!(
-            zone.find(b"\x01b\x07example\x03lab\x00")
-                .unwrap()
-                .is_empty_non_terminal()
-        );
+        let node = zone.find(b"\x01a\x01b\x07example\x03lab\x00").expect("lowercase lookup");
+        assert_eq!(&*node.name, b"\x01a\x01B\x07EXAMPLE\x03lab\x00", "case preserved");
+        assert!(zone.find(b"\x01b\x07example\x03lab\x00").unwrap().is_empty_non_terminal());
         assert_eq!(zone.serial(), 1);
         assert_eq!(zone.negative_soa().ttl, 60, "min(SOA TTL 300, MINIMUM 60)");
         assert_eq!(zone.record_count(), 3);
@@ -426,18 +387,13 @@ mod tests {
         let child = b"\x05child\x07example\x03lab\x00";
         let ns = b"\x02ns\x05child\x07example\x03lab\x00";
         builder.add(child, rtype::NS, 1, 300, ns, Some(ns)).unwrap();
-        builder
-            .add(ns, rtype::A, 1, 300, &[192, 0, 2, 53], None)
-            .unwrap();
+        builder.add(ns, rtype::A, 1, 300, &[192, 0, 2, 53], None).unwrap();
         let zone = builder.finish().unwrap();
         assert!(zone.find(child).unwrap().delegation);
         assert!(zone.find(ns).unwrap().occluded, "glue below the cut");
         assert!(!zone.find(child).unwrap().occluded);
         assert!(!zone.apex_node().delegation);
-        assert_eq!(
-            zone.find(child).unwrap().rrsets[0].additional,
-            [Box::from(&ns[..])]
-        );
+        assert_eq!(zone.find(child).unwrap().rrsets[0].additional, [Box::from(&ns[..])]);
     }
 
     #[test]
@@ -445,9 +401,7 @@ mod tests {
         let mut builder = builder();
         let www = b"\x03www\x07example\x03lab\x00";
         let target = b"\x04host\x07example\x03lab\x00";
-        builder
-            .add(www, rtype::CNAME, 1, 300, target, Some(target))
-            .unwrap();
+        builder.add(www, rtype::CNAME, 1, 300, target, Some(target)).unwrap();
         assert!(matches!(
             builder.add(www, rtype::A, 1, 300, &[1, 2, 3, 4], None),
             Err(BuildError::CnameAndOtherData { .. })
@@ -457,14 +411,7 @@ mod tests {
             Err(BuildError::Multiple { rtype: "CNAME", .. })
         ));
         assert!(matches!(
-            builder.add(
-                b"\x03www\x05other\x00",
-                rtype::A,
-                1,
-                300,
-                &[1, 2, 3, 4],
-                None
-            ),
+            builder.add(b"\x03www\x05other\x00", rtype::A, 1, 300, &[1, 2, 3, 4], None),
             Err(BuildError::OutOfZone { .. })
         ));
         assert!(matches!(
@@ -479,17 +426,9 @@ mod tests {
 
     #[test]
     fn zone_needs_soa_and_apex_ns() {
-        assert!(matches!(
-            ZoneBuilder::new(APEX).finish(),
-            Err(BuildError::MissingSoa { .. })
-        ));
+        assert!(matches!(ZoneBuilder::new(APEX).finish(), Err(BuildError::MissingSoa { .. })));
         let mut builder = ZoneBuilder::new(APEX);
-        builder
-            .add(APEX, rtype::SOA, 1, 300, SOA_RDATA, None)
-            .unwrap();
-        assert!(matches!(
-            builder.finish(),
-            Err(BuildError::MissingApexNs { .. })
-        ));
+        builder.add(APEX, rtype::SOA, 1, 300, SOA_RDATA, None).unwrap();
+        assert!(matches!(builder.finish(), Err(BuildError::MissingApexNs { .. })));
     }
 }

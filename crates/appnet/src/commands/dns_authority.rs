@@ -26,19 +26,15 @@ struct DnsTables {
 
 pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
-        Some(path) => {
-            appnet_service::config::load::<ConfigFile>(path)?
-                .dns
-                .authority
-        }
+        Some(path) => appnet_service::config::load::<ConfigFile>(path)?.dns.authority,
         None => AuthorityConfig::default(),
     };
-    let config_dir = args
-        .config
-        .as_deref()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| Path::new("."));
-    let (mut settings, mut sources, udp_size) = config.resolve(config_dir);
+    let config_dir =
+        args.config.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new("."));
+    let (mut settings, mut sources, mut options) = config.resolve(config_dir);
+    options.transfer_acl.extend(&args.allow_transfer);
+    let mut notify = config.notify.clone();
+    notify.extend(&args.notify);
     settings.listen.extend(&args.listen);
     sources.extend(args.zone.iter().map(|spec| ZoneSource::parse(spec)));
     if let Some(workers) = args.workers {
@@ -52,7 +48,7 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
         bail!("no zones to serve: give --zone FILE or --zone ORIGIN=FILE");
     }
     let zones =
-        Arc::new(Zones::load(sources, udp_size).map_err(|error| anyhow::anyhow!("{error}"))?);
+        Arc::new(Zones::load(sources, options).map_err(|error| anyhow::anyhow!("{error}"))?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,7 +56,7 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(serve(settings, zones, metrics_addr))?;
+    runtime.block_on(serve(settings, zones, metrics_addr, notify))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,6 +64,7 @@ async fn serve(
     settings: server::Settings,
     zones: Arc<Zones>,
     metrics_addr: Option<std::net::SocketAddr>,
+    notify: Vec<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let lifecycle = Lifecycle::new();
     lifecycle.listen_for_signals().context("watch signals")?;
@@ -83,11 +80,11 @@ async fn serve(
             .await
             .with_context(|| format!("metrics listener on {addr}"))?;
         tracing::info!("metrics on http://{addr}/metrics");
-        tokio::spawn(appnet_service::metrics::serve(
-            listener,
-            metrics,
-            lifecycle.shutdown_token(),
-        ));
+        tokio::spawn(appnet_service::metrics::serve(listener, metrics, lifecycle.shutdown_token()));
+    }
+    // Secondaries learn of the zones at start, as after any change.
+    for zone in zones.loaded() {
+        server::spawn_notifies(zone, &notify);
     }
     let shutdown = lifecycle.shutdown_token();
     let mut reloads = lifecycle.reloads();
@@ -101,6 +98,9 @@ async fn serve(
                 let zones = zones.clone();
                 let report = tokio::task::spawn_blocking(move || zones.reload()).await?;
                 tracing::info!(reloaded = report.reloaded, kept_old = report.kept.len(), "zones reloaded");
+                for zone in report.changed {
+                    server::spawn_notifies(zone, &notify);
+                }
             }
         }
     }

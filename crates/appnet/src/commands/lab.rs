@@ -11,12 +11,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     let selected = catalog::select(&args.only)?;
     if args.list {
         for scenario in &selected {
-            println!(
-                "{:<6} {}  [{}]",
-                scenario.name,
-                scenario.measures,
-                status(scenario.status)
-            );
+            println!("{:<6} {}  [{}]", scenario.name, scenario.measures, status(scenario.status));
         }
         return Ok(ExitCode::SUCCESS);
     }

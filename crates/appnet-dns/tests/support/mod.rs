@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use appnet_dns::server::{self, Running, Settings, ZoneSource, Zones};
+use appnet_dns::server::{self, AuthorityOptions, Running, Settings, ZoneSource, Zones};
 use appnet_service::Metrics;
 use domain::base::iana::Rtype;
 use domain::base::name::Name;
@@ -23,35 +23,33 @@ pub const TEST_ZONE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/examp
 pub struct Appnet {
     pub addr: SocketAddr,
     running: Option<Running>,
-    runtime: tokio::runtime::Runtime,
+    pub runtime: tokio::runtime::Runtime,
+    pub zones: Arc<Zones>,
 }
 
 impl Appnet {
     pub fn start(zone_file: &Path) -> Self {
+        Self::start_with(zone_file, AuthorityOptions::default())
+    }
+
+    pub fn start_with(zone_file: &Path, options: AuthorityOptions) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let source = ZoneSource {
-            origin: None,
-            path: zone_file.to_owned(),
-        };
-        let zones = Arc::new(Zones::load(vec![source], 1232).expect("test zone loads"));
+        let source = ZoneSource { origin: None, path: zone_file.to_owned() };
+        let zones = Arc::new(Zones::load(vec![source], options).expect("test zone loads"));
         let settings = Settings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             workers: 2,
             ..Settings::default()
         };
         let running = runtime
-            .block_on(server::spawn(&settings, zones, &Metrics::new()))
+            .block_on(server::spawn(&settings, zones.clone(), &Metrics::new()))
             .expect("server starts");
         let addr = running.local_addrs()[0];
-        Self {
-            addr,
-            running: Some(running),
-            runtime,
-        }
+        Self { addr, running: Some(running), runtime, zones }
     }
 }
 
@@ -84,9 +82,7 @@ pub fn query(name: &str, qtype: Rtype, edns: bool) -> Vec<u8> {
 
 pub fn udp(addr: SocketAddr, query: &[u8]) -> Vec<u8> {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
+    socket.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
     for _ in 0..3 {
         socket.send_to(query, addr).expect("send");
         let mut buffer = vec![0; 65_535];
@@ -100,9 +96,7 @@ pub fn udp(addr: SocketAddr, query: &[u8]) -> Vec<u8> {
 
 pub fn tcp(addr: SocketAddr, queries: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     // All queries first, then the answers: pipelining.
     let mut framed = Vec::new();
     for query in queries {
@@ -136,15 +130,10 @@ pub fn normalize(response: &[u8]) -> String {
     );
     let answer = message.answer().expect("answer section");
     let authority = answer.next_section().expect("authority").expect("present");
-    let additional = authority
-        .next_section()
-        .expect("additional")
-        .expect("present");
-    for (label, section) in [
-        ("answer", answer),
-        ("authority", authority),
-        ("additional", additional),
-    ] {
+    let additional = authority.next_section().expect("additional").expect("present");
+    for (label, section) in
+        [("answer", answer), ("authority", authority), ("additional", additional)]
+    {
         let mut lines: Vec<String> = section
             .limit_to::<AllRecordData<&[u8], ParsedName<&[u8]>>>()
             .map(|record| record.expect("record parses"))

@@ -1,0 +1,68 @@
+//! NOTIFY out (RFC 1996): tell secondaries a zone changed so they transfer it now rather than
+//! at their next refresh. Each target gets the message until it answers, with backoff.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use appnet_retransmit::driver::exchange;
+use appnet_retransmit::{RetryConfig, RttEstimator};
+use tokio::net::UdpSocket;
+
+use crate::authority::notify_message;
+use crate::zone::{Zone, name};
+
+/// NOTIFY retries: RFC 1996 §3.6 suggests a few over some tens of seconds.
+fn retry() -> RetryConfig {
+    RetryConfig {
+        max_attempts: 5,
+        backoff: 2,
+        max_timeout: Duration::from_secs(16),
+        deadline: None,
+    }
+}
+
+/// Sends NOTIFY for `zone` to every target, in the background.
+pub fn spawn_notifies(zone: Arc<Zone>, targets: &[SocketAddr]) {
+    for &target in targets {
+        let zone = zone.clone();
+        tokio::spawn(async move {
+            let apex = name::display(zone.apex());
+            match notify(&zone, target).await {
+                Ok(()) => {
+                    tracing::info!(zone = %apex, %target, serial = zone.serial(), "notify acknowledged")
+                }
+                Err(error) => tracing::warn!(zone = %apex, %target, %error, "notify failed"),
+            }
+        });
+    }
+}
+
+async fn notify(zone: &Zone, target: SocketAddr) -> std::io::Result<()> {
+    let local: SocketAddr =
+        if target.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().expect("literal");
+    let socket = UdpSocket::bind(local).await?;
+    let mut rtt = RttEstimator::new(
+        Duration::from_secs(1),
+        Duration::from_millis(100),
+        Duration::from_secs(16),
+    );
+    let id: u16 = rand::random();
+    let mut message = Vec::with_capacity(512);
+    notify_message(zone, id, &mut message);
+    exchange(
+        &socket,
+        target,
+        &retry(),
+        &mut rtt,
+        |_| message.clone(),
+        // A response with our ID and the NOTIFY opcode acknowledges.
+        |reply| {
+            (reply.len() >= 12 && reply[..2] == id.to_be_bytes() && reply[2] & 0xF8 == 0xA0)
+                .then_some(((), None))
+        },
+    )
+    .await
+    .map(|_| ())
+    .map_err(std::io::Error::other)
+}
