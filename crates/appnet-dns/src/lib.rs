@@ -18,5 +18,6 @@
 
 pub mod authority;
 pub mod dig;
+pub mod secondary;
 pub mod server;
 pub mod zone;

@@ -50,6 +50,14 @@ impl Transfer {
         Self { zone, header, question: question.to_vec(), position: Position::Closing }
     }
 
+    /// A full transfer of `zone` not tied to a query (message ID 0), e.g. to save the zone.
+    pub fn for_zone(zone: Arc<Zone>) -> Self {
+        let mut question = zone.apex_node().name.to_vec();
+        question.extend_from_slice(&rtype::AXFR.to_be_bytes());
+        question.extend_from_slice(&1u16.to_be_bytes());
+        Self { zone, header: [0, 0, 0x84, 0], question, position: Position::Start }
+    }
+
     /// The zone being sent.
     pub fn zone(&self) -> &Arc<Zone> {
         &self.zone
