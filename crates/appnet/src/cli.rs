@@ -137,6 +137,13 @@ pub(crate) struct AuthorityArgs {
     /// Send NOTIFY to this secondary when a zone's serial changes; repeatable.
     #[arg(long, value_name = "ADDR")]
     pub(crate) notify: Vec<std::net::SocketAddr>,
+    /// Be a secondary for ORIGIN, transferring it from PRIMARY (ADDR:PORT, several separated
+    /// by commas) and refreshing it by its SOA timers and on NOTIFY; repeatable.
+    #[arg(long, value_name = "ORIGIN=PRIMARY")]
+    pub(crate) secondary: Vec<String>,
+    /// Where secondary zones' copies are kept (ORIGIN.zone), so a restart serves them at once.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) state_dir: std::path::PathBuf,
 }
 
 /// The arguments of a command that is not built yet: whatever is given is accepted, so the

@@ -47,6 +47,9 @@ pub enum Response {
     Drop,
     /// A zone transfer (TCP only): send each message [`Transfer::next_message`] writes.
     Transfer(Transfer),
+    /// An accepted NOTIFY for the secondary zone with this lowercase wire apex: send the
+    /// acknowledgement in the output buffer, and have that zone checked now.
+    Notified(Box<[u8]>),
 }
 
 impl Response {
@@ -62,18 +65,32 @@ pub struct Authority {
     zones: HashMap<Box<[u8]>, Arc<Zone>>,
     udp_size: u16,
     transfer_acl: Vec<IpNet>,
+    /// Secondary zones (lowercase wire apex) and the primaries whose NOTIFY we accept.
+    notify_sources: HashMap<Box<[u8]>, Vec<IpAddr>>,
 }
 
 impl Authority {
     /// Serves `zones`. A later zone with the same apex replaces an earlier one.
     pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>) -> Self {
         let zones = zones.into_iter().map(|zone| (Box::from(zone.apex()), zone)).collect();
-        Self { zones, udp_size: DEFAULT_UDP_SIZE, transfer_acl: Vec::new() }
+        Self {
+            zones,
+            udp_size: DEFAULT_UDP_SIZE,
+            transfer_acl: Vec::new(),
+            notify_sources: HashMap::new(),
+        }
     }
 
     /// Allows zone transfers (AXFR, IXFR) to clients in these networks; by default nobody.
     pub fn set_transfer_acl(&mut self, acl: Vec<IpNet>) -> &mut Self {
         self.transfer_acl = acl;
+        self
+    }
+
+    /// Accepts NOTIFY for the secondary zone `apex` (wire form, any case) from `primaries`.
+    pub fn accept_notify(&mut self, apex: &[u8], primaries: Vec<IpAddr>) -> &mut Self {
+        let mut lower = [0; MAX_NAME_LEN];
+        self.notify_sources.insert(lowercase_into(apex, &mut lower).into(), primaries);
         self
     }
 
@@ -137,6 +154,9 @@ impl Authority {
         let mut lower = [0; MAX_NAME_LEN];
         let qname_lower = lowercase_into(&qname[..qname_len], &mut lower);
 
+        if query.notify {
+            return self.notify(qname_lower, query.qname_end, client, out, &opt[..opt_len]);
+        }
         let zone = match self.zone_for(qname_lower) {
             Some(zone) if query.qclass == 1 => zone,
             _ => return refuse(out, rcode::REFUSED, query.qname_end, &opt[..opt_len]),
@@ -209,6 +229,30 @@ impl Authority {
                 Response::Transfer(Transfer::full(zone.clone(), header, question))
             }
         }
+    }
+}
+
+impl Authority {
+    /// NOTIFY (RFC 1996 §3.7): acknowledged for our secondary zones when it comes from one of
+    /// their primaries; refused from anyone else, NOTAUTH for zones we are not secondary for.
+    fn notify(
+        &self,
+        apex: &[u8],
+        qname_end: usize,
+        client: Option<IpAddr>,
+        out: &mut Vec<u8>,
+        opt: &[u8],
+    ) -> Response {
+        let Some(primaries) = self.notify_sources.get(apex) else {
+            return refuse(out, rcode::NOTAUTH, qname_end, opt);
+        };
+        if !client.is_some_and(|ip| primaries.contains(&ip)) {
+            tracing::info!(?client, zone = %crate::zone::name::display(apex), "notify refused");
+            return refuse(out, rcode::REFUSED, qname_end, opt);
+        }
+        out[2] |= 0x04;
+        refuse(out, rcode::NOERROR, qname_end, opt);
+        Response::Notified(apex.into())
     }
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct Query {
     pub(crate) edns: Option<Edns>,
     /// For IXFR: the serial the secondary has (RFC 1995 §3).
     pub(crate) ixfr_serial: Option<u32>,
+    /// Opcode NOTIFY rather than QUERY.
+    pub(crate) notify: bool,
 }
 
 /// The outcome of reading a query.
@@ -69,7 +71,8 @@ pub(crate) fn read(query: &[u8], out: &mut Vec<u8>) -> Read {
     out.push(0x80 | (query[2] & 0x79));
     out.push(query[3] & 0x10);
     out.extend_from_slice(&[0; 8]);
-    if header.opcode() != Opcode::QUERY {
+    let notify = header.opcode() == Opcode::NOTIFY;
+    if header.opcode() != Opcode::QUERY && !notify {
         return Read::Error { rcode: rcode::NOTIMP, question: false, edns: None };
     }
     let counts = message.header_counts();
@@ -94,14 +97,15 @@ pub(crate) fn read(query: &[u8], out: &mut Vec<u8>) -> Read {
         return Read::Error { rcode: rcode::BADVERS, question: true, edns };
     }
     let ixfr = qtype == Rtype::IXFR.to_int();
-    if counts.ancount() != 0 || (counts.nscount() != 0 && !ixfr) {
+    // A NOTIFY may carry the new SOA in its answer section (RFC 1996 §3.7).
+    if (counts.ancount() != 0 && !notify) || (counts.nscount() != 0 && !ixfr) {
         return Read::Error { rcode: rcode::FORMERR, question: true, edns };
     }
     let ixfr_serial = if ixfr { ixfr_serial(&message) } else { None };
     if ixfr && ixfr_serial.is_none() {
         return Read::Error { rcode: rcode::FORMERR, question: true, edns };
     }
-    Read::Query(Query { qname_end, qtype, qclass, edns, ixfr_serial })
+    Read::Query(Query { qname_end, qtype, qclass, edns, ixfr_serial, notify })
 }
 
 /// The serial of the SOA an IXFR query carries in its authority section.

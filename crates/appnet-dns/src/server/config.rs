@@ -9,6 +9,7 @@ use serde::Deserialize;
 use ipnet::IpNet;
 
 use super::Settings;
+use super::secondary::SecondarySpec;
 use super::zones::AuthorityOptions;
 use crate::authority::DEFAULT_UDP_SIZE;
 
@@ -59,6 +60,21 @@ pub struct AuthorityConfig {
     /// Secondaries to NOTIFY when a zone's serial changes.
     #[serde(default)]
     pub notify: Vec<SocketAddr>,
+    /// Zones this server is secondary for.
+    #[serde(default)]
+    pub secondary: Vec<ConfigSecondary>,
+}
+
+/// One `[[dns.authority.secondary]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSecondary {
+    /// The zone's name.
+    pub origin: String,
+    /// Primaries to transfer from, tried in order.
+    pub primaries: Vec<SocketAddr>,
+    /// Where to keep the copy, relative to the config file.
+    pub file: PathBuf,
 }
 
 /// One `[[dns.authority.zone]]` entry.
@@ -74,7 +90,10 @@ pub struct ConfigZone {
 impl AuthorityConfig {
     /// The server settings, zone sources and UDP size this table asks for. Zone paths are
     /// taken relative to `config_dir`.
-    pub fn resolve(&self, config_dir: &Path) -> (Settings, Vec<ZoneSource>, AuthorityOptions) {
+    pub fn resolve(
+        &self,
+        config_dir: &Path,
+    ) -> (Settings, Vec<ZoneSource>, AuthorityOptions, Vec<SecondarySpec>) {
         let defaults = Settings::default();
         let settings = Settings {
             listen: self.listen.clone(),
@@ -92,11 +111,21 @@ impl AuthorityConfig {
                 path: config_dir.join(&zone.file),
             })
             .collect();
+        let secondaries: Vec<SecondarySpec> = self
+            .secondary
+            .iter()
+            .map(|s| SecondarySpec {
+                origin: s.origin.clone(),
+                primaries: s.primaries.clone(),
+                file: config_dir.join(&s.file),
+            })
+            .collect();
         let options = AuthorityOptions {
             udp_size: self.udp_size.unwrap_or(DEFAULT_UDP_SIZE),
             transfer_acl: self.allow_transfer.clone(),
+            notify_sources: Vec::new(),
         };
-        (settings, zones, options)
+        (settings, zones, options, secondaries)
     }
 }
 
@@ -127,7 +156,9 @@ mod tests {
         let text = "[dns.authority]\nlisten = [\"127.0.0.1:5300\"]\nworkers = 2\n\
                     [[dns.authority.zone]]\nfile = \"example.zone\"\norigin = \"example.test.\"\n";
         let file: File = appnet_service::config::parse(Path::new("a.toml"), text).unwrap();
-        let (settings, zones, options) = file.dns.authority.resolve(Path::new("/etc/appnet"));
+        let (settings, zones, options, secondaries) =
+            file.dns.authority.resolve(Path::new("/etc/appnet"));
+        assert!(secondaries.is_empty());
         assert_eq!(settings.workers, 2);
         assert_eq!(zones[0].path, Path::new("/etc/appnet/example.zone"));
         assert_eq!(options.udp_size, DEFAULT_UDP_SIZE);

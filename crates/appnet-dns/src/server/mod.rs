@@ -10,6 +10,7 @@
 
 mod config;
 mod notify;
+mod secondary;
 mod tcp;
 mod udp;
 mod zones;
@@ -25,8 +26,9 @@ use appnet_service::Metrics;
 use appnet_service::metrics::Counter;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{AuthorityConfig, ConfigZone, ZoneSource};
+pub use config::{AuthorityConfig, ConfigSecondary, ConfigZone, ZoneSource};
 pub use notify::spawn_notifies;
+pub use secondary::{SecondarySpec, spawn_secondary};
 pub use zones::{AuthorityOptions, ReloadReport, Zones};
 
 /// How the server listens and what it allows.

@@ -106,6 +106,10 @@ impl Listener {
             drop(authority);
             match answer {
                 Response::Send => write_framed(&mut writer, &mut framed, &response).await?,
+                Response::Notified(apex) => {
+                    write_framed(&mut writer, &mut framed, &response).await?;
+                    self.zones.signal_refresh(&apex);
+                }
                 Response::Drop => {
                     self.counters.dropped.inc();
                 }

@@ -79,6 +79,10 @@ pub(super) fn spawn_worker(
                         tracing::debug!(%peer, %error, "udp send failed");
                     }
                 }
+                Response::Notified(apex) => {
+                    let _ = socket.send_to(&response, peer);
+                    zones.signal_refresh(&apex);
+                }
                 // Transfers never start over UDP; the core answers those itself.
                 Response::Drop | Response::Transfer(_) => {
                     counters.dropped.inc();

@@ -1,9 +1,12 @@
 //! The zones being served, loaded from their files and swapped whole on reload.
 
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::{ArcSwap, Guard};
 use ipnet::IpNet;
+use tokio::sync::Notify;
 
 use super::config::ZoneSource;
 use crate::authority::Authority;
@@ -16,11 +19,29 @@ pub struct AuthorityOptions {
     pub udp_size: u16,
     /// Networks allowed to transfer zones.
     pub transfer_acl: Vec<IpNet>,
+    /// Secondary zones (wire apex) and the primaries whose NOTIFY is accepted for each.
+    pub notify_sources: Vec<(Vec<u8>, Vec<IpAddr>)>,
+}
+
+impl AuthorityOptions {
+    /// Accepts NOTIFY for each secondary zone from its primaries.
+    pub fn accept_notify_for(&mut self, secondaries: &[super::SecondarySpec]) {
+        for spec in secondaries {
+            if let Some(apex) = spec.apex() {
+                self.notify_sources
+                    .push((apex, spec.primaries.iter().map(SocketAddr::ip).collect()));
+            }
+        }
+    }
 }
 
 impl Default for AuthorityOptions {
     fn default() -> Self {
-        Self { udp_size: crate::authority::DEFAULT_UDP_SIZE, transfer_acl: Vec::new() }
+        Self {
+            udp_size: crate::authority::DEFAULT_UDP_SIZE,
+            transfer_acl: Vec::new(),
+            notify_sources: Vec::new(),
+        }
     }
 }
 
@@ -30,8 +51,17 @@ pub struct Zones {
     sources: Vec<ZoneSource>,
     options: AuthorityOptions,
     current: ArcSwap<Authority>,
-    /// The zone now served for each source, in source order; reloads run one at a time.
-    loaded: Mutex<Vec<Arc<Zone>>>,
+    /// What is served; changes (reloads, transfers) take this lock, so they run one at a time.
+    loaded: Mutex<Loaded>,
+    /// Wakes the secondary driver of a zone (by lowercase wire apex) when NOTIFY arrives.
+    refresh_signals: Mutex<HashMap<Box<[u8]>, Arc<Notify>>>,
+}
+
+/// The zones being served: one per zone file source, in order, and the secondary copies.
+#[derive(Debug, Default)]
+struct Loaded {
+    files: Vec<Arc<Zone>>,
+    secondaries: BTreeMap<Box<[u8]>, Arc<Zone>>,
 }
 
 /// What a reload did.
@@ -48,17 +78,54 @@ pub struct ReloadReport {
 impl Zones {
     /// Loads every source; any error fails the start (a server must not come up half-empty).
     pub fn load(sources: Vec<ZoneSource>, options: AuthorityOptions) -> Result<Self, LoadError> {
-        let mut loaded = Vec::with_capacity(sources.len());
+        let mut files = Vec::with_capacity(sources.len());
         for source in &sources {
-            loaded.push(Arc::new(load_one(source)?));
+            files.push(Arc::new(load_one(source)?));
         }
+        let loaded = Loaded { files, secondaries: BTreeMap::new() };
         let current = ArcSwap::from_pointee(build(&loaded, &options));
-        Ok(Self { sources, options, current, loaded: Mutex::new(loaded) })
+        Ok(Self {
+            sources,
+            options,
+            current,
+            loaded: Mutex::new(loaded),
+            refresh_signals: Mutex::new(HashMap::new()),
+        })
     }
 
-    /// Every zone now served.
+    /// Every zone loaded from a file.
     pub fn loaded(&self) -> Vec<Arc<Zone>> {
-        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.lock().files.clone()
+    }
+
+    /// Serves `zone` (a secondary copy), replacing any earlier copy with its apex.
+    pub fn install_secondary(&self, zone: Arc<Zone>) {
+        let mut loaded = self.lock();
+        loaded.secondaries.insert(zone.apex().into(), zone);
+        self.current.store(Arc::new(build(&loaded, &self.options)));
+    }
+
+    /// Stops serving the secondary zone with lowercase wire apex `apex` (it expired).
+    pub fn remove_secondary(&self, apex: &[u8]) {
+        let mut loaded = self.lock();
+        if loaded.secondaries.remove(apex).is_some() {
+            self.current.store(Arc::new(build(&loaded, &self.options)));
+        }
+    }
+
+    /// The signal that wakes the secondary driver of `apex` (lowercase wire form).
+    pub fn refresh_signal(&self, apex: &[u8]) -> Arc<Notify> {
+        let mut signals = self.refresh_signals.lock().unwrap_or_else(PoisonError::into_inner);
+        signals.entry(apex.into()).or_default().clone()
+    }
+
+    /// Wakes the secondary driver of `apex`: a NOTIFY for it arrived.
+    pub fn signal_refresh(&self, apex: &[u8]) {
+        self.refresh_signal(apex).notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The authority to answer with. Holding the guard pins that version of every zone.
@@ -69,9 +136,9 @@ impl Zones {
     /// Reloads every zone file. A zone whose file fails keeps its old data; the new set is
     /// swapped in at once, so no query sees a mix of old and new for one zone.
     pub fn reload(&self) -> ReloadReport {
-        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut loaded = self.lock();
         let mut report = ReloadReport::default();
-        for (source, slot) in self.sources.iter().zip(loaded.iter_mut()) {
+        for (source, slot) in self.sources.iter().zip(loaded.files.iter_mut()) {
             match load_one(source) {
                 Ok(zone) => {
                     report.reloaded += 1;
@@ -106,8 +173,12 @@ fn load_one(source: &ZoneSource) -> Result<Zone, LoadError> {
     Ok(zone)
 }
 
-fn build(zones: &[Arc<Zone>], options: &AuthorityOptions) -> Authority {
-    let mut authority = Authority::new(zones.iter().cloned());
+fn build(loaded: &Loaded, options: &AuthorityOptions) -> Authority {
+    let zones = loaded.files.iter().chain(loaded.secondaries.values()).cloned();
+    let mut authority = Authority::new(zones);
     authority.set_udp_size(options.udp_size).set_transfer_acl(options.transfer_acl.clone());
+    for (apex, primaries) in &options.notify_sources {
+        authority.accept_notify(apex, primaries.clone());
+    }
     authority
 }

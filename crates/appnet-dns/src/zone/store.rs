@@ -69,6 +69,16 @@ impl Zone {
         self.serial
     }
 
+    /// The SOA's REFRESH, RETRY and EXPIRE fields, in seconds.
+    pub fn soa_timers(&self) -> (u32, u32, u32) {
+        let rdata = self.soa.rdatas().next().unwrap_or_default();
+        let field = |back: usize| {
+            let at = rdata.len().saturating_sub(back);
+            rdata.get(at..at + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        (field(16), field(12), field(8))
+    }
+
     /// The SOA RRset as served in answers.
     pub fn soa(&self) -> &Rrset {
         &self.soa

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use appnet_dns::server::{self, AuthorityConfig, ZoneSource, Zones};
+use appnet_dns::server::{self, AuthorityConfig, SecondarySpec, ZoneSource, Zones};
 use appnet_service::{Lifecycle, Metrics};
 use serde::Deserialize;
 
@@ -31,7 +31,11 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
     };
     let config_dir =
         args.config.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new("."));
-    let (mut settings, mut sources, mut options) = config.resolve(config_dir);
+    let (mut settings, mut sources, mut options, mut secondaries) = config.resolve(config_dir);
+    for spec in &args.secondary {
+        secondaries.push(SecondarySpec::parse(spec, &args.state_dir).map_err(anyhow::Error::msg)?);
+    }
+    options.accept_notify_for(&secondaries);
     options.transfer_acl.extend(&args.allow_transfer);
     let mut notify = config.notify.clone();
     notify.extend(&args.notify);
@@ -44,8 +48,10 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
     if settings.listen.is_empty() {
         bail!("nothing to listen on: give --listen ADDR (e.g. --listen 127.0.0.1:5300)");
     }
-    if sources.is_empty() {
-        bail!("no zones to serve: give --zone FILE or --zone ORIGIN=FILE");
+    if sources.is_empty() && secondaries.is_empty() {
+        bail!(
+            "no zones to serve: give --zone FILE, --zone ORIGIN=FILE or --secondary ORIGIN=PRIMARY"
+        );
     }
     let zones =
         Arc::new(Zones::load(sources, options).map_err(|error| anyhow::anyhow!("{error}"))?);
@@ -56,7 +62,7 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(serve(settings, zones, metrics_addr, notify))?;
+    runtime.block_on(serve(settings, zones, metrics_addr, notify, secondaries))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -65,6 +71,7 @@ async fn serve(
     zones: Arc<Zones>,
     metrics_addr: Option<std::net::SocketAddr>,
     notify: Vec<std::net::SocketAddr>,
+    secondaries: Vec<SecondarySpec>,
 ) -> anyhow::Result<()> {
     let lifecycle = Lifecycle::new();
     lifecycle.listen_for_signals().context("watch signals")?;
@@ -81,6 +88,9 @@ async fn serve(
             .with_context(|| format!("metrics listener on {addr}"))?;
         tracing::info!("metrics on http://{addr}/metrics");
         tokio::spawn(appnet_service::metrics::serve(listener, metrics, lifecycle.shutdown_token()));
+    }
+    for spec in secondaries {
+        server::spawn_secondary(spec, zones.clone(), lifecycle.shutdown_token());
     }
     // Secondaries learn of the zones at start, as after any change.
     for zone in zones.loaded() {
