@@ -70,6 +70,10 @@ pub fn soa_serial(response: &[u8], id: u16, apex: &[u8]) -> Option<u32> {
     )
 }
 
+/// A record as parsed in place from a transfer message.
+type TransferRecord<'a> =
+    domain::base::Record<ParsedName<&'a [u8]>, AllRecordData<&'a [u8], ParsedName<&'a [u8]>>>;
+
 /// Reads the messages of one AXFR response, in order, into a zone.
 #[derive(Debug)]
 pub struct AxfrReader {
@@ -119,10 +123,7 @@ impl AxfrReader {
         }
     }
 
-    fn handle_record(
-        &mut self,
-        record: &domain::base::Record<ParsedName<&[u8]>, AllRecordData<&[u8], ParsedName<&[u8]>>>,
-    ) -> Result<(), AxfrError> {
+    fn handle_record(&mut self, record: &TransferRecord<'_>) -> Result<(), AxfrError> {
         let mut owner = Vec::with_capacity(64);
         let _ = record.owner().compose(&mut owner);
         let mut rdata = Vec::with_capacity(32);

@@ -16,7 +16,8 @@ use crate::zone::Zone;
 /// Writes `zone` to `path` in master-file format. The records are produced by replaying an
 /// AXFR of the zone, so the file holds exactly what a secondary of ours would receive.
 pub fn write_zone(zone: &Arc<Zone>, path: &Path) -> io::Result<()> {
-    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory =
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(directory)?;
     let temporary = path.with_extension("tmp");
     {
