@@ -141,6 +141,14 @@ pub(crate) struct AuthorityArgs {
     /// by commas) and refreshing it by its SOA timers and on NOTIFY; repeatable.
     #[arg(long, value_name = "ORIGIN=PRIMARY")]
     pub(crate) secondary: Vec<String>,
+    /// Response rate limiting: at most RATE identical responses per second to one client
+    /// network (IPv4 /24, IPv6 /56) over UDP; the excess is dropped or slipped. Default: off.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) rrl: Option<u32>,
+    /// With --rrl, every Nth limited response is sent truncated (TC) instead of dropped, so
+    /// real clients under a spoofed flood get through over TCP; 0 never slips.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) rrl_slip: u32,
     /// Where secondary zones' copies are kept (ORIGIN.zone), so a restart serves them at once.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub(crate) state_dir: std::path::PathBuf,

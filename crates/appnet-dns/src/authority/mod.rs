@@ -6,6 +6,7 @@
 
 mod lookup;
 mod query;
+pub mod rrl;
 mod transfer;
 mod writer;
 

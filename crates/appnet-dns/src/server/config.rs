@@ -54,6 +54,10 @@ pub struct AuthorityConfig {
     pub tcp_max_connections: Option<usize>,
     /// Where to serve Prometheus metrics.
     pub metrics: Option<SocketAddr>,
+    /// Response rate limit: identical responses per second per client network (off if unset).
+    pub rrl_rate: Option<u32>,
+    /// Every Nth rate-limited response is sent truncated instead of dropped (default 2).
+    pub rrl_slip: Option<u32>,
     /// Networks allowed to transfer our zones (AXFR/IXFR), e.g. `["192.0.2.0/24", "::1/128"]`.
     #[serde(default)]
     pub allow_transfer: Vec<IpNet>,
@@ -102,6 +106,10 @@ impl AuthorityConfig {
                 .tcp_idle_timeout
                 .map_or(defaults.tcp_idle_timeout, Duration::from_secs),
             tcp_max_connections: self.tcp_max_connections.unwrap_or(defaults.tcp_max_connections),
+            rrl: self
+                .rrl_rate
+                .filter(|&rate| rate > 0)
+                .map(|rate| (rate, self.rrl_slip.unwrap_or(2))),
         };
         let zones = self
             .zone

@@ -26,6 +26,8 @@ use appnet_service::Metrics;
 use appnet_service::metrics::Counter;
 use tokio_util::sync::CancellationToken;
 
+use crate::authority::rrl::RateLimiter;
+
 pub use config::{AuthorityConfig, ConfigSecondary, ConfigZone, ZoneSource};
 pub use notify::spawn_notifies;
 pub use secondary::{SecondarySpec, spawn_secondary};
@@ -43,6 +45,9 @@ pub struct Settings {
     pub tcp_idle_timeout: Duration,
     /// TCP connections served at once; more wait in the kernel's backlog.
     pub tcp_max_connections: usize,
+    /// Response rate limiting over UDP: responses per second per client network and answer,
+    /// and the slip ratio. Off (`None`) by default.
+    pub rrl: Option<(u32, u32)>,
 }
 
 impl Default for Settings {
@@ -52,6 +57,7 @@ impl Default for Settings {
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 1024,
+            rrl: None,
         }
     }
 }
@@ -62,6 +68,7 @@ pub(crate) struct Counters {
     pub(crate) udp_queries: Counter,
     pub(crate) tcp_queries: Counter,
     pub(crate) dropped: Counter,
+    pub(crate) rate_limited: Counter,
 }
 
 impl Counters {
@@ -71,6 +78,8 @@ impl Counters {
             tcp_queries: metrics.counter("dns_authority_tcp_queries", "Queries received over TCP."),
             dropped: metrics
                 .counter("dns_authority_dropped", "Messages not answered (not queries)."),
+            rate_limited: metrics
+                .counter("dns_authority_rate_limited", "Responses dropped or slipped by RRL."),
         }
     }
 }
@@ -124,17 +133,25 @@ pub async fn spawn(
         tcp_tasks: Vec::new(),
         shutdown: shutdown.clone(),
     };
+    let limiter = settings.rrl.map(|(rate, slip)| {
+        Arc::new(std::sync::Mutex::new(RateLimiter::new(
+            rate,
+            slip,
+            tokio::time::Instant::now().into_std(),
+        )))
+    });
     for &addr in &settings.listen {
         let sockets = udp::bind(addr, settings.workers.max(1))?;
         let bound = sockets[0].local_addr()?;
         let listener = tokio::net::TcpListener::from_std(tcp::bind(bound)?)?;
         for socket in sockets {
-            running.udp_threads.push(udp::spawn_worker(
-                socket,
-                zones.clone(),
-                stop.clone(),
-                counters.clone(),
-            )?);
+            let worker = udp::Worker {
+                zones: zones.clone(),
+                stop: stop.clone(),
+                counters: counters.clone(),
+                limiter: limiter.clone(),
+            };
+            running.udp_threads.push(worker.spawn(socket)?);
         }
         let tcp = tcp::Listener {
             zones: zones.clone(),

@@ -2,8 +2,8 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Counters;
 use super::zones::Zones;
+use crate::authority::rrl::{self, RateLimiter, Verdict};
 use crate::authority::{Response, Transport};
 
 /// How often an idle worker looks at the stop flag.
@@ -43,17 +44,24 @@ fn socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-/// Serves `socket` on a new thread until `stop` is set.
-pub(super) fn spawn_worker(
-    socket: UdpSocket,
-    zones: Arc<Zones>,
-    stop: Arc<AtomicBool>,
-    counters: Counters,
-) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name("dns-udp".into()).spawn(move || {
+/// What a UDP worker thread shares with the others.
+pub(super) struct Worker {
+    pub(super) zones: Arc<Zones>,
+    pub(super) stop: Arc<AtomicBool>,
+    pub(super) counters: Counters,
+    pub(super) limiter: Option<Arc<Mutex<RateLimiter>>>,
+}
+
+impl Worker {
+    /// Serves `socket` on a new thread until `stop` is set.
+    pub(super) fn spawn(self, socket: UdpSocket) -> io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("dns-udp".into()).spawn(move || self.run(&socket))
+    }
+
+    fn run(&self, socket: &UdpSocket) {
         let mut query = vec![0; 65_535];
         let mut response = Vec::with_capacity(65_535);
-        while !stop.load(Ordering::Relaxed) {
+        while !self.stop.load(Ordering::Relaxed) {
             let (length, peer) = match socket.recv_from(&mut query) {
                 Ok(received) => received,
                 Err(e)
@@ -66,8 +74,8 @@ pub(super) fn spawn_worker(
                     continue;
                 }
             };
-            counters.udp_queries.inc();
-            let authority = zones.authority();
+            self.counters.udp_queries.inc();
+            let authority = self.zones.authority();
             match authority.answer_from(
                 &query[..length],
                 Transport::Udp,
@@ -75,19 +83,45 @@ pub(super) fn spawn_worker(
                 &mut response,
             ) {
                 Response::Send => {
-                    if let Err(error) = socket.send_to(&response, peer) {
-                        tracing::debug!(%peer, %error, "udp send failed");
+                    if self.admit(peer, &mut response) {
+                        send(socket, &response, peer);
                     }
                 }
                 Response::Notified(apex) => {
-                    let _ = socket.send_to(&response, peer);
-                    zones.signal_refresh(&apex);
+                    send(socket, &response, peer);
+                    self.zones.signal_refresh(&apex);
                 }
                 // Transfers never start over UDP; the core answers those itself.
                 Response::Drop | Response::Transfer(_) => {
-                    counters.dropped.inc();
+                    self.counters.dropped.inc();
                 }
             }
         }
-    })
+    }
+
+    /// Applies rate limiting, if on: whether to send `response`, possibly slipped.
+    fn admit(&self, peer: SocketAddr, response: &mut Vec<u8>) -> bool {
+        let Some(limiter) = &self.limiter else { return true };
+        let now = tokio::time::Instant::now().into_std();
+        let verdict =
+            limiter.lock().unwrap_or_else(PoisonError::into_inner).check(now, peer.ip(), response);
+        match verdict {
+            Verdict::Send => true,
+            Verdict::Slip => {
+                self.counters.rate_limited.inc();
+                rrl::slip(response);
+                true
+            }
+            Verdict::Drop => {
+                self.counters.rate_limited.inc();
+                false
+            }
+        }
+    }
+}
+
+fn send(socket: &UdpSocket, response: &[u8], peer: SocketAddr) {
+    if let Err(error) = socket.send_to(response, peer) {
+        tracing::debug!(%peer, %error, "udp send failed");
+    }
 }

@@ -33,6 +33,10 @@ impl Appnet {
     }
 
     pub fn start_with(zone_file: &Path, options: AuthorityOptions) -> Self {
+        Self::start_full(zone_file, options, Settings::default())
+    }
+
+    pub fn start_full(zone_file: &Path, options: AuthorityOptions, settings: Settings) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -43,7 +47,7 @@ impl Appnet {
         let settings = Settings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             workers: 2,
-            ..Settings::default()
+            ..settings
         };
         let running = runtime
             .block_on(server::spawn(&settings, zones.clone(), &Metrics::new()))

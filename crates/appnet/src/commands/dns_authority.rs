@@ -41,6 +41,9 @@ pub(crate) fn run(args: AuthorityArgs) -> anyhow::Result<ExitCode> {
     notify.extend(&args.notify);
     settings.listen.extend(&args.listen);
     sources.extend(args.zone.iter().map(|spec| ZoneSource::parse(spec)));
+    if let Some(rate) = args.rrl.filter(|&rate| rate > 0) {
+        settings.rrl = Some((rate, args.rrl_slip));
+    }
     if let Some(workers) = args.workers {
         settings.workers = workers.max(1);
     }
