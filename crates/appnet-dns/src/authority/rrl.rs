@@ -128,7 +128,7 @@ fn question_end(message: &[u8]) -> Option<usize> {
 
 /// Turns `response` into the slip form: header and question only, TC set.
 pub fn slip(response: &mut Vec<u8>) {
-    let end = question_end(response).unwrap_or(12.min(response.len()));
+    let end = question_end(response).unwrap_or_else(|| 12.min(response.len()));
     response.truncate(end);
     if response.len() >= 12 {
         response[2] |= 0x02;
