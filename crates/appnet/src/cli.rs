@@ -65,7 +65,7 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DnsCommand {
     /// Authoritative server for RFC 1035 zone files, over UDP and TCP.
-    Authority(AuthorityArgs),
+    Authority(Box<AuthorityArgs>),
     /// Recursive caching resolver, iterating from the root [not built yet: issue #4].
     #[command(long_about = "Answer recursive queries by walking the hierarchy from the root \
         and caching what it learns:\n  appnet dns resolver --listen 127.0.0.1:5353\n\n\

@@ -12,7 +12,7 @@ use crate::cli::{Command, DnsCommand, HttpCommand};
 /// Runs a parsed command.
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Dns(DnsCommand::Authority(args)) => dns_authority::run(args),
+        Command::Dns(DnsCommand::Authority(args)) => dns_authority::run(*args),
         Command::Dns(DnsCommand::Resolver(_)) => Ok(planned::report("dns resolver", Some(4))),
         Command::Dig(args) => dig::run(&args.args),
         Command::Http(HttpCommand::Serve(_)) => Ok(planned::report("http serve", Some(6))),
