@@ -52,3 +52,36 @@ fn sighup_reloads_and_a_bad_zone_keeps_the_old_one() {
     let status = server.stop(Duration::from_secs(10)).expect("exits on SIGTERM");
     assert!(status.success(), "clean exit: {status}");
 }
+
+#[test]
+fn the_example_config_starts_a_server() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/appnet.toml");
+    let text = std::fs::read_to_string(example).expect("examples/appnet.toml");
+    let port = free_port();
+    // The example's own addresses may be taken on this machine: use a free port, same file.
+    let text = text.replace(
+        "listen = [\"127.0.0.1:5300\", \"[::1]:5300\"]",
+        &format!("listen = [\"127.0.0.1:{port}\"]"),
+    );
+    let zone = concat!(env!("CARGO_MANIFEST_DIR"), "/../appnet-dns/testdata/example.lab.zone");
+    let text = text.replace("../crates/appnet-dns/testdata/example.lab.zone", zone);
+    let program = Program::new(env!("CARGO_BIN_EXE_appnet"), "appnet").file("appnet.toml", text);
+    let config = program.dir().join("appnet.toml");
+    let mut server = program.args(["dns", "authority", "--config"]).args([&config]).start();
+    server.wait_ready(Duration::from_secs(20), || {
+        let port = port.to_string();
+        let args =
+            ["@127.0.0.1", "-p", &port, "+time=1", "+tries=1", "+short", "www.example.lab", "A"];
+        run("dig", "bind9-dnsutils", &args, Duration::from_secs(10)).stdout == "192.0.2.80\n"
+    });
+}
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let program = Program::new(env!("CARGO_BIN_EXE_appnet"), "appnet")
+        .file("bad.toml", "[dns.authority]\nlisten = [\"127.0.0.1:5300\"]\nlisen = 1\n");
+    let config = program.dir().join("bad.toml");
+    let mut server = program.args(["dns", "authority", "--config"]).args([&config]).start();
+    assert!(wait_until(Duration::from_secs(10), || !server.is_running()));
+    assert!(server.log().contains("bad.toml:3:1: unknown field `lisen`"), "{}", server.log());
+}
