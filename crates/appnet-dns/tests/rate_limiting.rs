@@ -40,16 +40,23 @@ fn a_flood_does_not_starve_other_clients() {
         }
     });
 
-    // Meanwhile another network asks 20 times, and must always get its answer.
+    // Meanwhile another network asks 20 times, and must always get its answer. It retries
+    // after 200 ms as a stub resolver does: the kernel may drop a datagram from the socket
+    // queue the flood keeps full (no server-side policy can prevent that), but the rate
+    // limiter must never be what refuses it.
     let client = UdpSocket::bind("127.0.2.1:0").expect("bind 127.0.2.1");
-    client.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    client.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut answered = 0;
     for _ in 0..20 {
-        client.send_to(&question, server).unwrap();
-        let mut buffer = [0; 1500];
-        if let Ok((length, from)) = client.recv_from(&mut buffer) {
-            assert_eq!(from, server);
-            answered += usize::from(length > 12 && buffer[2] & 0x02 == 0);
+        for _attempt in 0..3 {
+            client.send_to(&question, server).unwrap();
+            let mut buffer = [0; 1500];
+            if let Ok((length, from)) = client.recv_from(&mut buffer) {
+                assert_eq!(from, server);
+                assert!(length > 12 && buffer[2] & 0x02 == 0, "the other network is not slipped");
+                answered += 1;
+                break;
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
