@@ -1,12 +1,14 @@
 # Side-by-side benchmark harness: source it from a workload script (see README.md).
 #
-# A workload defines three functions and calls `bench_run NAME UNIT`:
+# A workload defines three functions and calls `bench_run NAME UNIT ANCHOR…`:
 #   start_appnet   start our server with `bench_server appnet CMD…`, then wait until it answers
-#   start_anchor   the same for the anchor program, `bench_server NAME CMD…`
+#   start_anchor   the same for the anchor program, `bench_server NAME CMD…`; with several
+#                  anchors, one function per anchor instead: start_anchor_NAME (e.g.
+#                  start_anchor_nsd, start_anchor_knot)
 #   load           drive the server at $BENCH_TARGET for $BENCH_SECONDS s, pinned to $BENCH_LOAD_CPU;
 #                  print "REQUESTS SECONDS" (requests completed, seconds taken) as its last line
-# bench_run alternates appnet and anchor for $BENCH_ROUNDS rounds (interleaved, so drift hits
-# both), takes medians, and prints one line:
+# bench_run alternates appnet and the anchors for $BENCH_ROUNDS rounds (interleaved, so drift
+# hits all), takes medians, and prints one line per anchor:
 #   NAME: appnet=X anchor(A)=Y ratio=X/Y (UNIT); cpu_s_per_Mreq: appnet=P anchor(A)=Q ratio=P/Q
 # CPU seconds per million requests come from /proc/PID/stat (user+system of the server and its
 # descendants, before and after the load): the efficiency figure that still counts when the
@@ -40,6 +42,17 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The appnet binary the workloads run: APPNET=/path/to/appnet overrides the release build.
+APPNET=${APPNET:-$BENCH_ROOT/target/release/appnet}
+
+# bench_require_appnet: fail with a build hint when $APPNET is missing.
+bench_require_appnet() {
+  [ -x "$APPNET" ] || {
+    echo "bench: $APPNET is missing: build it with cargo build --release (or set APPNET=/path/to/appnet)" >&2
+    exit 1
+  }
+}
 
 # bench_require PROGRAM DEBIAN_PACKAGE: fail with an install hint when PROGRAM is missing.
 bench_require() {
@@ -113,10 +126,9 @@ bench_cpu_ticks_of_stat() {
   echo $(( ${12} + ${13} + ${14} + ${15} ))
 }
 
-# bench_cpu_seconds PID: CPU seconds used so far by PID and all its live descendants.
-bench_cpu_seconds() {
-  local root=$1 pids pid ticks=0 stat
-  pids=$(ps -e -o pid=,ppid= | awk -v root="$root" '
+# bench_descendants PID: PID and all its live descendants, one per line.
+bench_descendants() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
     { parent[$1] = $2 }
     END {
       for (p in parent) {
@@ -126,12 +138,30 @@ bench_cpu_seconds() {
           q = parent[q]
         }
       }
-    }')
+    }'
+}
+
+# bench_cpu_seconds PID: CPU seconds used so far by PID and all its live descendants.
+bench_cpu_seconds() {
+  local root=$1 pids pid ticks=0 stat
+  pids=$(bench_descendants "$root")
   for pid in $pids; do
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     ticks=$((ticks + $(bench_cpu_ticks_of_stat "$stat")))
   done
   awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f\n", t / hz }'
+}
+
+# bench_rss_kib PID: resident memory (VmRSS, KiB) of PID and its live descendants, summed.
+# Pages shared between them (e.g. a zone a forking server loaded before fork) count once per
+# process, as `ps` would show them.
+bench_rss_kib() {
+  local pid kib total=0
+  for pid in $(bench_descendants "$1"); do
+    kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || continue
+    total=$((total + ${kib:-0}))
+  done
+  echo "$total"
 }
 
 # bench_median V…: the median of the numbers given.
@@ -155,27 +185,38 @@ bench_measure() {
     'BEGIN { printf "%.6g %.6g\n", r / s, (a - b) / r * 1e6 }'
 }
 
-# bench_run NAME UNIT ANCHOR_NAME: the interleaved rounds and the one-line result.
+# bench_run NAME UNIT ANCHOR…: the interleaved rounds and one result line per anchor. With one
+# anchor, start_anchor starts it; with several, start_anchor_ANCHOR for each.
 bench_run() {
-  local name=$1 unit=$2 anchor=$3 round side rate cpu
-  local -a appnet_rates=() anchor_rates=() appnet_cpu=() anchor_cpu=()
+  local name=$1 unit=$2 round side rate cpu start measured
+  shift 2
+  local -a sides=(appnet "$@")
+  local -A rates=() cpus=()
   for round in $(seq "$BENCH_ROUNDS"); do
-    for side in appnet anchor; do
-      "start_$side"
-      read -r rate cpu <<<"$(bench_measure)"
+    for side in "${sides[@]}"; do
+      if [ "$side" = appnet ]; then start=start_appnet
+      elif [ $# -eq 1 ] && ! declare -F "start_anchor_$side" >/dev/null; then start=start_anchor
+      else start=start_anchor_$side; fi
+      "$start"
+      # Not `read … <<<"$(bench_measure)"`: that would hide a failed measurement.
+      measured=$(bench_measure) || exit 1
+      read -r rate cpu <<<"$measured"
       bench_stop_server
       echo "  round $round $side: $rate $unit, $cpu cpu-s/Mreq" >&2
-      if [ "$side" = appnet ]; then appnet_rates+=("$rate"); appnet_cpu+=("$cpu")
-      else anchor_rates+=("$rate"); anchor_cpu+=("$cpu"); fi
+      rates[$side]+=" $rate"; cpus[$side]+=" $cpu"
     done
   done
-  local x y p q
-  x=$(bench_median "${appnet_rates[@]}"); y=$(bench_median "${anchor_rates[@]}")
-  p=$(bench_median "${appnet_cpu[@]}"); q=$(bench_median "${anchor_cpu[@]}")
-  awk -v n="$name" -v a="$anchor" -v x="$x" -v y="$y" -v p="$p" -v q="$q" -v u="$unit" '
-    function num(v) { return v >= 100 ? sprintf("%.0f", v) : sprintf("%.3g", v) }
-    BEGIN {
-      printf "%s: appnet=%s anchor(%s)=%s ratio=%s (%s); cpu_s_per_Mreq: appnet=%s anchor(%s)=%s ratio=%s\n",
-        n, num(x), a, num(y), (y > 0 ? sprintf("%.2f", x / y) : "n/a"), u,
-        num(p), a, num(q), (q > 0 ? sprintf("%.2f", p / q) : "n/a") }'
+  local anchor x y p q
+  # shellcheck disable=SC2086
+  x=$(bench_median ${rates[appnet]}); p=$(bench_median ${cpus[appnet]})
+  for anchor in "$@"; do
+    # shellcheck disable=SC2086
+    y=$(bench_median ${rates[$anchor]}); q=$(bench_median ${cpus[$anchor]})
+    awk -v n="$name" -v a="$anchor" -v x="$x" -v y="$y" -v p="$p" -v q="$q" -v u="$unit" '
+      function num(v) { return v >= 100 ? sprintf("%.0f", v) : sprintf("%.3g", v) }
+      BEGIN {
+        printf "%s: appnet=%s anchor(%s)=%s ratio=%s (%s); cpu_s_per_Mreq: appnet=%s anchor(%s)=%s ratio=%s\n",
+          n, num(x), a, num(y), (y > 0 ? sprintf("%.2f", x / y) : "n/a"), u,
+          num(p), a, num(q), (q > 0 ? sprintf("%.2f", p / q) : "n/a") }'
+  done
 }
