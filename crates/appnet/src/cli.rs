@@ -41,6 +41,27 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Dns(DnsCommand),
     /// Ask a DNS server, in dig's syntax and output layout.
+    #[command(long_about = "Ask a DNS server a question, with dig's syntax and output layout:\n  \
+    appnet dig [@SERVER] [-p PORT] [-t TYPE] [-c CLASS] [-x ADDR] [-4|-6] NAME [TYPE] [CLASS] \
+    [+option...]\n\n\
+    SERVER defaults to the first nameserver in /etc/resolv.conf. TYPE defaults to A (NS for the \
+    root when no name is given). The output is dig's, line for line: header, flags, OPT \
+    pseudo-section, QUESTION/ANSWER/AUTHORITY/ADDITIONAL on BIND's tab stops, query time, \
+    server, date and size. A truncated UDP answer is asked again over TCP.\n\n\
+    Options (any unambiguous prefix works, and +no turns one off):\n  \
+    +tcp +vc           ask over TCP (ANY questions do by default)\n  \
+    +[no]recurse       the RD flag (on)\n  \
+    +short             only the answer data, as dig +short prints it\n  \
+    +dnssec            set the DO bit\n  \
+    +[no]edns[=V]      send EDNS version V (0); +bufsize=B its UDP size (1232)\n  \
+    +[no]adflag +[no]cdflag   the AD (on) and CD (off) flags\n  \
+    +time=T +tries=N +retry=N   T seconds per attempt (5), N attempts (3)\n  \
+    +ignore            show a truncated answer instead of retrying over TCP\n  \
+    +[no]all +[no]cmd +[no]comments +[no]question +[no]answer +[no]authority \
+    +[no]additional +[no]stats   what to print\n\n\
+    Exit status: 0 answered (any RCODE), 1 bad command line, 9 no server answered, 10 other \
+    errors. Not yet: +trace (issue #4) and AXFR/IXFR output. dig's -q NAME is appnet's \
+    --quiet here: give the name plainly.")]
     Dig(DigArgs),
     /// HTTP: the origin server and the browser-like page loader.
     #[command(subcommand)]
@@ -90,17 +111,10 @@ pub(crate) enum HttpCommand {
 /// `appnet dig …`: dig's own syntax (`@server`, `+options`, `-p`), which is parsed by
 /// `appnet_dns::dig`, not by clap.
 #[derive(Debug, Args)]
-#[command(
-    disable_help_flag = true,
-    long_about = "Ask a DNS server a question, with dig's syntax and output layout:\n  \
-    appnet dig [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+norec] [+short] [+dnssec]\n\n\
-    SERVER defaults to the first nameserver in /etc/resolv.conf. TYPE defaults to A. The output \
-    has dig's header, flags, QUESTION/ANSWER/AUTHORITY/ADDITIONAL sections and query time; \
-    +short prints only the answer data, as dig +short does."
-)]
+#[command(disable_help_flag = true)]
 pub(crate) struct DigArgs {
     /// Print help.
-    #[arg(short = 'h', long = "help", action = ArgAction::Help)]
+    #[arg(short = 'h', long = "help", action = ArgAction::HelpLong)]
     help: Option<bool>,
     /// Query, in dig's syntax: [@SERVER] [-p PORT] NAME [TYPE] [+option…].
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "QUERY")]

@@ -2,7 +2,25 @@
 
 use std::process::ExitCode;
 
-pub(crate) fn run(_args: &[String]) -> anyhow::Result<ExitCode> {
-    eprintln!("appnet dig: not built yet (tracked in issue #3).");
-    Ok(ExitCode::from(69))
+use appnet_dns::dig::DigOptions;
+use appnet_dns::dig::client::{self, exit};
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    let options = match DigOptions::parse(args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("appnet dig: {error}");
+            eprintln!("Usage: appnet dig [@SERVER] [-p PORT] NAME [TYPE] [+option…]; see --help");
+            return Ok(ExitCode::from(exit::USAGE));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let command_line = args.join(" ");
+    let status = runtime.block_on(client::run(
+        &options,
+        &command_line,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    ))?;
+    Ok(ExitCode::from(status))
 }
