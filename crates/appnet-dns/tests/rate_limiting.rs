@@ -18,7 +18,10 @@ fn a_flood_does_not_starve_other_clients() {
     let server = appnet.addr;
     let question = query("www.example.lab.", Rtype::A, true);
 
-    // The flood: one network, as fast as it can, for about a second.
+    // The flood: one network, about 10,000 queries a second for a second — 500 times its
+    // limit, yet paced below what the server drains, so what is measured is the rate limiter
+    // and not the kernel dropping datagrams from a full socket queue (which would hit every
+    // client alike, whatever the server does).
     let flooder = UdpSocket::bind("127.0.1.1:0").expect("bind 127.0.1.1");
     flooder.set_nonblocking(true).unwrap();
     let flood = std::thread::spawn({
@@ -28,9 +31,12 @@ fn a_flood_does_not_starve_other_clients() {
             let until = Instant::now() + Duration::from_secs(1);
             let mut buffer = [0; 1500];
             while Instant::now() < until {
-                if flooder.send_to(&question, server).is_ok() {
-                    sent += 1;
+                for _ in 0..10 {
+                    if flooder.send_to(&question, server).is_ok() {
+                        sent += 1;
+                    }
                 }
+                std::thread::sleep(Duration::from_millis(1));
                 while let Ok((length, _)) = flooder.recv_from(&mut buffer) {
                     answers += 1;
                     truncated += usize::from(length > 3 && buffer[2] & 0x02 != 0);

@@ -9,6 +9,7 @@
 //! atomic step, and a query in flight keeps the version it started with.
 
 mod config;
+mod mmsg;
 mod notify;
 mod secondary;
 mod tcp;

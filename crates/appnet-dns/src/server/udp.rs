@@ -1,4 +1,5 @@
-//! UDP: blocking worker threads, one per SO_REUSEPORT socket.
+//! UDP: blocking worker threads, one per SO_REUSEPORT socket, each moving queries and answers
+//! in batches (`recvmmsg`/`sendmmsg`, see [`super::mmsg`]).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Counters;
+use super::mmsg::Batch;
 use super::zones::Zones;
 use crate::authority::rrl::{self, RateLimiter, Verdict};
 use crate::authority::{Response, Transport};
@@ -58,11 +60,12 @@ impl Worker {
         std::thread::Builder::new().name("dns-udp".into()).spawn(move || self.run(&socket))
     }
 
+    /// Receives queries in batches, answers each from one snapshot of the zones, and sends the
+    /// answers back in one batch.
     fn run(&self, socket: &UdpSocket) {
-        let mut query = vec![0; 65_535];
-        let mut response = Vec::with_capacity(65_535);
+        let mut batch = Batch::new();
         while !self.stop.load(Ordering::Relaxed) {
-            let (length, peer) = match socket.recv_from(&mut query) {
+            let received = match batch.receive(socket) {
                 Ok(received) => received,
                 Err(e)
                     if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
@@ -74,28 +77,28 @@ impl Worker {
                     continue;
                 }
             };
-            self.counters.udp_queries.inc();
+            self.counters.udp_queries.inc_by(received as u64);
             let authority = self.zones.authority();
-            match authority.answer_from(
-                &query[..length],
-                Transport::Udp,
-                Some(peer.ip()),
-                &mut response,
-            ) {
-                Response::Send => {
-                    if self.admit(peer, &mut response) {
-                        send(socket, &response, peer);
+            for slot in 0..received {
+                let (query, peer, response) = batch.query(slot);
+                let Some(peer) = peer else { continue };
+                match authority.answer_from(query, Transport::Udp, Some(peer.ip()), response) {
+                    Response::Send => {
+                        if self.admit(peer, response) {
+                            batch.queue(slot);
+                        }
+                    }
+                    Response::Notified(apex) => {
+                        batch.queue(slot);
+                        self.zones.signal_refresh(&apex);
+                    }
+                    // Transfers never start over UDP; the core answers those itself.
+                    Response::Drop | Response::Transfer(_) => {
+                        self.counters.dropped.inc();
                     }
                 }
-                Response::Notified(apex) => {
-                    send(socket, &response, peer);
-                    self.zones.signal_refresh(&apex);
-                }
-                // Transfers never start over UDP; the core answers those itself.
-                Response::Drop | Response::Transfer(_) => {
-                    self.counters.dropped.inc();
-                }
             }
+            batch.flush(socket);
         }
     }
 
@@ -117,11 +120,5 @@ impl Worker {
                 false
             }
         }
-    }
-}
-
-fn send(socket: &UdpSocket, response: &[u8], peer: SocketAddr) {
-    if let Err(error) = socket.send_to(response, peer) {
-        tracing::debug!(%peer, %error, "udp send failed");
     }
 }
