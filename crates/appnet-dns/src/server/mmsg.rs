@@ -119,8 +119,10 @@ impl Batch {
         for index in 0..self.queued {
             let slot = self.queued_slot[index];
             let response = &self.responses[slot];
-            self.send_iov[index] =
-                libc::iovec { iov_base: response.as_ptr().cast_mut().cast(), iov_len: response.len() };
+            self.send_iov[index] = libc::iovec {
+                iov_base: response.as_ptr().cast_mut().cast(),
+                iov_len: response.len(),
+            };
             let header = &mut self.send[index];
             header.msg_hdr.msg_name = (&raw mut self.peers[slot]).cast();
             header.msg_hdr.msg_namelen = self.receive[slot].msg_hdr.msg_namelen;

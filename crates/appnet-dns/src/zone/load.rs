@@ -72,9 +72,14 @@ pub fn parse_bytes(source: &[u8], path: &Path, origin: Option<&str>) -> Result<Z
                 .map_err(|e| whole_file(path, format!("bad zone origin `{text}`: {e}")))
         })
         .transpose()?;
-    let mut sink = Sink { builder: None, pending: Vec::new() };
+    // About one owner name per 32 bytes of master file: enough that a large zone's index is
+    // sized once, cheap (5 bytes a slot) when the guess is high.
+    let names = source.len() / 32;
+    let mut sink = Sink { builder: None, pending: Vec::new(), names };
     if let Some(origin) = &origin {
-        sink.builder = Some(ZoneBuilder::new(origin.as_slice()));
+        let mut builder = ZoneBuilder::new(origin.as_slice());
+        builder.reserve(names);
+        sink.builder = Some(builder);
     }
     read_file(source, path, origin, &mut sink, 0)?;
     let Some(builder) = sink.builder else {
@@ -91,33 +96,36 @@ struct Encoded {
     ttl: u32,
     rdata: Vec<u8>,
     target: Option<Vec<u8>>,
-    path: PathBuf,
     line: usize,
 }
 
-/// Receives records; holds them back until the apex is known (from `--zone ORIGIN=` or the
-/// SOA), then feeds the builder.
+/// Receives records; holds them back (with the file each came from) until the apex is known
+/// (from `--zone ORIGIN=` or the SOA), then feeds the builder.
 struct Sink {
     builder: Option<ZoneBuilder>,
-    pending: Vec<Encoded>,
+    pending: Vec<(Encoded, PathBuf)>,
+    /// How many names to make room for once the builder exists.
+    names: usize,
 }
 
 impl Sink {
-    fn accept(&mut self, record: Encoded) -> Result<(), LoadError> {
+    fn accept(&mut self, record: Encoded, path: &Path) -> Result<(), LoadError> {
         if self.builder.is_none() {
             if record.rtype != rtype::SOA {
-                self.pending.push(record);
+                self.pending.push((record, path.to_owned()));
                 return Ok(());
             }
-            self.builder = Some(ZoneBuilder::new(&record.owner));
-            for held in std::mem::take(&mut self.pending) {
-                self.add(held)?;
+            let mut builder = ZoneBuilder::new(&record.owner);
+            builder.reserve(self.names);
+            self.builder = Some(builder);
+            for (held, held_path) in std::mem::take(&mut self.pending) {
+                self.add(held, &held_path)?;
             }
         }
-        self.add(record)
+        self.add(record, path)
     }
 
-    fn add(&mut self, record: Encoded) -> Result<(), LoadError> {
+    fn add(&mut self, record: Encoded, path: &Path) -> Result<(), LoadError> {
         let Some(builder) = self.builder.as_mut() else {
             return Ok(());
         };
@@ -131,7 +139,7 @@ impl Sink {
                 record.target.as_deref(),
             )
             .map_err(|e| LoadError {
-                path: record.path,
+                path: path.to_owned(),
                 line: record.line,
                 column: None,
                 message: e.to_string(),
@@ -162,7 +170,7 @@ fn read_file(
         let entry = zonefile.next_entry().map_err(|e| scanner_error(path, line, &e.to_string()))?;
         match entry {
             None => return Ok(()),
-            Some(Entry::Record(record)) => sink.accept(encode(&record, path, line))?,
+            Some(Entry::Record(record)) => sink.accept(encode(&record, line), path)?,
             Some(Entry::Include { path: included, origin }) => {
                 let at = |message| LoadError { path: path.to_owned(), line, column: None, message };
                 if depth + 1 >= MAX_INCLUDE_DEPTH {
@@ -180,7 +188,7 @@ fn read_file(
     }
 }
 
-fn encode(record: &ScannedRecord, path: &Path, line: usize) -> Encoded {
+fn encode(record: &ScannedRecord, line: usize) -> Encoded {
     let mut owner = Vec::with_capacity(64);
     let _ = record.owner().compose(&mut owner);
     let mut rdata = Vec::with_capacity(32);
@@ -200,7 +208,6 @@ fn encode(record: &ScannedRecord, path: &Path, line: usize) -> Encoded {
         ttl: record.ttl().as_secs(),
         rdata,
         target,
-        path: path.to_owned(),
         line,
     }
 }

@@ -67,6 +67,10 @@ impl Rrset {
         if self.records.iter().any(|existing| existing[10..] == record[10..]) {
             return false;
         }
+        // Most RRsets hold a few records; Vec's first growth to 4 would waste the rest.
+        if self.records.len() < 4 {
+            self.records.reserve_exact(1);
+        }
         self.records.push(record.into_boxed_slice());
         true
     }

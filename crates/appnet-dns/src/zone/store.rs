@@ -1,6 +1,8 @@
 //! The zone store: nodes by lowercase name, RRsets pre-encoded, facts decided at load.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::name::{self, MAX_NAME_LEN};
 use super::rrset::{Rrset, rtype};
@@ -42,11 +44,17 @@ impl Node {
 }
 
 /// A loaded zone, immutable once built; reloads build a new one and swap it in whole.
+///
+/// The name index holds only node numbers: it hashes and compares the nodes' own names
+/// without case, so no second, lowercased copy of every name is kept (a 1,000,000-record zone
+/// saves about 50 MB), and it uses foldhash with a per-process random seed rather than SipHash,
+/// which was an eighth of the load time.
 #[derive(Debug, Clone)]
 pub struct Zone {
     apex: Box<[u8]>,
     nodes: Vec<Node>,
-    index: HashMap<Box<[u8]>, NodeId>,
+    index: HashTable<NodeId>,
+    hasher: foldhash::fast::RandomState,
     soa: Rrset,
     negative_soa: Rrset,
     serial: u32,
@@ -93,7 +101,22 @@ impl Zone {
     /// The node at the lowercase wire name `name`, if the zone has that name (with data or as
     /// an empty non-terminal).
     pub fn find(&self, name: &[u8]) -> Option<&Node> {
-        self.index.get(name).map(|id| &self.nodes[id.0 as usize])
+        self.find_id(name).map(|id| &self.nodes[id.0 as usize])
+    }
+
+    fn find_id(&self, lower: &[u8]) -> Option<NodeId> {
+        self.find_hashed(self.hasher.hash_one(lower), lower)
+    }
+
+    fn find_hashed(&self, hash: u64, lower: &[u8]) -> Option<NodeId> {
+        let nodes = &self.nodes;
+        self.index.find(hash, |id| nodes[id.0 as usize].name.eq_ignore_ascii_case(lower)).copied()
+    }
+
+    /// Hashes a node's name as its lowercase form, so it matches `find`'s lowercase keys.
+    fn hash_node(hasher: &foldhash::fast::RandomState, node: &Node) -> u64 {
+        let mut lower = [0; MAX_NAME_LEN];
+        hasher.hash_one(name::lowercase_into(&node.name, &mut lower))
     }
 
     /// Every node, apex first.
@@ -193,13 +216,15 @@ impl ZoneBuilder {
         let apex_lower: Box<[u8]> = name::lowercase_into(apex, &mut lower).into();
         let node =
             Node { name: apex.into(), rrsets: Vec::new(), delegation: false, occluded: false };
-        let mut index = HashMap::new();
-        index.insert(apex_lower.clone(), NodeId(0));
+        let hasher = foldhash::fast::RandomState::default();
+        let mut index = HashTable::new();
+        index.insert_unique(hasher.hash_one(&*apex_lower), NodeId(0), |_| 0);
         Self {
             zone: Zone {
                 apex: apex_lower,
                 nodes: vec![node],
                 index,
+                hasher,
                 soa: Rrset::new(rtype::SOA, 0),
                 negative_soa: Rrset::new(rtype::SOA, 0),
                 serial: 0,
@@ -211,6 +236,16 @@ impl ZoneBuilder {
     /// The apex, lowercase wire form.
     pub fn apex(&self) -> &[u8] {
         &self.zone.apex
+    }
+
+    /// Makes room for about `names` more owner names, so a large zone's index is not rebuilt
+    /// as it grows (each rebuild rehashes every name, a pointer chase per node).
+    pub fn reserve(&mut self, names: usize) {
+        let zone = &mut self.zone;
+        let (nodes, hasher) = (&zone.nodes, &zone.hasher);
+        zone.index.reserve(names, |id| Zone::hash_node(hasher, &nodes[id.0 as usize]));
+        // Only address space until used; `finish` gives back what the guess overshot.
+        zone.nodes.reserve(names);
     }
 
     /// Adds one record. `owner` is a wire name in any case; `rdata` is its wire-format data
@@ -248,6 +283,8 @@ impl ZoneBuilder {
         let set = match node.rrsets.iter().position(|set| set.rtype == rtype) {
             Some(i) => &mut node.rrsets[i],
             None => {
+                // Most nodes hold one or two RRsets: grow by one, not to Vec's first 4.
+                node.rrsets.reserve_exact(1);
                 node.rrsets.push(Rrset::new(rtype, ttl));
                 node.rrsets.last_mut().expect("just pushed")
             }
@@ -319,16 +356,22 @@ impl ZoneBuilder {
         for (node, occluded) in zone.nodes.iter_mut().zip(occluded) {
             node.occluded = occluded;
         }
+        if zone.nodes.capacity() > zone.nodes.len() + zone.nodes.len() / 4 {
+            zone.nodes.shrink_to_fit();
+        }
         Ok(self.zone)
     }
 
     /// The node for `owner`, created with any missing ancestors (as empty non-terminals).
     fn node_id(&mut self, owner: &[u8], owner_lower: &[u8]) -> NodeId {
-        if let Some(&id) = self.zone.index.get(owner_lower) {
+        let hash = self.zone.hasher.hash_one(owner_lower);
+        if let Some(id) = self.zone.find_hashed(hash, owner_lower) {
             return id;
         }
         let id = NodeId(self.zone.nodes.len() as u32);
-        self.zone.index.insert(owner_lower.into(), id);
+        let zone = &mut self.zone;
+        let (nodes, hasher) = (&zone.nodes, &zone.hasher);
+        zone.index.insert_unique(hash, id, |id| Zone::hash_node(hasher, &nodes[id.0 as usize]));
         self.zone.nodes.push(Node {
             name: owner.into(),
             rrsets: Vec::new(),
@@ -374,6 +417,25 @@ mod tests {
         let ns1 = b"\x03ns1\x07example\x03lab\x00";
         builder.add(APEX, rtype::NS, 1, 300, ns1, Some(ns1)).unwrap();
         builder
+    }
+
+    #[test]
+    fn index_finds_every_name_without_case_after_growing() {
+        let wire = |label: &str| [&[label.len() as u8], label.as_bytes(), APEX].concat();
+        // No reserve: the table is rebuilt many times as 5,000 names arrive, in mixed case.
+        let mut builder = builder();
+        for i in 0..5000 {
+            builder
+                .add(&wire(&format!("Host{i}")), rtype::A, 1, 300, &[192, 0, 2, 1], None)
+                .unwrap();
+        }
+        let zone = builder.finish().unwrap();
+        for i in [0, 999, 4999] {
+            let node = zone.find(&wire(&format!("host{i}"))).expect("found without case");
+            assert_eq!(node.name[1], b'H', "the zone's own case is kept");
+        }
+        assert!(zone.find(&wire("host5000")).is_none());
+        assert_eq!(zone.nodes().len(), 5001);
     }
 
     #[test]
