@@ -118,6 +118,20 @@ fn nxdomain_carries_soa() {
 }
 
 #[test]
+fn soa_names_are_compressed_against_the_question() {
+    let response = ask("nope.example.lab.", Rtype::A).send();
+    assert_eq!(
+        sections(&response)[1],
+        [
+            "example.lab. 60 IN SOA ns1.example.lab. hostmaster.example.lab. 2026112501 3600 900 604800 60"
+        ]
+    );
+    // Header 12, question 18 + 4, SOA: owner pointer 2, fixed 10, MNAME "ns1"+pointer 6,
+    // RNAME "hostmaster"+pointer 13, numbers 20; OPT 11. Uncompressed names would add 18.
+    assert_eq!(response.len(), 12 + 22 + 2 + 10 + 6 + 13 + 20 + 11);
+}
+
+#[test]
 fn empty_non_terminal_is_nodata_not_nxdomain() {
     let response = ask("b.c.example.lab.", Rtype::A).send();
     assert_eq!(header(&response), (Rcode::NOERROR, true, false));
