@@ -18,6 +18,7 @@
 
 pub mod authority;
 pub mod dig;
+pub mod resolver;
 pub mod secondary;
 pub mod server;
 pub mod zone;

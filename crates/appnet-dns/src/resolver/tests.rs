@@ -1,0 +1,241 @@
+//! The resolution core against a small hierarchy of appnet authority cores, in virtual time:
+//! root → lab. → site.lab., a glueless delegation served by a name under test., a dead
+//! server, a truncated answer. Every exchange is exact and takes microseconds.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::authority::{Authority, Response, Transport};
+
+const ROOT: &str = "$ORIGIN .\n$TTL 86400\n. SOA a.root.lab. h.root.lab. 1 3600 900 604800 300\n\
+    . NS a.root.lab.\na.root.lab. A 127.0.0.2\n\
+    lab. NS ns.lab.\nlab. NS ns2.lab.\nns.lab. A 127.0.0.3\nns2.lab. A 127.0.0.7\n\
+    test. NS ns.test.\nns.test. A 127.0.0.6\n";
+const LAB: &str = "$ORIGIN lab.\n$TTL 3600\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\n@ NS ns2\n\
+    ns A 127.0.0.3\nns2 A 127.0.0.7\nwww A 192.0.2.80\nalias CNAME www.site\n\
+    site NS ns.site\nns.site A 127.0.0.4\nglueless NS ns1.other.test.\n";
+const SITE: &str = "$ORIGIN site.lab.\n$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\n\
+    ns A 127.0.0.4\nwww A 192.0.2.44\n";
+const GLUELESS: &str = "$ORIGIN glueless.lab.\n$TTL 300\n@ SOA ns1.other.test. h 1 3600 900 604800 60\n\
+    @ NS ns1.other.test.\nhost A 192.0.2.55\n";
+const TEST: &str = "$ORIGIN test.\n$TTL 300\n@ SOA ns h 1 3600 900 604800 60\n@ NS ns\nns A 127.0.0.6\n\
+    ns1.other A 127.0.0.5\n";
+
+const A: u16 = 1;
+const TXT: u16 = 16;
+const MX: u16 = 15;
+
+/// Servers by address; 127.0.0.7 (ns2.lab.) never answers.
+struct Network {
+    servers: HashMap<SocketAddr, Authority>,
+    now: Instant,
+    cache: Cache,
+    stats: Servers,
+    rng: ChaCha8Rng,
+    hints: Arc<RootHints>,
+    sent: Vec<Transmit>,
+}
+
+fn address(last: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, last], 53))
+}
+
+fn authority(zones: &[&str]) -> Authority {
+    let zones = zones.iter().map(|text| {
+        Arc::new(crate::zone::parse_str(text, Path::new("z"), None).expect("test zone"))
+    });
+    Authority::new(zones)
+}
+
+fn wire(name: &str) -> Vec<u8> {
+    <domain::base::Name<Vec<u8>> as std::str::FromStr>::from_str(name).unwrap().as_slice().to_vec()
+}
+
+impl Network {
+    #[allow(clippy::disallowed_methods)] // any instant serves as the origin of virtual time
+    fn new() -> Self {
+        let big_txt: String = (0..12)
+            .map(|i| format!("big IN TXT \"{}\"\n", format!("{i:02}").repeat(100)))
+            .collect();
+        let servers = HashMap::from([
+            (address(2), authority(&[ROOT])),
+            (address(3), authority(&[LAB])),
+            (address(4), authority(&[&format!("{SITE}{big_txt}")])),
+            (address(5), authority(&[GLUELESS])),
+            (address(6), authority(&[TEST])),
+        ]);
+        let hints =
+            RootHints::parse(b". NS a.root.lab.\na.root.lab. A 127.0.0.2\n", Path::new("hints"))
+                .unwrap();
+        Self {
+            servers,
+            now: Instant::now(),
+            cache: Cache::new(CacheConfig::default()),
+            stats: Servers::new(),
+            rng: ChaCha8Rng::seed_from_u64(7),
+            hints: Arc::new(hints),
+            sent: Vec::new(),
+        }
+    }
+
+    /// Runs one question to its end; each exchange takes 1 ms, a dead server its timeout.
+    fn resolve(&mut self, name: &str, qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {
+        let config = ResolverConfig::default();
+        let mut resolution =
+            Resolution::new(&wire(name), qtype, self.hints.clone(), &config, self.now);
+        loop {
+            while let Some(transmit) =
+                resolution.poll_transmit(&mut self.cache, &mut self.stats, &mut self.rng, self.now)
+            {
+                self.sent.push(transmit.clone());
+                let transport = if transmit.tcp { Transport::Tcp } else { Transport::Udp };
+                let Some(server) = self.servers.get(&transmit.to) else { continue };
+                let mut out = Vec::new();
+                if matches!(server.answer(&transmit.message, transport, &mut out), Response::Send) {
+                    self.now += Duration::from_millis(1);
+                    resolution.handle_response(
+                        transmit.to,
+                        &out,
+                        &mut self.cache,
+                        &mut self.stats,
+                        self.now,
+                    );
+                }
+            }
+            if let Some(outcome) = resolution.poll_outcome() {
+                return (outcome, resolution.hops().to_vec());
+            }
+            let wake = resolution.poll_timeout().expect("an unfinished resolution has a timer");
+            self.now = self.now.max(wake);
+            resolution.handle_timeout(&mut self.stats, self.now);
+        }
+    }
+}
+
+fn addresses(answer: &Answer) -> Vec<Vec<u8>> {
+    answer.answer.iter().filter(|r| r.rtype == A).map(|r| r.rdata.to_vec()).collect()
+}
+
+#[test]
+fn iterates_from_the_root_then_answers_from_cache() {
+    let mut net = Network::new();
+    let (outcome, hops) = net.resolve("www.lab.", A);
+    let answer = outcome.expect("resolved");
+    assert_eq!((answer.rcode, addresses(&answer)), (0, vec![vec![192, 0, 2, 80]]));
+    assert_eq!(hops[0].result, "referral");
+    assert_eq!(hops[0].server, address(2));
+    assert_eq!(hops.last().unwrap().result, "answer");
+    let sent = net.sent.len();
+    net.now += Duration::from_secs(100);
+    let (again, hops) = net.resolve("WWW.LAB.", A);
+    assert!(hops.is_empty() && net.sent.len() == sent, "the second time is a cache hit");
+    assert_eq!(again.unwrap().answer[0].ttl, 3500, "TTL counted down");
+}
+
+#[test]
+fn queries_randomize_case_and_clear_rd() {
+    let mut net = Network::new();
+    net.resolve("www.lab.", A).0.unwrap();
+    let first = &net.sent[0].message;
+    assert_eq!(first[2] & 0x01, 0, "RD clear");
+    let name = &first[12..12 + 9];
+    assert!(name.eq_ignore_ascii_case(&wire("www.lab.")));
+    let cased = net.sent.iter().filter(|t| t.message[12..21] != wire("www.lab.")[..]).count();
+    assert!(cased > 0, "0x20: some letters sent in upper case");
+}
+
+#[test]
+fn follows_a_cname_into_another_zone() {
+    let mut net = Network::new();
+    let answer = net.resolve("alias.lab.", A).0.unwrap();
+    let types: Vec<u16> = answer.answer.iter().map(|r| r.rtype).collect();
+    assert_eq!(types, [5, A]);
+    assert_eq!(addresses(&answer), [vec![192, 0, 2, 44]]);
+    assert_eq!(&*answer.answer[1].name, &wire("www.site.lab.")[..]);
+}
+
+#[test]
+fn looks_up_a_glueless_name_server_first() {
+    let mut net = Network::new();
+    let (outcome, hops) = net.resolve("host.glueless.lab.", A);
+    assert_eq!(addresses(&outcome.unwrap()), [vec![192, 0, 2, 55]]);
+    let asked: Vec<SocketAddr> = hops.iter().map(|h| h.server).collect();
+    assert!(asked.contains(&address(6)), "test.'s server was asked for ns1.other.test.: {asked:?}");
+    assert_eq!(*asked.last().unwrap(), address(5));
+}
+
+#[test]
+fn negative_answers_are_cached_with_the_soa() {
+    let mut net = Network::new();
+    let answer = net.resolve("nope.lab.", A).0.unwrap();
+    assert_eq!((answer.rcode, answer.authority.len()), (3, 1));
+    assert_eq!(answer.authority[0].ttl, 60, "SOA MINIMUM caps the negative TTL");
+    let sent = net.sent.len();
+    let again = net.resolve("nope.lab.", MX).0.unwrap();
+    assert_eq!((again.rcode, net.sent.len()), (3, sent), "NXDOMAIN covers every type, from cache");
+    let nodata = net.resolve("www.lab.", MX).0.unwrap();
+    assert_eq!((nodata.rcode, nodata.answer.len()), (0, 0));
+}
+
+#[test]
+fn a_dead_server_costs_a_timeout_once_then_is_avoided() {
+    let mut net = Network::new();
+    // Resolve enough names in lab. that the dead ns2.lab. gets picked at least once.
+    let mut timeouts = 0;
+    for i in 0..12 {
+        let (outcome, hops) = net.resolve(&format!("n{i}.lab."), A);
+        assert_eq!(outcome.unwrap().rcode, 3);
+        timeouts += hops.iter().filter(|h| h.result == "timeout").count();
+    }
+    assert!((1..=3).contains(&timeouts), "{timeouts} timeouts");
+}
+
+#[test]
+fn truncated_answers_are_asked_again_over_tcp() {
+    let mut net = Network::new();
+    let (outcome, hops) = net.resolve("big.site.lab.", TXT);
+    assert_eq!(outcome.unwrap().answer.len(), 12);
+    assert!(hops.iter().any(|h| h.result == "truncated"));
+    assert!(net.sent.last().unwrap().tcp);
+}
+
+#[test]
+fn replies_that_do_not_match_are_ignored() {
+    let mut net = Network::new();
+    let config = ResolverConfig::default();
+    let mut resolution = Resolution::new(&wire("www.lab."), A, net.hints.clone(), &config, net.now);
+    let transmit =
+        resolution.poll_transmit(&mut net.cache, &mut net.stats, &mut net.rng, net.now).unwrap();
+    let mut reply = Vec::new();
+    net.servers[&transmit.to].answer(&transmit.message, Transport::Udp, &mut reply);
+    // A forged reply: right question, wrong ID; then one from the wrong address.
+    let mut forged = reply.clone();
+    forged[0] ^= 0xFF;
+    resolution.handle_response(transmit.to, &forged, &mut net.cache, &mut net.stats, net.now);
+    resolution.handle_response(address(9), &reply, &mut net.cache, &mut net.stats, net.now);
+    assert_eq!(
+        resolution.poll_transmit(&mut net.cache, &mut net.stats, &mut net.rng, net.now),
+        None
+    );
+    assert!(resolution.hops().is_empty(), "still waiting for the real reply");
+    resolution.handle_response(transmit.to, &reply, &mut net.cache, &mut net.stats, net.now);
+    assert_eq!(resolution.hops()[0].result, "referral");
+}
+
+#[test]
+fn work_is_bounded() {
+    let mut net = Network::new();
+    // Every server dead: the resolution gives up within its deadline.
+    net.servers.clear();
+    let started = net.now;
+    let (outcome, _) = net.resolve("www.lab.", A);
+    assert!(outcome.is_err());
+    assert!(net.now - started <= ResolverConfig::default().deadline);
+}
