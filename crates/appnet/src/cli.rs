@@ -87,11 +87,8 @@ pub(crate) enum Command {
 pub(crate) enum DnsCommand {
     /// Authoritative server for RFC 1035 zone files, over UDP and TCP.
     Authority(Box<AuthorityArgs>),
-    /// Recursive caching resolver, iterating from the root [not built yet: issue #4].
-    #[command(long_about = "Answer recursive queries by walking the hierarchy from the root \
-        and caching what it learns:\n  appnet dns resolver --listen 127.0.0.1:5353\n\n\
-        Not built yet: tracked in issue #4.")]
-    Resolver(Planned),
+    /// Recursive caching resolver, iterating from the root.
+    Resolver(Box<ResolverArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +116,50 @@ pub(crate) struct DigArgs {
     /// Query, in dig's syntax: [@SERVER] [-p PORT] NAME [TYPE] [+option…].
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "QUERY")]
     pub(crate) args: Vec<String>,
+}
+
+/// `appnet dns resolver …`
+#[derive(Debug, Args)]
+#[command(long_about = "Answer recursive queries by walking the DNS hierarchy from the root and \
+    caching what it learns, like Unbound:\n  \
+    appnet dns resolver --listen 127.0.0.1:5353\n  \
+    dig @127.0.0.1 -p 5353 www.example.org\n\n\
+    Root hints come from --root-hints (named.root format), else Debian's \
+    /usr/share/dns/root.hints (package dns-root-data), else the built-in a-m.root-servers.net. \
+    For a private hierarchy on loopback, give hints naming your root servers and --ns-port for \
+    the port they all listen on. Only --allow networks are answered (default: loopback); others \
+    get REFUSED. --hosts FILE answers the names in an /etc/hosts-format file first.")]
+pub(crate) struct ResolverArgs {
+    /// Address to serve UDP and TCP on; repeatable (e.g. 127.0.0.1:5353, [::1]:5353).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// Root hints file in the named.root format.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) root_hints: Option<std::path::PathBuf>,
+    /// Answer the names of this hosts-format file (IP NAME [ALIAS…]) before anything else.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) hosts: Option<std::path::PathBuf>,
+    /// Client network to answer; repeatable. Default: 127.0.0.0/8 and ::1.
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) allow: Vec<ipnet::IpNet>,
+    /// Port to ask every authority on (default 53).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) ns_port: Option<u16>,
+    /// Memory for the cache, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub(crate) cache_size: Option<usize>,
+    /// Raise TTLs below this many seconds (default 0).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) min_ttl: Option<u32>,
+    /// Lower TTLs above this many seconds (default 86400).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) max_ttl: Option<u32>,
+    /// Send recursive queries to this upstream resolver instead of iterating [not built yet].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) forward: Vec<std::net::SocketAddr>,
+    /// TOML file with the same settings in a [dns.resolver] table; flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
 }
 
 /// `appnet dns authority …`

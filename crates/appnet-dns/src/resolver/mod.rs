@@ -13,14 +13,20 @@
 //! - [`response`]: what an authority's reply means, keeping only in-bailiwick records.
 //! - [`selection`]: per-server RTT statistics and the choice of server.
 //! - [`hints`], [`hosts`]: root hints (named.root) and the local hosts file.
+//! - [`reply`]: reading clients' queries and writing replies.
+//! - [`driver`], [`service`]: the tokio halves — sockets for the authorities (a fresh random
+//!   port per query), coalescing of identical questions, and the UDP/TCP listeners.
 
 pub mod cache;
+pub mod driver;
 pub mod hints;
 pub mod hosts;
+pub mod reply;
 pub mod request;
 pub mod resolution;
 pub mod response;
 pub mod selection;
+pub mod service;
 
 pub use cache::{Cache, CacheConfig};
 pub use hints::RootHints;

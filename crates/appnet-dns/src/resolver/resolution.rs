@@ -505,7 +505,11 @@ impl Resolution {
             return;
         }
         self.state = State::Ready;
-        let Ok(meaning) = interpret(response, &self.current, self.qtype, &self.zone) else {
+        // Names compressed against the question would carry its 0x20 case pattern into the
+        // cache: put the question back in lowercase first (`matches` checked it is there).
+        let mut response = response.to_vec();
+        response[12..12 + self.current.len()].copy_from_slice(&self.current);
+        let Ok(meaning) = interpret(&response, &self.current, self.qtype, &self.zone) else {
             self.hop(pending, "malformed", now);
             return self.fail_server(pending.to);
         };

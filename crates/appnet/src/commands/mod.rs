@@ -2,6 +2,7 @@
 
 mod dig;
 mod dns_authority;
+mod dns_resolver;
 mod lab;
 mod planned;
 
@@ -13,7 +14,7 @@ use crate::cli::{Command, DnsCommand, HttpCommand};
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Dns(DnsCommand::Authority(args)) => dns_authority::run(*args),
-        Command::Dns(DnsCommand::Resolver(_)) => Ok(planned::report("dns resolver", Some(4))),
+        Command::Dns(DnsCommand::Resolver(args)) => dns_resolver::run(*args),
         Command::Dig(args) => dig::run(&args.args),
         Command::Http(HttpCommand::Serve(_)) => Ok(planned::report("http serve", Some(6))),
         Command::Http(HttpCommand::Load(_)) => Ok(planned::report("http load", Some(7))),

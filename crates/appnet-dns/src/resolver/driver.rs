@@ -1,0 +1,188 @@
+//! The tokio driver of [`Resolution`]: sends its queries from a fresh UDP socket each (a new
+//! random source port per query, connected so only the server asked can answer) or over TCP,
+//! sleeps until its timer, and feeds it what arrives. Identical questions in flight at once
+//! share one resolution.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::broadcast;
+
+use super::cache::Cache;
+use super::hints::RootHints;
+use super::resolution::{Answer, Hop, Resolution, ResolveError, ResolverConfig, Transmit};
+use super::selection::Servers;
+
+/// A resolution's result as shared between the clients that asked the same question.
+pub type Outcome = Arc<(Result<Answer, ResolveError>, Vec<Hop>)>;
+
+/// What every resolution shares: the cache, the server statistics, the hints and the limits.
+#[derive(Debug)]
+pub struct Shared {
+    /// The cache.
+    pub cache: Mutex<Cache>,
+    /// RTT statistics of the authorities.
+    pub servers: Mutex<Servers>,
+    /// Where iteration starts.
+    pub hints: Arc<RootHints>,
+    /// Limits per question.
+    pub config: ResolverConfig,
+    inflight: Mutex<HashMap<QuestionKey, broadcast::Sender<Outcome>>>,
+}
+
+/// A question being resolved, for joining identical ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct QuestionKey {
+    name: Box<[u8]>,
+    qtype: u16,
+}
+
+impl Shared {
+    /// State for a resolver with `cache`, `hints` and `config`.
+    pub fn new(cache: Cache, hints: RootHints, config: ResolverConfig) -> Self {
+        Self {
+            cache: Mutex::new(cache),
+            servers: Mutex::new(Servers::new()),
+            hints: Arc::new(hints),
+            config,
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The answer to `qname` (lowercase wire name) / `qtype`: from the cache at once if it
+    /// is there, else by iteration, joined with any identical question already in flight.
+    pub async fn resolve(&self, qname: &[u8], qtype: u16) -> Outcome {
+        if let Some(hit) = self.cached(qname, qtype) {
+            return hit;
+        }
+        let key = QuestionKey { name: qname.into(), qtype };
+        let waiting = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            match inflight.get(&key) {
+                Some(sender) => Some(sender.subscribe()),
+                None => {
+                    inflight.insert(key.clone(), broadcast::channel(1).0);
+                    None
+                }
+            }
+        };
+        if let Some(mut receiver) = waiting {
+            if let Ok(outcome) = receiver.recv().await {
+                return outcome;
+            }
+        }
+        let outcome = Arc::new(self.iterate(qname, qtype).await);
+        let sender = self.inflight.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        if let Some(sender) = sender {
+            let _ = sender.send(outcome.clone());
+        }
+        outcome
+    }
+
+    /// A resolution that the cache alone finishes, without a query.
+    fn cached(&self, qname: &[u8], qtype: u16) -> Option<Outcome> {
+        let now = now();
+        let mut resolution = Resolution::new(qname, qtype, self.hints.clone(), &self.config, now);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rng = rand::rng();
+        if resolution.poll_transmit(&mut cache, &mut servers, &mut rng, now).is_some() {
+            return None;
+        }
+        resolution.poll_outcome().map(|outcome| Arc::new((outcome, Vec::new())))
+    }
+
+    async fn iterate(&self, qname: &[u8], qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {
+        // IDs, ports and 0x20 bits must not be guessable: a CSPRNG per resolution.
+        let mut rng = StdRng::from_os_rng();
+        let mut resolution = Resolution::new(qname, qtype, self.hints.clone(), &self.config, now());
+        let mut exchange: Option<Exchange> = None;
+        loop {
+            let transmit = {
+                let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+                resolution.poll_transmit(&mut cache, &mut servers, &mut rng, now())
+            };
+            if let Some(outcome) = resolution.poll_outcome() {
+                return (outcome, resolution.hops().to_vec());
+            }
+            if let Some(transmit) = transmit {
+                exchange = Exchange::start(transmit).await.ok();
+            }
+            let Some(wake) = resolution.poll_timeout() else { continue };
+            tokio::select! {
+                () = tokio::time::sleep_until(wake.into()) => {
+                    let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+                    resolution.handle_timeout(&mut servers, now());
+                }
+                received = receive(&mut exchange) => match received {
+                    Ok((from, message)) => {
+                        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+                        resolution.handle_response(from, &message, &mut cache, &mut servers, now());
+                    }
+                    // Refused or reset: nothing more will come; the timer moves on.
+                    Err(_) => exchange = None,
+                },
+            }
+        }
+    }
+}
+
+/// One query in flight.
+enum Exchange {
+    Udp { socket: UdpSocket, to: SocketAddr, buffer: Vec<u8> },
+    Tcp { stream: TcpStream, to: SocketAddr },
+}
+
+impl Exchange {
+    async fn start(transmit: Transmit) -> io::Result<Self> {
+        let to = transmit.to;
+        if transmit.tcp {
+            let mut stream = TcpStream::connect(to).await?;
+            let length =
+                u16::try_from(transmit.message.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+            let mut framed = length.to_be_bytes().to_vec();
+            framed.extend_from_slice(&transmit.message);
+            stream.write_all(&framed).await?;
+            return Ok(Self::Tcp { stream, to });
+        }
+        let local: SocketAddr = if to.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(local).await?;
+        socket.connect(to).await?;
+        socket.send(&transmit.message).await?;
+        Ok(Self::Udp { socket, to, buffer: vec![0; 65_535] })
+    }
+}
+
+/// The next message of the exchange; pending forever when there is none.
+async fn receive(exchange: &mut Option<Exchange>) -> io::Result<(SocketAddr, Vec<u8>)> {
+    match exchange {
+        None => std::future::pending().await,
+        Some(Exchange::Udp { socket, to, buffer }) => {
+            let length = socket.recv(buffer).await?;
+            Ok((*to, buffer[..length].to_vec()))
+        }
+        Some(Exchange::Tcp { stream, to }) => {
+            let length = stream.read_u16().await?;
+            let mut message = vec![0; usize::from(length)];
+            stream.read_exact(&mut message).await?;
+            Ok((*to, message))
+        }
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}

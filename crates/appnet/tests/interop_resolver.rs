@@ -1,0 +1,189 @@
+//! `appnet dns resolver` walks a private hierarchy served by NSD on loopback: a root on
+//! 127.0.0.2, the TLD lab. on 127.0.0.3, example.lab. on 127.0.0.4 and its replica on
+//! 127.0.0.6, and other.lab. on 127.0.0.5 behind a glueless NS — every server on one port, as
+//! `--ns-port` says. dig and kdig ask the resolver over UDP and TCP; then one example.lab.
+//! server is killed and answers keep coming from the replica.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use appnet_testkit::{
+    CommandOutput, Program, RunningProgram, free_port, free_port_on, run, wait_for_tcp,
+};
+
+const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
+
+const ROOT: &str = "$ORIGIN .\n$TTL 86400\n. SOA a.root.lab. hostmaster.root.lab. 1 3600 900 604800 300\n\
+    . NS a.root.lab.\na.root.lab. A 127.0.0.2\nlab. NS ns.lab.\nns.lab. A 127.0.0.3\n";
+const LAB: &str = "$ORIGIN lab.\n$TTL 3600\n@ SOA ns hostmaster 1 3600 900 604800 300\n@ NS ns\n\
+    ns A 127.0.0.3\nexample NS ns1.example\nexample NS ns2.example\nns1.example A 127.0.0.4\n\
+    ns2.example A 127.0.0.6\nother NS ns.other-host.example.lab.\nwww CNAME www.example.lab.\n";
+const EXAMPLE: &str = "$ORIGIN example.lab.\n$TTL 300\n@ SOA ns1 hostmaster 7 3600 900 604800 120\n\
+    @ NS ns1\n@ NS ns2\n@ MX 10 mail\nns1 A 127.0.0.4\nns2 A 127.0.0.6\nwww A 192.0.2.80\n\
+    www AAAA 2001:db8::80\nmail A 192.0.2.25\nns.other-host A 127.0.0.5\nalias CNAME www\n\
+    txt TXT \"hello from example.lab\"\n";
+const OTHER: &str = "$ORIGIN other.lab.\n$TTL 300\n@ SOA ns.other-host.example.lab. h 1 3600 900 604800 60\n\
+    @ NS ns.other-host.example.lab.\nhost A 192.0.2.55\n";
+
+fn start_nsd(ip: &str, port: u16, origin: &str, zone: &str) -> RunningProgram {
+    let program = Program::new("nsd", "nsd").file("zone", zone);
+    let dir = program.dir().display().to_string();
+    let config = format!(
+        "server:\n  ip-address: {ip}@{port}\n  port: {port}\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  \
+         zonesdir: \"{dir}\"\n  pidfile: \"{dir}/nsd.pid\"\n  xfrdfile: \"{dir}/xfrd.state\"\n  \
+         zonelistfile: \"{dir}/zone.list\"\n  database: \"\"\n  server-count: 1\n  \
+         rrl-ratelimit: 0\n  minimal-responses: yes\n  verbosity: 1\nremote-control:\n  control-enable: no\n\
+         zone:\n  name: \"{origin}\"\n  zonefile: \"zone\"\n"
+    );
+    let config_path = format!("{dir}/nsd.conf");
+    let mut nsd = program.file("nsd.conf", config).args(["-d", "-c", &config_path]).start();
+    let port_text = port.to_string();
+    let server = format!("@{ip}");
+    nsd.wait_ready(Duration::from_secs(20), || {
+        let args = [&server[..], "-p", &port_text, "+time=1", "+tries=1", "+norec", origin, "SOA"];
+        run("dig", "bind9-dnsutils", &args, Duration::from_secs(5))
+            .stdout
+            .contains("status: NOERROR")
+    });
+    nsd
+}
+
+struct Lab {
+    resolver_port: u16,
+    _authorities: Vec<RunningProgram>,
+    replica_primary: Option<RunningProgram>,
+    _resolver: RunningProgram,
+}
+
+fn start_lab() -> Lab {
+    let port = free_port_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    let authorities = vec![
+        start_nsd("127.0.0.2", port, ".", ROOT),
+        start_nsd("127.0.0.3", port, "lab.", LAB),
+        start_nsd("127.0.0.6", port, "example.lab.", EXAMPLE),
+        start_nsd("127.0.0.5", port, "other.lab.", OTHER),
+    ];
+    let primary = start_nsd("127.0.0.4", port, "example.lab.", EXAMPLE);
+    let resolver_port = free_port();
+    let listen = format!("127.0.0.1:{resolver_port}");
+    let program = Program::new(APPNET, "appnet")
+        .file("root.hints", ". 3600000 NS a.root.lab.\na.root.lab. 3600000 A 127.0.0.2\n");
+    let hints = program.dir().join("root.hints");
+    let mut resolver = program
+        .args([
+            "dns",
+            "resolver",
+            "--listen",
+            &listen,
+            "--ns-port",
+            &port.to_string(),
+            "--root-hints",
+        ])
+        .args([&hints])
+        .start();
+    resolver.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
+    });
+    Lab {
+        resolver_port,
+        _authorities: authorities,
+        replica_primary: Some(primary),
+        _resolver: resolver,
+    }
+}
+
+fn dig(lab: &Lab, args: &[&str]) -> CommandOutput {
+    let port = lab.resolver_port.to_string();
+    let mut all = vec!["@127.0.0.1", "-p", &port, "+time=5", "+tries=1"];
+    all.extend_from_slice(args);
+    run("dig", "bind9-dnsutils", &all, Duration::from_secs(15))
+}
+
+#[test]
+fn resolves_through_a_hierarchy_served_by_nsd() {
+    let mut lab = start_lab();
+
+    let www = dig(&lab, &["www.example.lab", "A"]);
+    assert!(www.stdout.contains("status: NOERROR"), "{}", www.stdout);
+    assert!(www.stdout.contains("flags: qr rd ra;"), "recursive reply: {}", www.stdout);
+    assert!(www.stdout.contains("www.example.lab.\t300\tIN\tA\t192.0.2.80"), "{}", www.stdout);
+
+    let cname = dig(&lab, &["+short", "www.lab", "A"]);
+    assert_eq!(cname.stdout, "www.example.lab.\n192.0.2.80\n", "CNAME into a delegated zone");
+    let alias = dig(&lab, &["+short", "alias.example.lab", "AAAA"]);
+    assert_eq!(alias.stdout, "www.example.lab.\n2001:db8::80\n");
+
+    let glueless = dig(&lab, &["+short", "host.other.lab", "A"]);
+    assert_eq!(glueless.stdout, "192.0.2.55\n", "through a glueless delegation");
+
+    let nxdomain = dig(&lab, &["nope.example.lab", "A"]);
+    assert!(nxdomain.stdout.contains("status: NXDOMAIN"), "{}", nxdomain.stdout);
+    assert!(
+        nxdomain.stdout.contains("hostmaster.example.lab. 7 3600 900 604800 120"),
+        "{}",
+        nxdomain.stdout
+    );
+    let nodata = dig(&lab, &["www.example.lab", "MX"]);
+    assert!(
+        nodata.stdout.contains("status: NOERROR") && nodata.stdout.contains("ANSWER: 0"),
+        "{}",
+        nodata.stdout
+    );
+
+    let tcp = dig(&lab, &["+tcp", "+short", "mail.example.lab", "A"]);
+    assert_eq!(tcp.stdout, "192.0.2.25\n", "over TCP");
+    let port = lab.resolver_port.to_string();
+    let kdig = run(
+        "kdig",
+        "knot-dnsutils",
+        &["@127.0.0.1", "-p", &port, "+short", "txt.example.lab", "TXT"],
+        Duration::from_secs(15),
+    );
+    assert_eq!(kdig.stdout, "\"hello from example.lab\"\n", "kdig: {kdig:?}");
+
+    // From the cache now: the TTL has started counting down, and no authority is needed.
+    std::thread::sleep(Duration::from_millis(1100));
+    let cached = dig(&lab, &["+noall", "+answer", "www.example.lab", "A"]);
+    assert!(cached.stdout.contains("www.example.lab.\t299\tIN\tA"), "{}", cached.stdout);
+
+    // One example.lab. server goes away: its replica keeps answering new names.
+    drop(lab.replica_primary.take());
+    for name in ["mail.example.lab", "ns1.example.lab", "ns2.example.lab"] {
+        let answer = dig(&lab, &["+short", name, "A"]);
+        assert!(answer.stdout.starts_with("1"), "{name} after the primary stopped: {answer:?}");
+    }
+}
+
+#[test]
+fn refuses_networks_not_allowed_and_malformed_queries() {
+    let lab = start_lab();
+    // 127.0.0.1 is allowed by default; a resolver allowing only 10.0.0.0/8 refuses it.
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut strict = Program::new(APPNET, "appnet")
+        .args(["dns", "resolver", "--listen", &listen, "--allow", "10.0.0.0/8"])
+        .start();
+    strict.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
+    });
+    let port_text = port.to_string();
+    let refused = run(
+        "dig",
+        "bind9-dnsutils",
+        &["@127.0.0.1", "-p", &port_text, "+time=2", "+tries=1", "www.example.lab"],
+        Duration::from_secs(10),
+    );
+    assert!(refused.stdout.contains("status: REFUSED"), "{}", refused.stdout);
+    // A truncated query gets FORMERR from the open resolver.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    socket
+        .send_to(
+            &[0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w'],
+            ("127.0.0.1", lab.resolver_port),
+        )
+        .unwrap();
+    let mut buffer = [0; 512];
+    let (length, _) = socket.recv_from(&mut buffer).expect("a reply");
+    assert!(length >= 12 && buffer[3] & 0x0F == 1, "FORMERR");
+}
