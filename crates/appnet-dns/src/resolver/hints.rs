@@ -52,7 +52,11 @@ impl RootHints {
         let mut names: Vec<Box<[u8]>> = Vec::new();
         let mut addresses: Vec<(Box<[u8]>, IpAddr)> = Vec::new();
         loop {
-            let entry = zonefile.next_entry().map_err(|e| scanner_error(path, &e.to_string()))?;
+            // domain 0.12.3's scanner can panic on malformed input; see `zone::load`.
+            let scanned =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| zonefile.next_entry()))
+                    .map_err(|_| error(path, 0, "malformed record (the scanner gave up)".into()))?;
+            let entry = scanned.map_err(|e| scanner_error(path, &e.to_string()))?;
             let record = match entry {
                 None => break,
                 Some(Entry::Record(record)) => record,
