@@ -13,7 +13,8 @@ const ZONE: &str = include_str!("../../crates/appnet-dns/testdata/example.lab.zo
 fn authority() -> &'static Authority {
     static AUTHORITY: OnceLock<Authority> = OnceLock::new();
     AUTHORITY.get_or_init(|| {
-        let zone = appnet_dns::zone::parse_str(ZONE, Path::new("example.lab.zone"), None).expect("zone");
+        let zone =
+            appnet_dns::zone::parse_str(ZONE, Path::new("example.lab.zone"), None).expect("zone");
         Authority::new([Arc::new(zone)])
     })
 }
@@ -22,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     for (transport, limit) in [(Transport::Udp, 1232), (Transport::Tcp, 65_535)] {
         if matches!(authority().answer(data, transport, &mut out), Response::Send) {
-            assert!(out.len() >= 12 && out.len() <= limit, "{} bytes over {transport:?}", out.len());
+            assert!(
+                out.len() >= 12 && out.len() <= limit,
+                "{} bytes over {transport:?}",
+                out.len()
+            );
             assert_eq!(out[..2], data[..2], "ID copied");
             assert!(out[2] & 0x80 != 0, "QR set");
             let message = domain::base::Message::from_octets(&out[..]).expect("a message");

@@ -140,6 +140,11 @@ pub fn interpret(
         chain.extend(group(std::iter::once(cname)));
         name = cname.target.clone().unwrap_or_default();
     }
+    if !chain.is_empty() && !is_at_or_below(&name, zone) {
+        // The chain leaves this server's zone: whatever it says of the target (NXDOMAIN, no
+        // data) is not its to say. The CNAMEs are the answer to go on from.
+        return Ok(Meaning::Answer { rrsets: chain, authoritative });
+    }
     let soa =
         authority.iter().find(|r| r.rtype == SOA && is_at_or_below(&name, &r.name)).map(soa_of);
     if rcode == 3 {
@@ -149,7 +154,7 @@ pub fn interpret(
         return Ok(Meaning::Negative { nxdomain: false, chain, name, soa });
     }
     if !chain.is_empty() {
-        // The chain leaves this server's zone: what there is, is an answer to go on from.
+        // The chain ends inside the zone with neither data nor a negative answer: go on.
         return Ok(Meaning::Answer { rrsets: chain, authoritative });
     }
     Ok(referral(&authority, &additional, &name, zone).unwrap_or(Meaning::Lame))
@@ -365,6 +370,17 @@ mod tests {
             panic!()
         };
         assert!(glue.is_empty());
+    }
+
+    #[test]
+    fn a_negative_answer_about_a_name_outside_the_zone_is_not_believed() {
+        // lab.'s server says out.lab. is a CNAME to www.elsewhere.test. and, with NXDOMAIN,
+        // that the target does not exist: not its zone, so only the CNAME is taken.
+        let mut response = ask(LAB, "out.lab.", A);
+        response[3] = (response[3] & 0xF0) | 3;
+        let meaning = interpret(&response, &wire("out.lab."), A, &wire("lab.")).unwrap();
+        let Meaning::Answer { rrsets, .. } = meaning else { panic!("{meaning:?}") };
+        assert_eq!((rrsets.len(), rrsets[0].rtype), (1, CNAME));
     }
 
     #[test]
