@@ -17,7 +17,9 @@ use tokio::sync::broadcast;
 
 use super::cache::Cache;
 use super::hints::RootHints;
-use super::resolution::{Answer, Hop, Resolution, ResolveError, ResolverConfig, Transmit};
+use super::resolution::{
+    Answer, CacheWalk, Hop, Resolution, ResolveError, ResolverConfig, Transmit, walk_cache,
+};
 use super::selection::Servers;
 
 /// A resolution's result as shared between the clients that asked the same question.
@@ -86,17 +88,13 @@ impl Shared {
         outcome
     }
 
-    /// A resolution that the cache alone finishes, without a query.
-    fn cached(&self, qname: &[u8], qtype: u16) -> Option<Outcome> {
-        let now = now();
-        let mut resolution = Resolution::new(qname, qtype, self.hints.clone(), &self.config, now);
+    /// The answer if the cache alone has it.
+    pub fn cached(&self, qname: &[u8], qtype: u16) -> Option<Outcome> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut rng = rand::rng();
-        if resolution.poll_transmit(&mut cache, &mut servers, &mut rng, now).is_some() {
-            return None;
+        match walk_cache(&mut cache, qname, qtype, self.config.max_cnames, now()) {
+            CacheWalk::Answer(answer) => Some(Arc::new((Ok(answer), Vec::new()))),
+            CacheWalk::Missing { .. } | CacheWalk::CnameChain => None,
         }
-        resolution.poll_outcome().map(|outcome| Arc::new((outcome, Vec::new())))
     }
 
     async fn iterate(&self, qname: &[u8], qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {

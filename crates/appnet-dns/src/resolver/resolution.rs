@@ -342,61 +342,32 @@ impl Resolution {
         }
     }
 
-    /// Finishes if the cache holds the answer for the current name, following cached CNAMEs.
+    /// Finishes if the cache holds the answer for the current name, following cached CNAMEs;
+    /// otherwise moves the current name to the end of the cached chain.
     fn answer_from_cache(&mut self, cache: &mut Cache, now: Instant) -> bool {
-        loop {
-            match cache.lookup(&self.current, self.qtype, now) {
-                Some(Hit::Records { rdatas, ttl, .. }) => {
-                    let mut answer = std::mem::take(&mut self.chain);
-                    answer.extend(rdatas.iter().map(|rdata| AnswerRecord {
-                        name: self.current.clone(),
-                        rtype: self.qtype,
-                        ttl,
-                        rdata: rdata.clone(),
-                    }));
-                    self.finish(Ok(Answer { rcode: 0, answer, authority: Vec::new() }));
+        let budget = self.config.max_cnames.saturating_sub(self.cnames);
+        match walk_cache(cache, &self.current, self.qtype, budget, now) {
+            CacheWalk::Answer(mut answer) => {
+                let mut records = std::mem::take(&mut self.chain);
+                records.append(&mut answer.answer);
+                answer.answer = records;
+                self.finish(Ok(answer));
+                true
+            }
+            CacheWalk::Missing { chain, name } => {
+                self.cnames = self.cnames.saturating_add(chain.len() as u8);
+                if self.chain.iter().any(|r| r.name == name) {
+                    self.finish(Err(ResolveError::CnameChain));
                     return true;
                 }
-                Some(Hit::Negative { nxdomain, soa, ttl }) => {
-                    let authority = soa
-                        .map(|soa| AnswerRecord {
-                            name: soa.owner.clone(),
-                            rtype: SOA,
-                            ttl,
-                            rdata: soa.rdata.clone(),
-                        })
-                        .into_iter()
-                        .collect();
-                    let answer = std::mem::take(&mut self.chain);
-                    self.finish(Ok(Answer {
-                        rcode: if nxdomain { 3 } else { 0 },
-                        answer,
-                        authority,
-                    }));
-                    return true;
-                }
-                None => {}
+                self.chain.extend(chain);
+                self.current = name;
+                false
             }
-            if self.qtype == CNAME {
-                return false;
-            }
-            let Some(Hit::Records { rdatas, ttl, .. }) = cache.lookup(&self.current, CNAME, now)
-            else {
-                return false;
-            };
-            let target: Box<[u8]> = rdatas[0].to_ascii_lowercase().into();
-            self.chain.push(AnswerRecord {
-                name: self.current.clone(),
-                rtype: CNAME,
-                ttl,
-                rdata: rdatas[0].clone(),
-            });
-            self.cnames += 1;
-            if self.cnames > self.config.max_cnames || self.chain.iter().any(|r| r.name == target) {
+            CacheWalk::CnameChain => {
                 self.finish(Err(ResolveError::CnameChain));
-                return true;
+                true
             }
-            self.current = target;
         }
     }
 
@@ -577,6 +548,84 @@ impl Resolution {
     fn finish(&mut self, outcome: Result<Answer, ResolveError>) {
         self.state = State::Finished;
         self.outcome = Some(outcome);
+    }
+}
+
+/// What the cache alone says of a question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheWalk {
+    /// The whole answer (CNAMEs followed, then the data or the negative answer).
+    Answer(Answer),
+    /// The cache follows CNAMEs this far, then knows nothing of `name`.
+    Missing {
+        /// The CNAMEs followed.
+        chain: Vec<AnswerRecord>,
+        /// Where the chain ends: the name to resolve next.
+        name: Box<[u8]>,
+    },
+    /// More than the allowed CNAMEs, or a loop.
+    CnameChain,
+}
+
+/// Answers `name`/`qtype` from `cache` alone, following at most `max_cnames` cached CNAMEs.
+/// The resolver's fast path for cache hits, and every resolution's first step.
+pub fn walk_cache(
+    cache: &mut Cache,
+    name: &[u8],
+    qtype: u16,
+    max_cnames: u8,
+    now: Instant,
+) -> CacheWalk {
+    let mut chain: Vec<AnswerRecord> = Vec::new();
+    let mut current: Box<[u8]> = name.into();
+    loop {
+        match cache.lookup(&current, qtype, now) {
+            Some(Hit::Records { rdatas, ttl, .. }) => {
+                chain.extend(rdatas.iter().map(|rdata| AnswerRecord {
+                    name: current.clone(),
+                    rtype: qtype,
+                    ttl,
+                    rdata: rdata.clone(),
+                }));
+                return CacheWalk::Answer(Answer {
+                    rcode: 0,
+                    answer: chain,
+                    authority: Vec::new(),
+                });
+            }
+            Some(Hit::Negative { nxdomain, soa, ttl }) => {
+                let authority = soa
+                    .map(|soa| AnswerRecord {
+                        name: soa.owner.clone(),
+                        rtype: SOA,
+                        ttl,
+                        rdata: soa.rdata.clone(),
+                    })
+                    .into_iter()
+                    .collect();
+                return CacheWalk::Answer(Answer {
+                    rcode: if nxdomain { 3 } else { 0 },
+                    answer: chain,
+                    authority,
+                });
+            }
+            None => {}
+        }
+        if qtype == CNAME {
+            return CacheWalk::Missing { chain, name: current };
+        }
+        let Some(Hit::Records { rdatas, ttl, .. }) = cache.lookup(&current, CNAME, now) else {
+            return CacheWalk::Missing { chain, name: current };
+        };
+        let target: Box<[u8]> = rdatas[0].to_ascii_lowercase().into();
+        chain.push(AnswerRecord { name: current, rtype: CNAME, ttl, rdata: rdatas[0].clone() });
+        if chain.len() > usize::from(max_cnames)
+            || chain.iter().any(|r| r.name == target)
+            || *target == *name
+        {
+            return CacheWalk::CnameChain;
+        }
+        current = target;
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::driver::Shared;
 use super::hosts::{HOSTS_TTL, Hosts};
 use super::reply::{ClientQuery, read_query, write_answer, write_rcode, write_rejection};
-use super::resolution::{Answer, AnswerRecord};
+use super::resolution::{Answer, AnswerRecord, ResolveError};
 
 /// Who may ask, and what is answered locally.
 #[derive(Debug, Clone)]
@@ -116,13 +116,22 @@ async fn serve_udp(service: Arc<Service>, socket: Arc<UdpSocket>, stop: Cancella
                 }
             },
         };
-        let query = buffer[..length].to_vec();
-        let (service, socket) = (service.clone(), socket.clone());
-        tokio::spawn(async move {
-            if let Some(reply) = service.answer(&query, peer.ip(), true).await {
+        // Cache hits and refusals are answered here, without a task; misses get one each.
+        let query = match service.answer_now(&buffer[..length], peer.ip(), true) {
+            Now::Reply(reply) => {
                 if let Err(error) = socket.send_to(&reply, peer).await {
                     tracing::debug!(%peer, %error, "udp send failed");
                 }
+                continue;
+            }
+            Now::Silence => continue,
+            Now::Resolve(query) => query,
+        };
+        let (service, socket) = (service.clone(), socket.clone());
+        tokio::spawn(async move {
+            let reply = service.resolve(&query, true).await;
+            if let Err(error) = socket.send_to(&reply, peer).await {
+                tracing::debug!(%peer, %error, "udp send failed");
             }
         });
     }
@@ -176,29 +185,65 @@ impl Service {
 
     /// The reply to one client query, or nothing for what deserves no reply.
     async fn answer(&self, bytes: &[u8], peer: IpAddr, udp: bool) -> Option<Vec<u8>> {
+        match self.answer_now(bytes, peer, udp) {
+            Now::Reply(reply) => Some(reply),
+            Now::Silence => None,
+            Now::Resolve(query) => Some(self.resolve(&query, udp).await),
+        }
+    }
+
+    /// What can be answered without waiting: refusals, the hosts file, cache hits.
+    fn answer_now(&self, bytes: &[u8], peer: IpAddr, udp: bool) -> Now {
         let query = match read_query(bytes) {
             Ok(query) => query,
-            Err(rejection) => return write_rejection(&rejection),
+            Err(rejection) => return write_rejection(&rejection).map_or(Now::Silence, Now::Reply),
         };
         if !self.allow.iter().any(|net| net.contains(&peer)) {
             tracing::debug!(%peer, "refused: not an allowed network");
-            return Some(write_rcode(&query, REFUSED));
+            return Now::Reply(write_rcode(&query, REFUSED));
         }
         if let Some(answer) = self.hosts.as_ref().and_then(|hosts| local_answer(hosts, &query)) {
-            return Some(write_answer(&query, &answer, udp));
+            return Now::Reply(write_answer(&query, &answer, udp));
         }
+        match self.shared.cached(&query.qname_lower, query.qtype) {
+            Some(outcome) => Now::Reply(self.reply(&query, &outcome.0, udp)),
+            None => Now::Resolve(query),
+        }
+    }
+
+    /// Resolves `query` (joining an identical one in flight) and writes the reply.
+    async fn resolve(&self, query: &ClientQuery, udp: bool) -> Vec<u8> {
         let Ok(_permit) = self.permits.try_acquire() else {
-            return Some(write_rcode(&query, SERVFAIL));
+            return write_rcode(query, SERVFAIL);
         };
         let outcome = self.shared.resolve(&query.qname_lower, query.qtype).await;
-        Some(match &outcome.0 {
-            Ok(answer) => write_answer(&query, answer, udp),
+        self.reply(query, &outcome.0, udp)
+    }
+
+    fn reply(
+        &self,
+        query: &ClientQuery,
+        outcome: &Result<Answer, ResolveError>,
+        udp: bool,
+    ) -> Vec<u8> {
+        match outcome {
+            Ok(answer) => write_answer(query, answer, udp),
             Err(error) => {
                 tracing::debug!(%error, "resolution failed");
-                write_rcode(&query, SERVFAIL)
+                write_rcode(query, SERVFAIL)
             }
-        })
+        }
     }
+}
+
+/// What a query needs.
+enum Now {
+    /// This reply, at once.
+    Reply(Vec<u8>),
+    /// No reply at all (not a query).
+    Silence,
+    /// A resolution.
+    Resolve(ClientQuery),
 }
 
 const SERVFAIL: u16 = 2;
