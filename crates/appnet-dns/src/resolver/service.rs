@@ -4,11 +4,12 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,8 @@ use super::driver::Shared;
 use super::hosts::{HOSTS_TTL, Hosts};
 use super::reply::{ClientQuery, read_query, write_answer, write_rcode, write_rejection};
 use super::resolution::{Answer, AnswerRecord, ResolveError};
+use crate::server::mmsg::Batch;
+use crate::server::udp;
 
 /// Who may ask, and what is answered locally.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct ServiceSettings {
     pub max_inflight: usize,
     /// Seconds an idle TCP client connection stays open.
     pub tcp_idle: Duration,
+    /// UDP worker threads per address (SO_REUSEPORT sockets); default one per CPU.
+    pub workers: usize,
 }
 
 impl Default for ServiceSettings {
@@ -40,6 +45,7 @@ impl Default for ServiceSettings {
             hosts: None,
             max_inflight: 4096,
             tcp_idle: Duration::from_secs(10),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -54,7 +60,9 @@ pub fn default_allow() -> Vec<IpNet> {
 pub struct RunningResolver {
     local_addrs: Vec<SocketAddr>,
     stop: CancellationToken,
+    stop_workers: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl RunningResolver {
@@ -66,9 +74,14 @@ impl RunningResolver {
     /// Stops every listener.
     pub async fn shutdown(self) {
         self.stop.cancel();
+        self.stop_workers.store(true, Ordering::Relaxed);
         for task in self.tasks {
             let _ = task.await;
         }
+        let workers = self.workers;
+        let _ =
+            tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| drop(w.join())))
+                .await;
     }
 }
 
@@ -90,50 +103,81 @@ pub async fn spawn(settings: ServiceSettings, shared: Arc<Shared>) -> io::Result
         tcp_idle: settings.tcp_idle,
     });
     let stop = CancellationToken::new();
+    let stop_workers = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Handle::current();
     let mut local_addrs = Vec::new();
     let mut tasks = Vec::new();
+    let mut workers = Vec::new();
     for addr in settings.listen {
-        let udp = Arc::new(UdpSocket::bind(addr).await?);
-        let bound = udp.local_addr()?;
+        let sockets = udp::bind(addr, settings.workers.max(1))?;
+        let bound = sockets[0].local_addr()?;
         let tcp = TcpListener::bind(bound).await?;
         local_addrs.push(bound);
-        tasks.push(tokio::spawn(serve_udp(service.clone(), udp, stop.clone())));
+        for socket in sockets {
+            let worker = UdpWorker {
+                service: service.clone(),
+                runtime: runtime.clone(),
+                stop: stop_workers.clone(),
+            };
+            let thread = std::thread::Builder::new().name("dns-resolver-udp".into());
+            workers.push(thread.spawn(move || worker.run(&socket))?);
+        }
         tasks.push(tokio::spawn(serve_tcp(service.clone(), tcp, stop.clone())));
     }
-    Ok(RunningResolver { local_addrs, stop, tasks })
+    Ok(RunningResolver { local_addrs, stop, stop_workers, tasks, workers })
 }
 
-async fn serve_udp(service: Arc<Service>, socket: Arc<UdpSocket>, stop: CancellationToken) {
-    let mut buffer = vec![0; 65_535];
-    loop {
-        let (length, peer) = tokio::select! {
-            () = stop.cancelled() => return,
-            received = socket.recv_from(&mut buffer) => match received {
+/// A UDP worker thread: takes queries in batches, answers what the cache holds in the same
+/// batch, and hands misses to the async runtime, whose task replies on a clone of the socket.
+struct UdpWorker {
+    service: Arc<Service>,
+    runtime: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+}
+
+impl UdpWorker {
+    fn run(&self, socket: &std::net::UdpSocket) {
+        let Ok(replies) = socket.try_clone().map(Arc::new) else {
+            tracing::error!("cannot clone the UDP socket; worker stops");
+            return;
+        };
+        let mut batch = Batch::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let received = match batch.receive(socket) {
                 Ok(received) => received,
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    continue;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "udp receive failed");
                     continue;
                 }
-            },
-        };
-        // Cache hits and refusals are answered here, without a task; misses get one each.
-        let query = match service.answer_now(&buffer[..length], peer.ip(), true) {
-            Now::Reply(reply) => {
-                if let Err(error) = socket.send_to(&reply, peer).await {
-                    tracing::debug!(%peer, %error, "udp send failed");
+            };
+            for slot in 0..received {
+                let (query, peer, response) = batch.query(slot);
+                let Some(peer) = peer else { continue };
+                match self.service.answer_now(query, peer.ip(), true) {
+                    Now::Reply(reply) => {
+                        response.clear();
+                        response.extend_from_slice(&reply);
+                        batch.queue(slot);
+                    }
+                    Now::Silence => {}
+                    Now::Resolve(query) => {
+                        let (service, replies) = (self.service.clone(), replies.clone());
+                        self.runtime.spawn(async move {
+                            let reply = service.resolve(&query, true).await;
+                            if let Err(error) = replies.send_to(&reply, peer) {
+                                tracing::debug!(%peer, %error, "udp send failed");
+                            }
+                        });
+                    }
                 }
-                continue;
             }
-            Now::Silence => continue,
-            Now::Resolve(query) => query,
-        };
-        let (service, socket) = (service.clone(), socket.clone());
-        tokio::spawn(async move {
-            let reply = service.resolve(&query, true).await;
-            if let Err(error) = socket.send_to(&reply, peer).await {
-                tracing::debug!(%peer, %error, "udp send failed");
-            }
-        });
+            batch.flush(socket);
+        }
     }
 }
 

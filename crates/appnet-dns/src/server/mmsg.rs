@@ -17,7 +17,7 @@ use std::ptr::null_mut;
 
 /// Datagrams per system call. 32 covers the bursts a loaded server sees without making the
 /// buffers large (32 × 4 KiB in, 32 × 64 KiB out).
-pub(super) const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 
 /// Room for one query. Queries are small (a name and an OPT record, well under 512 bytes); a
 /// longer datagram arrives truncated and is answered FORMERR or dropped by the core.
@@ -27,7 +27,7 @@ const QUERY_ROOM: usize = 4096;
 const RESPONSE_ROOM: usize = 65_535;
 
 /// The reusable buffers and message headers of one worker.
-pub(super) struct Batch {
+pub(crate) struct Batch {
     queries: Vec<u8>,
     peers: Vec<libc::sockaddr_storage>,
     receive_iov: Vec<libc::iovec>,
@@ -42,7 +42,7 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: sockaddr_storage, iovec and mmsghdr are plain C structs for which all-zero
         // bytes are a valid value (null pointers, zero lengths).
         let zero_storage: libc::sockaddr_storage = unsafe { zeroed() };
@@ -74,7 +74,7 @@ impl Batch {
 
     /// Waits (up to the socket's read timeout) for at least one datagram, then takes all that
     /// are queued, up to [`BATCH`]. Returns how many arrived.
-    pub(super) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+    pub(crate) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         for header in &mut self.receive {
             header.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             header.msg_hdr.msg_flags = 0;
@@ -100,7 +100,7 @@ impl Batch {
 
     /// Query `slot` of the last `receive`: its bytes and who sent it (`None` for an address
     /// family other than IPv4 and IPv6, which a UDP/IP socket never reports).
-    pub(super) fn query(&mut self, slot: usize) -> (&[u8], Option<SocketAddr>, &mut Vec<u8>) {
+    pub(crate) fn query(&mut self, slot: usize) -> (&[u8], Option<SocketAddr>, &mut Vec<u8>) {
         let length = (self.receive[slot].msg_len as usize).min(QUERY_ROOM);
         let start = slot * QUERY_ROOM;
         let peer = socket_addr(&self.peers[slot]);
@@ -108,14 +108,14 @@ impl Batch {
     }
 
     /// Queues the response written for query `slot` to go back to its sender.
-    pub(super) fn queue(&mut self, slot: usize) {
+    pub(crate) fn queue(&mut self, slot: usize) {
         self.queued_slot[self.queued] = slot;
         self.queued += 1;
     }
 
     /// Sends every queued response with as few `sendmmsg` calls as the kernel allows. A
     /// response the kernel refuses (e.g. an unreachable peer) is logged and skipped.
-    pub(super) fn flush(&mut self, socket: &UdpSocket) {
+    pub(crate) fn flush(&mut self, socket: &UdpSocket) {
         for index in 0..self.queued {
             let slot = self.queued_slot[index];
             let response = &self.responses[slot];

@@ -9,11 +9,11 @@
 //! atomic step, and a query in flight keeps the version it started with.
 
 mod config;
-mod mmsg;
+pub(crate) mod mmsg;
 mod notify;
 mod secondary;
 mod tcp;
-mod udp;
+pub(crate) mod udp;
 mod zones;
 
 use std::io;

@@ -23,7 +23,7 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// `count` UDP sockets on `addr`, all on one port (the kernel's pick, if `addr` has port 0).
-pub(super) fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+pub(crate) fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
     let first = socket(addr)?;
     let bound = first.local_addr()?;
     let mut sockets = vec![first];
