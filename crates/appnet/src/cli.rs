@@ -154,7 +154,8 @@ pub(crate) struct ResolverArgs {
     /// Lower TTLs above this many seconds (default 86400).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) max_ttl: Option<u32>,
-    /// Send recursive queries to this upstream resolver instead of iterating [not built yet].
+    /// Send every question to this upstream resolver (RD set) instead of iterating; repeatable,
+    /// the fastest answering is preferred.
     #[arg(long, value_name = "ADDR")]
     pub(crate) forward: Vec<std::net::SocketAddr>,
     /// TOML file with the same settings in a [dns.resolver] table; flags add to it.

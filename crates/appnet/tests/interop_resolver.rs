@@ -187,3 +187,31 @@ fn refuses_networks_not_allowed_and_malformed_queries() {
     let (length, _) = socket.recv_from(&mut buffer).expect("a reply");
     assert!(length >= 12 && buffer[3] & 0x0F == 1, "FORMERR");
 }
+
+#[test]
+fn forwards_to_an_upstream_resolver() {
+    let lab = start_lab();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let upstream = format!("127.0.0.1:{}", lab.resolver_port);
+    let mut forwarder = Program::new(APPNET, "appnet")
+        .args(["dns", "resolver", "--listen", &listen, "--forward", &upstream])
+        .start();
+    forwarder.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
+    });
+    let port_text = port.to_string();
+    let ask = |name: &str| {
+        let args = ["@127.0.0.1", "-p", &port_text, "+time=5", "+tries=1", "+short", name, "A"];
+        run("dig", "bind9-dnsutils", &args, Duration::from_secs(15)).stdout
+    };
+    assert_eq!(ask("host.other.lab"), "192.0.2.55\n");
+    assert_eq!(ask("www.lab"), "www.example.lab.\n192.0.2.80\n");
+    let missing = run(
+        "dig",
+        "bind9-dnsutils",
+        &["@127.0.0.1", "-p", &port_text, "+time=5", "+tries=1", "nope.example.lab"],
+        Duration::from_secs(15),
+    );
+    assert!(missing.stdout.contains("status: NXDOMAIN"), "{}", missing.stdout);
+}

@@ -46,6 +46,8 @@ pub struct ResolverConfig {
     pub deadline: Duration,
     /// Randomise the case of query names (draft-vixie-dnsext-dns0x20) and require it echoed.
     pub case_randomization: bool,
+    /// Upstream resolvers to send every question to (RD set) instead of iterating; empty: iterate.
+    pub forwarders: Vec<SocketAddr>,
 }
 
 impl Default for ResolverConfig {
@@ -58,6 +60,7 @@ impl Default for ResolverConfig {
             tries_per_server: 2,
             deadline: Duration::from_secs(8),
             case_randomization: true,
+            forwarders: Vec::new(),
         }
     }
 }
@@ -314,13 +317,20 @@ impl Resolution {
         if self.answer_from_cache(cache, now) {
             return;
         }
-        let (zone, names) = self.closest_cut(cache, now);
+        // A forwarder answers for the whole tree: its zone is the root, its servers are fixed.
+        let forwarding = !self.config.forwarders.is_empty();
+        let (zone, names) =
+            if forwarding { (ROOT.into(), Vec::new()) } else { self.closest_cut(cache, now) };
         if zone != self.zone {
             self.zone = zone;
             self.failures.clear();
             self.looked_up.clear();
         }
-        let (addresses, unresolved) = self.addresses(&names, cache, now);
+        let (addresses, unresolved) = if forwarding {
+            (self.config.forwarders.clone(), Vec::new())
+        } else {
+            self.addresses(&names, cache, now)
+        };
         let eligible: Vec<SocketAddr> = addresses
             .into_iter()
             .filter(|a| self.failure_count(*a) < self.config.tries_per_server)
@@ -436,7 +446,7 @@ impl Resolution {
             self.current.clone()
         };
         let edns = servers.edns(to);
-        let message = build_query(&sent_name, self.qtype, id, edns);
+        let message = self.query(&sent_name, id, edns);
         let timeout =
             if tcp { servers.timeout(to).max(Duration::from_secs(2)) } else { servers.timeout(to) };
         self.state = State::Waiting(Pending {
@@ -464,7 +474,7 @@ impl Resolution {
         if truncated && !pending.tcp {
             self.hop(pending, "truncated", now);
             // Same question, same server, over TCP (RFC 7766 §5).
-            let message = build_query(&pending.sent_name, self.qtype, pending.id, pending.edns);
+            let message = self.query(&pending.sent_name, pending.id, pending.edns);
             self.queries += 1;
             self.state = State::Waiting(Pending {
                 tcp: true,
@@ -522,6 +532,15 @@ impl Resolution {
                 self.fail_server(pending.to);
             }
         }
+    }
+
+    /// The query for the current question: iterative, or with RD set to a forwarder.
+    fn query(&self, name: &[u8], id: u16, edns: bool) -> Vec<u8> {
+        let mut message = build_query(name, self.qtype, id, edns);
+        if !self.config.forwarders.is_empty() {
+            message[2] |= 0x01;
+        }
+        message
     }
 
     fn hop(&mut self, pending: &Pending, result: &'static str, now: Instant) {

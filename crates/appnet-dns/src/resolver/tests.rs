@@ -87,7 +87,15 @@ impl Network {
 
     /// Runs one question to its end; each exchange takes 1 ms, a dead server its timeout.
     fn resolve(&mut self, name: &str, qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {
-        let config = ResolverConfig::default();
+        self.resolve_with(name, qtype, &ResolverConfig::default())
+    }
+
+    fn resolve_with(
+        &mut self,
+        name: &str,
+        qtype: u16,
+        config: &ResolverConfig,
+    ) -> (Result<Answer, ResolveError>, Vec<Hop>) {
         let mut resolution =
             Resolution::new(&wire(name), qtype, self.hints.clone(), &config, self.now);
         loop {
@@ -238,4 +246,18 @@ fn work_is_bounded() {
     let (outcome, _) = net.resolve("www.lab.", A);
     assert!(outcome.is_err());
     assert!(net.now - started <= ResolverConfig::default().deadline);
+}
+
+#[test]
+fn forwarding_sends_recursive_queries_to_the_upstream_only() {
+    let mut net = Network::new();
+    // The site.lab. authority stands in for an upstream resolver that knows the answer.
+    let config = ResolverConfig { forwarders: vec![address(4)], ..ResolverConfig::default() };
+    let (outcome, hops) = net.resolve_with("www.site.lab.", A, &config);
+    assert_eq!(addresses(&outcome.unwrap()), [vec![192, 0, 2, 44]]);
+    assert_eq!(hops.len(), 1);
+    assert!(
+        net.sent.iter().all(|t| t.to == address(4) && t.message[2] & 0x01 == 1),
+        "RD set, upstream only"
+    );
 }

@@ -55,6 +55,9 @@ struct ResolverTable {
     max_queries: Option<u32>,
     /// Randomise the case of query names (0x20; default true).
     case_randomization: Option<bool>,
+    /// Upstream resolvers to forward to instead of iterating.
+    #[serde(default)]
+    forward: Vec<SocketAddr>,
 }
 
 pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
@@ -62,9 +65,6 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         Some(path) => appnet_service::config::load::<ConfigFile>(path)?.dns.resolver,
         None => ResolverTable::default(),
     };
-    if !args.forward.is_empty() {
-        bail!("--forward is not built yet (issue #4): the resolver iterates from the root");
-    }
     let mut listen = table.listen.clone();
     listen.extend(&args.listen);
     if listen.is_empty() {
@@ -89,6 +89,7 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         ns_port: args.ns_port.or(table.ns_port).unwrap_or(base.ns_port),
         max_queries: table.max_queries.unwrap_or(base.max_queries),
         case_randomization: table.case_randomization.unwrap_or(base.case_randomization),
+        forwarders: table.forward.iter().chain(&args.forward).copied().collect(),
         ..base
     };
     let mut allow = table.allow.clone();
