@@ -97,7 +97,7 @@ impl Network {
         config: &ResolverConfig,
     ) -> (Result<Answer, ResolveError>, Vec<Hop>) {
         let mut resolution =
-            Resolution::new(&wire(name), qtype, self.hints.clone(), &config, self.now);
+            Resolution::new(&wire(name), qtype, self.hints.clone(), config, self.now);
         loop {
             while let Some(transmit) =
                 resolution.poll_transmit(&mut self.cache, &mut self.stats, &mut self.rng, self.now)
