@@ -50,12 +50,16 @@ fn start_nsd(ip: &str, port: u16, origin: &str, zone: &str) -> RunningProgram {
 
 struct Lab {
     resolver_port: u16,
-    _authorities: Vec<RunningProgram>,
+    authorities: Vec<RunningProgram>,
     replica_primary: Option<RunningProgram>,
     _resolver: RunningProgram,
 }
 
 fn start_lab() -> Lab {
+    start_lab_with(&[])
+}
+
+fn start_lab_with(extra: &[&str]) -> Lab {
     let port = free_port_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
     let authorities = vec![
         start_nsd("127.0.0.2", port, ".", ROOT),
@@ -80,13 +84,14 @@ fn start_lab() -> Lab {
             "--root-hints",
         ])
         .args([&hints])
+        .args(extra)
         .start();
     resolver.wait_ready(Duration::from_secs(20), || {
         wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
     });
     Lab {
         resolver_port,
-        _authorities: authorities,
+        authorities,
         replica_primary: Some(primary),
         _resolver: resolver,
     }
@@ -214,4 +219,19 @@ fn forwards_to_an_upstream_resolver() {
         Duration::from_secs(15),
     );
     assert!(missing.stdout.contains("status: NXDOMAIN"), "{}", missing.stdout);
+}
+
+#[test]
+fn serves_stale_answers_when_every_authority_is_gone() {
+    // TTLs capped at one second, so the cache is expired when the authorities are.
+    let mut lab = start_lab_with(&["--max-ttl", "1"]);
+    let fresh = dig(&lab, &["+noall", "+answer", "www.example.lab", "A"]);
+    assert!(fresh.stdout.contains("\t1\tIN\tA\t192.0.2.80"), "{}", fresh.stdout);
+    lab.authorities.clear();
+    drop(lab.replica_primary.take());
+    std::thread::sleep(Duration::from_millis(2100));
+    let stale = dig(&lab, &["+time=12", "+noall", "+answer", "www.example.lab", "A"]);
+    assert!(stale.stdout.contains("\t30\tIN\tA\t192.0.2.80"), "stale, TTL 30: {stale:?}");
+    let unknown = dig(&lab, &["+time=12", "never.example.lab", "A"]);
+    assert!(unknown.stdout.contains("status: SERVFAIL"), "{}", unknown.stdout);
 }

@@ -21,11 +21,20 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Negative answers are kept at most this long (one hour, RFC 2308 §5 suggests 1–3 hours).
     pub max_negative_ttl: u32,
+    /// How long past its expiry an entry may still be served when no authority answers
+    /// (RFC 8767 "serve-stale"; one day, within the RFC's 1–3 days). Zero turns it off.
+    pub serve_stale: Duration,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { max_bytes: 64 << 20, min_ttl: 0, max_ttl: 86_400, max_negative_ttl: 3600 }
+        Self {
+            max_bytes: 64 << 20,
+            min_ttl: 0,
+            max_ttl: 86_400,
+            max_negative_ttl: 3600,
+            serve_stale: Duration::from_secs(86_400),
+        }
     }
 }
 
@@ -74,6 +83,9 @@ pub enum Hit<'a> {
         ttl: u32,
     },
 }
+
+/// The TTL a stale answer goes out with (RFC 8767 §4 recommends 30 seconds).
+pub const STALE_TTL: u32 = 30;
 
 /// The type an NXDOMAIN is stored under: it covers every type at the name (RFC 2308 §5).
 const ANY_TYPE: u16 = 0;
@@ -209,6 +221,32 @@ impl Cache {
         let entry = self.entries.get_mut(&key)?;
         entry.last_used = tick;
         let ttl = entry.remaining(now)?;
+        Some(match &entry.data {
+            Data::Records(rdatas) => Hit::Records { rdatas, ttl, trust: entry.trust },
+            Data::Negative { nxdomain, soa } => {
+                Hit::Negative { nxdomain: *nxdomain, soa: soa.as_ref(), ttl }
+            }
+        })
+    }
+
+    /// Like [`lookup`](Self::lookup), but an entry expired less than
+    /// [`CacheConfig::serve_stale`] ago is returned too, with [`STALE_TTL`].
+    pub fn lookup_stale(&mut self, name: &[u8], rtype: u16, now: Instant) -> Option<Hit<'_>> {
+        let window = self.config.serve_stale;
+        let usable = |entry: &Entry| {
+            let expiry = entry.stored + Duration::from_secs(u64::from(entry.ttl));
+            entry.remaining(now).is_some() || now.saturating_duration_since(expiry) < window
+        };
+        let key = if self.entries.get(&KeyRef(name, rtype)).is_some_and(usable) {
+            KeyRef(name, rtype)
+        } else if rtype != ANY_TYPE && self.entries.get(&KeyRef(name, ANY_TYPE)).is_some_and(usable)
+        {
+            KeyRef(name, ANY_TYPE)
+        } else {
+            return None;
+        };
+        let entry = self.entries.get(&key)?;
+        let ttl = entry.remaining(now).unwrap_or(STALE_TTL);
         Some(match &entry.data {
             Data::Records(rdatas) => Hit::Records { rdatas, ttl, trust: entry.trust },
             Data::Negative { nxdomain, soa } => {
@@ -428,6 +466,25 @@ mod tests {
         let recent = (9_900..10_000).filter(|&i| cache.lookup(&name(i), A, t0).is_some()).count();
         let old = (0..100).filter(|&i| cache.lookup(&name(i), A, t0).is_some()).count();
         assert!(recent > old, "recent entries outlive old ones: {recent} vs {old}");
+    }
+
+    #[test]
+    fn stale_entries_serve_within_the_window_only() {
+        let t0 = origin();
+        let config = CacheConfig { serve_stale: Duration::from_secs(600), ..Default::default() };
+        let mut cache = Cache::new(config);
+        cache.insert_records(WWW, A, 60, rdata(&[192, 0, 2, 1]), Trust::Answer, t0);
+        let at = |s| t0 + Duration::from_secs(s);
+        assert!(
+            matches!(cache.lookup_stale(WWW, A, at(10)), Some(Hit::Records { ttl: 50, .. })),
+            "live"
+        );
+        assert_eq!(cache.lookup(WWW, A, at(100)), None);
+        assert!(matches!(
+            cache.lookup_stale(WWW, A, at(100)),
+            Some(Hit::Records { ttl: STALE_TTL, .. })
+        ));
+        assert_eq!(cache.lookup_stale(WWW, A, at(700)), None, "past the window");
     }
 
     #[test]

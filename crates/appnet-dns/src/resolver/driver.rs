@@ -19,6 +19,7 @@ use super::cache::Cache;
 use super::hints::RootHints;
 use super::resolution::{
     Answer, CacheWalk, Hop, Resolution, ResolveError, ResolverConfig, Transmit, walk_cache,
+    walk_cache_stale,
 };
 use super::selection::Servers;
 
@@ -97,6 +98,24 @@ impl Shared {
         }
     }
 
+    /// A failed resolution's stale answer, if the cache still has one (RFC 8767).
+    fn or_stale(
+        &self,
+        outcome: Result<Answer, ResolveError>,
+        qname: &[u8],
+        qtype: u16,
+    ) -> Result<Answer, ResolveError> {
+        let Err(error) = outcome else { return outcome };
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match walk_cache_stale(&mut cache, qname, qtype, self.config.max_cnames, now()) {
+            CacheWalk::Answer(answer) => {
+                tracing::debug!(%error, "no authority answered: serving stale data");
+                Ok(answer)
+            }
+            CacheWalk::Missing { .. } | CacheWalk::CnameChain => Err(error),
+        }
+    }
+
     async fn iterate(&self, qname: &[u8], qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {
         // IDs, ports and 0x20 bits must not be guessable: a CSPRNG per resolution.
         let mut rng = StdRng::from_os_rng();
@@ -109,7 +128,7 @@ impl Shared {
                 resolution.poll_transmit(&mut cache, &mut servers, &mut rng, now())
             };
             if let Some(outcome) = resolution.poll_outcome() {
-                return (outcome, resolution.hops().to_vec());
+                return (self.or_stale(outcome, qname, qtype), resolution.hops().to_vec());
             }
             if let Some(transmit) = transmit {
                 exchange = Exchange::start(transmit).await.ok();

@@ -32,7 +32,8 @@ pub use cache::{Cache, CacheConfig};
 pub use hints::RootHints;
 pub use hosts::Hosts;
 pub use resolution::{
-    Answer, AnswerRecord, Hop, Resolution, ResolveError, ResolverConfig, Transmit,
+    Answer, AnswerRecord, CacheWalk, Hop, Resolution, ResolveError, ResolverConfig, Transmit,
+    walk_cache, walk_cache_stale,
 };
 pub use selection::Servers;
 

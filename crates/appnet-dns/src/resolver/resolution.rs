@@ -595,10 +595,38 @@ pub fn walk_cache(
     max_cnames: u8,
     now: Instant,
 ) -> CacheWalk {
+    walk(cache, name, qtype, max_cnames, now, false)
+}
+
+/// Like [`walk_cache`], taking expired entries within the serve-stale window too (RFC 8767):
+/// the answer of last resort when no authority answers.
+pub fn walk_cache_stale(
+    cache: &mut Cache,
+    name: &[u8],
+    qtype: u16,
+    max_cnames: u8,
+    now: Instant,
+) -> CacheWalk {
+    walk(cache, name, qtype, max_cnames, now, true)
+}
+
+fn walk(
+    cache: &mut Cache,
+    name: &[u8],
+    qtype: u16,
+    max_cnames: u8,
+    now: Instant,
+    stale: bool,
+) -> CacheWalk {
     let mut chain: Vec<AnswerRecord> = Vec::new();
     let mut current: Box<[u8]> = name.into();
     loop {
-        match cache.lookup(&current, qtype, now) {
+        let hit = if stale {
+            cache.lookup_stale(&current, qtype, now)
+        } else {
+            cache.lookup(&current, qtype, now)
+        };
+        match hit {
             Some(Hit::Records { rdatas, ttl, .. }) => {
                 chain.extend(rdatas.iter().map(|rdata| AnswerRecord {
                     name: current.clone(),
@@ -633,7 +661,12 @@ pub fn walk_cache(
         if qtype == CNAME {
             return CacheWalk::Missing { chain, name: current };
         }
-        let Some(Hit::Records { rdatas, ttl, .. }) = cache.lookup(&current, CNAME, now) else {
+        let cname = if stale {
+            cache.lookup_stale(&current, CNAME, now)
+        } else {
+            cache.lookup(&current, CNAME, now)
+        };
+        let Some(Hit::Records { rdatas, ttl, .. }) = cname else {
             return CacheWalk::Missing { chain, name: current };
         };
         let target: Box<[u8]> = rdatas[0].to_ascii_lowercase().into();

@@ -51,6 +51,9 @@ struct ResolverTable {
     max_ttl: Option<u32>,
     /// Ceiling for negative answers, seconds (default 3600).
     max_negative_ttl: Option<u32>,
+    /// Seconds past expiry an answer may be served when no authority answers (default
+    /// 86400; 0 turns serve-stale off).
+    serve_stale: Option<u64>,
     /// Queries one question may cause (default 64).
     max_queries: Option<u32>,
     /// Randomise the case of query names (0x20; default true).
@@ -83,6 +86,7 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         min_ttl: args.min_ttl.or(table.min_ttl).unwrap_or(defaults.min_ttl),
         max_ttl: args.max_ttl.or(table.max_ttl).unwrap_or(defaults.max_ttl),
         max_negative_ttl: table.max_negative_ttl.unwrap_or(defaults.max_negative_ttl),
+        serve_stale: table.serve_stale.map_or(defaults.serve_stale, std::time::Duration::from_secs),
     };
     let base = ResolverConfig::default();
     let config = ResolverConfig {
