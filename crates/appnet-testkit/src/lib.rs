@@ -25,5 +25,5 @@ pub use wait::{wait_for_tcp, wait_until};
 
 /// Signal numbers for [`RunningProgram::signal`].
 pub mod signal {
-    pub use libc::{SIGHUP, SIGINT, SIGTERM};
+    pub use libc::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 }

@@ -128,7 +128,8 @@ pub(crate) struct DigArgs {
     /usr/share/dns/root.hints (package dns-root-data), else the built-in a-m.root-servers.net. \
     For a private hierarchy on loopback, give hints naming your root servers and --ns-port for \
     the port they all listen on. Only --allow networks are answered (default: loopback); others \
-    get REFUSED. --hosts FILE answers the names in an /etc/hosts-format file first.")]
+    get REFUSED. --hosts FILE answers the names in an /etc/hosts-format file first. SIGUSR1 \
+    dumps the cache; SIGINT or SIGTERM stop it.")]
 pub(crate) struct ResolverArgs {
     /// Address to serve UDP and TCP on; repeatable (e.g. 127.0.0.1:5353, [::1]:5353).
     #[arg(long, value_name = "ADDR")]
@@ -158,6 +159,10 @@ pub(crate) struct ResolverArgs {
     /// the fastest answering is preferred.
     #[arg(long, value_name = "ADDR")]
     pub(crate) forward: Vec<std::net::SocketAddr>,
+    /// On SIGUSR1, write the cache (master-file form) to FILE, replaced atomically; without
+    /// it, to standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dump_file: Option<std::path::PathBuf>,
     /// TOML file with the same settings in a [dns.resolver] table; flags add to it.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<std::path::PathBuf>,

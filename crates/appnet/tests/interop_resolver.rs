@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use appnet_testkit::{
-    CommandOutput, Program, RunningProgram, free_port, free_port_on, run, wait_for_tcp,
+    CommandOutput, Program, RunningProgram, free_port, free_port_on, run, signal, wait_for_tcp,
+    wait_until,
 };
 
 const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
@@ -52,7 +53,7 @@ struct Lab {
     resolver_port: u16,
     authorities: Vec<RunningProgram>,
     replica_primary: Option<RunningProgram>,
-    _resolver: RunningProgram,
+    resolver: RunningProgram,
 }
 
 fn start_lab() -> Lab {
@@ -89,12 +90,7 @@ fn start_lab_with(extra: &[&str]) -> Lab {
     resolver.wait_ready(Duration::from_secs(20), || {
         wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
     });
-    Lab {
-        resolver_port,
-        authorities,
-        replica_primary: Some(primary),
-        _resolver: resolver,
-    }
+    Lab { resolver_port, authorities, replica_primary: Some(primary), resolver }
 }
 
 fn dig(lab: &Lab, args: &[&str]) -> CommandOutput {
@@ -234,4 +230,23 @@ fn serves_stale_answers_when_every_authority_is_gone() {
     assert!(stale.stdout.contains("\t30\tIN\tA\t192.0.2.80"), "stale, TTL 30: {stale:?}");
     let unknown = dig(&lab, &["+time=12", "never.example.lab", "A"]);
     assert!(unknown.stdout.contains("status: SERVFAIL"), "{}", unknown.stdout);
+}
+
+#[test]
+fn sigusr1_dumps_the_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = dir.path().join("cache.dump");
+    let lab = start_lab_with(&["--dump-file", dump.to_str().expect("utf-8 path")]);
+    assert_eq!(dig(&lab, &["+short", "www.lab", "A"]).stdout, "www.example.lab.\n192.0.2.80\n");
+    lab.resolver.signal(signal::SIGUSR1);
+    assert!(wait_until(Duration::from_secs(10), || dump.exists()), "dump written");
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    assert!(
+        text.contains("www.lab.\t") && text.contains("\tIN\tCNAME\twww.example.lab."),
+        "{text}"
+    );
+    assert!(
+        text.contains("example.lab.\t") && text.contains("\tIN\tNS\tns1.example.lab."),
+        "{text}"
+    );
 }

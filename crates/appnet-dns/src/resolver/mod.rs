@@ -19,6 +19,7 @@
 
 pub mod cache;
 pub mod driver;
+pub mod dump;
 pub mod hints;
 pub mod hosts;
 pub mod reply;

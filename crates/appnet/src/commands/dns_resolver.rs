@@ -116,13 +116,28 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(serve(settings, shared))?;
+    runtime.block_on(serve(settings, shared, args.dump_file))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(settings: ServiceSettings, shared: Arc<Shared>) -> anyhow::Result<()> {
+async fn serve(
+    settings: ServiceSettings,
+    shared: Arc<Shared>,
+    dump_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let lifecycle = Lifecycle::new();
     lifecycle.listen_for_signals().context("watch signals")?;
+    let mut dump_signal =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+            .context("watch SIGUSR1")?;
+    let dumper = shared.clone();
+    tokio::spawn(async move {
+        while dump_signal.recv().await.is_some() {
+            if let Err(error) = dump_cache(&dumper, dump_file.as_deref()) {
+                tracing::error!("cache dump failed: {error:#}");
+            }
+        }
+    });
     let listen = settings.listen.clone();
     let running =
         service::spawn(settings, shared).await.with_context(|| format!("listen on {listen:?}"))?;
@@ -132,5 +147,30 @@ async fn serve(settings: ServiceSettings, shared: Arc<Shared>) -> anyhow::Result
     lifecycle.shutdown_token().cancelled().await;
     running.shutdown().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Writes the cache in master-file form to `path` (atomically: a temporary file, synced, then
+/// renamed over it) or to standard output.
+fn dump_cache(shared: &Shared, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let text = {
+        let cache = shared.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        appnet_dns::resolver::dump::render(&cache, tokio::time::Instant::now().into_std())
+    };
+    let Some(path) = path else {
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        return Ok(());
+    };
+    let aside = path.with_extension("tmp");
+    {
+        use std::io::Write as _;
+        let mut file =
+            std::fs::File::create(&aside).with_context(|| format!("create {}", aside.display()))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&aside, path).with_context(|| format!("rename to {}", path.display()))?;
+    tracing::info!("cache dumped to {}", path.display());
     Ok(())
 }
