@@ -51,6 +51,7 @@ fn start_nsd(ip: &str, port: u16, origin: &str, zone: &str) -> RunningProgram {
 
 struct Lab {
     resolver_port: u16,
+    ns_port: u16,
     authorities: Vec<RunningProgram>,
     replica_primary: Option<RunningProgram>,
     resolver: RunningProgram,
@@ -90,7 +91,7 @@ fn start_lab_with(extra: &[&str]) -> Lab {
     resolver.wait_ready(Duration::from_secs(20), || {
         wait_for_tcp(listen.parse().expect("addr"), Duration::from_millis(100))
     });
-    Lab { resolver_port, authorities, replica_primary: Some(primary), resolver }
+    Lab { resolver_port, ns_port: port, authorities, replica_primary: Some(primary), resolver }
 }
 
 fn dig(lab: &Lab, args: &[&str]) -> CommandOutput {
@@ -249,4 +250,99 @@ fn sigusr1_dumps_the_cache() {
         text.contains("example.lab.\t") && text.contains("\tIN\tNS\tns1.example.lab."),
         "{text}"
     );
+}
+
+fn start_unbound(root_port: u16) -> (RunningProgram, u16) {
+    let port = free_port();
+    let program = Program::new("unbound", "unbound");
+    let dir = program.dir().display().to_string();
+    // One thread, iterator only (no DNSSEC: no trust anchor), loopback authorities allowed.
+    // Unbound cannot be told to ask every server on one port the way --ns-port does, so each
+    // zone of the lab is a stub pointing at its servers' address@port.
+    let config = format!(
+        "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-ip6: no\n  num-threads: 1\n  \
+         username: \"\"\n  chroot: \"\"\n  directory: \"{dir}\"\n  pidfile: \"{dir}/unbound.pid\"\n  \
+         use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  do-not-query-localhost: no\n  \
+         module-config: \"iterator\"\n  access-control: 127.0.0.0/8 allow\n\
+         stub-zone:\n  name: \".\"\n  stub-addr: 127.0.0.2@{root_port}\n\
+         stub-zone:\n  name: \"lab.\"\n  stub-addr: 127.0.0.3@{root_port}\n\
+         stub-zone:\n  name: \"example.lab.\"\n  stub-addr: 127.0.0.4@{root_port}\n  stub-addr: 127.0.0.6@{root_port}\n\
+         stub-zone:\n  name: \"other.lab.\"\n  stub-addr: 127.0.0.5@{root_port}\n\
+         remote-control:\n  control-enable: no\n"
+    );
+    let config_path = format!("{dir}/unbound.conf");
+    let mut unbound = program.file("unbound.conf", config).args(["-d", "-c", &config_path]).start();
+    let addr = format!("127.0.0.1:{port}");
+    unbound.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(addr.parse().expect("addr"), Duration::from_millis(100))
+    });
+    (unbound, port)
+}
+
+/// rcode and the answer section, TTLs left out, records sorted: what two resolvers must agree on.
+fn essence(port: u16, name: &str, qtype: &str) -> String {
+    let port = port.to_string();
+    let args = [
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "+time=5",
+        "+tries=2",
+        "+noall",
+        "+comments",
+        "+answer",
+        name,
+        qtype,
+    ];
+    let output = run("dig", "bind9-dnsutils", &args, Duration::from_secs(20)).stdout;
+    let status = output
+        .lines()
+        .find_map(|l| l.split("status: ").nth(1))
+        .map(|s| s.split(',').next().unwrap_or("").to_owned());
+    let mut records: Vec<String> = output
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let mut kept = vec![fields[0].to_ascii_lowercase()];
+            kept.extend(fields[2..].iter().map(|f| f.to_string()));
+            kept.join(" ")
+        })
+        .collect();
+    records.sort();
+    format!("{}: {}", status.unwrap_or_else(|| "no answer".into()), records.join(" | "))
+}
+
+#[test]
+fn answers_equal_unbounds_for_a_corpus_of_questions() {
+    let lab = start_lab();
+    let root_port = lab.ns_port;
+    let (_unbound, unbound_port) = start_unbound(root_port);
+    let corpus = [
+        ("www.example.lab", "A"),
+        ("www.example.lab", "AAAA"),
+        ("WWW.Example.LAB", "A"),
+        ("example.lab", "MX"),
+        ("www.example.lab", "MX"),
+        ("nope.example.lab", "A"),
+        ("nope.lab", "A"),
+        ("www.lab", "A"),
+        ("alias.example.lab", "AAAA"),
+        ("host.other.lab", "A"),
+        ("other.lab", "SOA"),
+        ("txt.example.lab", "TXT"),
+        ("example.lab", "NS"),
+        ("lab", "SOA"),
+        ("ns.other-host.example.lab", "A"),
+        ("deep.nope.other.lab", "TXT"),
+    ];
+    let mut differences = Vec::new();
+    for (name, qtype) in corpus {
+        let (ours, theirs) =
+            (essence(lab.resolver_port, name, qtype), essence(unbound_port, name, qtype));
+        if ours != theirs {
+            differences.push(format!("{name} {qtype}\n  appnet:  {ours}\n  unbound: {theirs}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
