@@ -48,6 +48,9 @@ pub struct ResolverConfig {
     pub case_randomization: bool,
     /// Upstream resolvers to send every question to (RD set) instead of iterating; empty: iterate.
     pub forwarders: Vec<SocketAddr>,
+    /// QNAME minimisation (RFC 9156): tell each zone's servers only one label more than
+    /// their zone, with type A, until the cut is found; the full name goes to the final zone.
+    pub qname_minimisation: bool,
 }
 
 impl Default for ResolverConfig {
@@ -61,6 +64,7 @@ impl Default for ResolverConfig {
             deadline: Duration::from_secs(8),
             case_randomization: true,
             forwarders: Vec::new(),
+            qname_minimisation: true,
         }
     }
 }
@@ -122,7 +126,7 @@ pub struct Hop {
     pub server: SocketAddr,
     /// The zone it was asked as.
     pub zone: Box<[u8]>,
-    /// The name asked.
+    /// The name asked (with QNAME minimisation, maybe an ancestor of the question's).
     pub qname: Box<[u8]>,
     /// What came back: "referral", "answer", "nxdomain", "nodata", "lame", "error", "timeout",
     /// "truncated", "malformed".
@@ -143,6 +147,9 @@ enum State {
 struct Pending {
     to: SocketAddr,
     id: u16,
+    /// The question asked, lowercase: the current one, or a minimised one above it.
+    qname: Box<[u8]>,
+    qtype: u16,
     /// The name as sent (0x20 case pattern).
     sent_name: Box<[u8]>,
     tcp: bool,
@@ -171,6 +178,11 @@ pub struct Resolution {
     failures: Vec<(SocketAddr, u8)>,
     /// NS names whose addresses a sub-resolution already looked for, at this zone.
     looked_up: Vec<Box<[u8]>>,
+    /// Labels below the zone revealed to its servers beyond the first (QNAME minimisation),
+    /// and whether minimisation is off for this zone (after an NXDOMAIN or an error for a
+    /// minimised name, the full name is asked, as Unbound's relaxed mode does).
+    revealed: usize,
+    minimise_off: bool,
     state: State,
     outcome: Option<Result<Answer, ResolveError>>,
     hops: Vec<Hop>,
@@ -212,6 +224,8 @@ impl Resolution {
             zone: Box::new([]),
             failures: Vec::new(),
             looked_up: Vec::new(),
+            revealed: 0,
+            minimise_off: false,
             state: State::Ready,
             outcome: None,
             hops: Vec::new(),
@@ -261,7 +275,7 @@ impl Resolution {
             State::Waiting(pending)
                 if pending.unsent.is_none()
                     && from == pending.to
-                    && matches(response, pending.id, &pending.sent_name, self.qtype) =>
+                    && matches(response, pending.id, &pending.sent_name, pending.qtype) =>
             {
                 let pending = pending.clone();
                 self.handle_reply(&pending, response, cache, servers, now);
@@ -325,6 +339,8 @@ impl Resolution {
             self.zone = zone;
             self.failures.clear();
             self.looked_up.clear();
+            self.revealed = 0;
+            self.minimise_off = false;
         }
         let (addresses, unresolved) = if forwarding {
             (self.config.forwarders.clone(), Vec::new())
@@ -440,18 +456,21 @@ impl Resolution {
     ) {
         self.queries += 1;
         let id: u16 = rng.random();
+        let (qname, qtype) = self.question_to_ask();
         let sent_name = if self.config.case_randomization {
-            randomize_case(&self.current, rng)
+            randomize_case(&qname, rng)
         } else {
-            self.current.clone()
+            qname.clone()
         };
         let edns = servers.edns(to);
-        let message = self.query(&sent_name, id, edns);
+        let message = self.query(&sent_name, qtype, id, edns);
         let timeout =
             if tcp { servers.timeout(to).max(Duration::from_secs(2)) } else { servers.timeout(to) };
         self.state = State::Waiting(Pending {
             to,
             id,
+            qname,
+            qtype,
             sent_name,
             tcp,
             edns,
@@ -474,7 +493,7 @@ impl Resolution {
         if truncated && !pending.tcp {
             self.hop(pending, "truncated", now);
             // Same question, same server, over TCP (RFC 7766 §5).
-            let message = self.query(&pending.sent_name, pending.id, pending.edns);
+            let message = self.query(&pending.sent_name, pending.qtype, pending.id, pending.edns);
             self.queries += 1;
             self.state = State::Waiting(Pending {
                 tcp: true,
@@ -489,11 +508,15 @@ impl Resolution {
         // Names compressed against the question would carry its 0x20 case pattern into the
         // cache: put the question back in lowercase first (`matches` checked it is there).
         let mut response = response.to_vec();
-        response[12..12 + self.current.len()].copy_from_slice(&self.current);
-        let Ok(meaning) = interpret(&response, &self.current, self.qtype, &self.zone) else {
+        response[12..12 + pending.qname.len()].copy_from_slice(&pending.qname);
+        let Ok(meaning) = interpret(&response, &pending.qname, pending.qtype, &self.zone) else {
             self.hop(pending, "malformed", now);
             return self.fail_server(pending.to);
         };
+        let minimised = pending.qname != self.current || pending.qtype != self.qtype;
+        if minimised {
+            return self.handle_minimised(pending, meaning, cache, now);
+        }
         match meaning {
             Meaning::Answer { rrsets, authoritative } => {
                 self.hop(pending, "answer", now);
@@ -534,9 +557,57 @@ impl Resolution {
         }
     }
 
-    /// The query for the current question: iterative, or with RD set to a forwarder.
-    fn query(&self, name: &[u8], id: u16, edns: bool) -> Vec<u8> {
-        let mut message = build_query(name, self.qtype, id, edns);
+    /// What to ask the current zone's servers: the full question, or with QNAME minimisation
+    /// (RFC 9156 §3) the current name cut to one label more than the zone (plus those already
+    /// found to be no cut), type A.
+    fn question_to_ask(&self) -> (Box<[u8]>, u16) {
+        let full = (self.current.clone(), self.qtype);
+        if !self.config.qname_minimisation
+            || self.minimise_off
+            || !self.config.forwarders.is_empty()
+        {
+            return full;
+        }
+        let offsets: Vec<usize> = label_offsets(&self.current).collect();
+        let zone_labels = label_offsets(&self.zone).count();
+        let wanted = zone_labels + 1 + self.revealed;
+        if wanted >= offsets.len() || self.revealed >= MAX_MINIMISE_STEPS {
+            return full;
+        }
+        (self.current[offsets[offsets.len() - wanted]..].into(), A)
+    }
+
+    /// A reply to a minimised question: a referral moves down as usual; data or no data means
+    /// no cut at that name (one more label next time); anything else, ask the full name.
+    fn handle_minimised(
+        &mut self,
+        pending: &Pending,
+        meaning: Meaning,
+        cache: &mut Cache,
+        now: Instant,
+    ) {
+        match meaning {
+            Meaning::Referral { ns, glue, .. } => {
+                self.hop(pending, "referral", now);
+                store(cache, ns, Trust::Authority, now);
+                for set in glue {
+                    store(cache, set, Trust::Additional, now);
+                }
+            }
+            Meaning::Answer { .. } | Meaning::Negative { nxdomain: false, .. } => {
+                self.hop(pending, "no cut", now);
+                self.revealed += 1;
+            }
+            Meaning::Negative { nxdomain: true, .. } | Meaning::Error { .. } | Meaning::Lame => {
+                self.hop(pending, "minimised query failed", now);
+                self.minimise_off = true;
+            }
+        }
+    }
+
+    /// The query for a question: iterative, or with RD set to a forwarder.
+    fn query(&self, name: &[u8], qtype: u16, id: u16, edns: bool) -> Vec<u8> {
+        let mut message = build_query(name, qtype, id, edns);
         if !self.config.forwarders.is_empty() {
             message[2] |= 0x01;
         }
@@ -547,7 +618,7 @@ impl Resolution {
         self.hops.push(Hop {
             server: pending.to,
             zone: self.zone.clone(),
-            qname: self.current.clone(),
+            qname: pending.qname.clone(),
             result,
             rtt: now.saturating_duration_since(pending.sent_at),
         });
@@ -687,6 +758,8 @@ const CNAME: u16 = 5;
 const SOA: u16 = 6;
 const AAAA: u16 = 28;
 const FORMERR: u16 = 1;
+/// Minimised queries per zone before the rest of the name is asked at once (RFC 9156 §2.3).
+const MAX_MINIMISE_STEPS: usize = 10;
 const ROOT: &[u8] = &[0];
 
 fn store(cache: &mut Cache, set: RecordSet, trust: Trust, now: Instant) {

@@ -148,15 +148,44 @@ fn iterates_from_the_root_then_answers_from_cache() {
 }
 
 #[test]
-fn queries_randomize_case_and_clear_rd() {
+fn queries_randomize_case_clear_rd_and_minimise_the_name() {
     let mut net = Network::new();
-    net.resolve("www.lab.", A).0.unwrap();
-    let first = &net.sent[0].message;
-    assert_eq!(first[2] & 0x01, 0, "RD clear");
-    let name = &first[12..12 + 9];
-    assert!(name.eq_ignore_ascii_case(&wire("www.lab.")));
-    let cased = net.sent.iter().filter(|t| t.message[12..21] != wire("www.lab.")[..]).count();
+    net.resolve("www.site.lab.", A).0.unwrap();
+    let asked: Vec<(Vec<u8>, u16)> = net
+        .sent
+        .iter()
+        .map(|t| {
+            let end = 12 + t.message[12..].iter().position(|&b| b == 0).unwrap() + 1;
+            let qtype = u16::from_be_bytes([t.message[end], t.message[end + 1]]);
+            (t.message[12..end].to_ascii_lowercase(), qtype)
+        })
+        .collect();
+    // RFC 9156: the root hears "lab.", lab. hears "site.lab.", only site.lab. the whole name.
+    assert_eq!(asked, [(wire("lab."), A), (wire("site.lab."), A), (wire("www.site.lab."), A)]);
+    assert!(net.sent.iter().all(|t| t.message[2] & 0x01 == 0), "RD clear");
+    let cased = net
+        .sent
+        .iter()
+        .filter(|t| {
+            t.message[12..16] != wire("lab.")[..] && t.message[12..21] != wire("site.lab.")[..]
+        })
+        .count();
     assert!(cased > 0, "0x20: some letters sent in upper case");
+}
+
+#[test]
+fn minimisation_steps_past_names_that_are_no_cut() {
+    let mut net = Network::new();
+    // www.lab. exists (no cut): lab. is then asked the full name, which does not exist.
+    let (outcome, hops) = net.resolve("x.www.lab.", A);
+    assert_eq!(outcome.unwrap().rcode, 3);
+    // (The dead ns2.lab. may cost a timeout on the way.)
+    let results: Vec<&str> = hops.iter().map(|h| h.result).filter(|r| *r != "timeout").collect();
+    assert_eq!(results, ["referral", "no cut", "nxdomain"]);
+    // An NXDOMAIN for a minimised name: the full name is asked before believing it.
+    let (outcome, hops) = net.resolve("a.nothing.lab.", A);
+    assert_eq!(outcome.unwrap().rcode, 3);
+    assert_eq!(hops.last().unwrap().qname, wire("a.nothing.lab.").into_boxed_slice());
 }
 
 #[test]

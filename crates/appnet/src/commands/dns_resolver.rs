@@ -58,6 +58,8 @@ struct ResolverTable {
     max_queries: Option<u32>,
     /// Randomise the case of query names (0x20; default true).
     case_randomization: Option<bool>,
+    /// QNAME minimisation, RFC 9156 (default true).
+    qname_minimisation: Option<bool>,
     /// Upstream resolvers to forward to instead of iterating.
     #[serde(default)]
     forward: Vec<SocketAddr>,
@@ -94,6 +96,7 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         max_queries: table.max_queries.unwrap_or(base.max_queries),
         case_randomization: table.case_randomization.unwrap_or(base.case_randomization),
         forwarders: table.forward.iter().chain(&args.forward).copied().collect(),
+        qname_minimisation: table.qname_minimisation.unwrap_or(base.qname_minimisation),
         ..base
     };
     let mut allow = table.allow.clone();
