@@ -72,6 +72,8 @@ pub enum Hit<'a> {
         ttl: u32,
         /// How the data came.
         trust: Trust,
+        /// The TTL it was stored with (after the caps), for prefetch decisions.
+        stored_ttl: u32,
     },
     /// The name does not exist (NXDOMAIN), or has no data of that type (NODATA).
     Negative {
@@ -222,7 +224,9 @@ impl Cache {
         entry.last_used = tick;
         let ttl = entry.remaining(now)?;
         Some(match &entry.data {
-            Data::Records(rdatas) => Hit::Records { rdatas, ttl, trust: entry.trust },
+            Data::Records(rdatas) => {
+                Hit::Records { rdatas, ttl, trust: entry.trust, stored_ttl: entry.ttl }
+            }
             Data::Negative { nxdomain, soa } => {
                 Hit::Negative { nxdomain: *nxdomain, soa: soa.as_ref(), ttl }
             }
@@ -248,7 +252,9 @@ impl Cache {
         let entry = self.entries.get(&key)?;
         let ttl = entry.remaining(now).unwrap_or(STALE_TTL);
         Some(match &entry.data {
-            Data::Records(rdatas) => Hit::Records { rdatas, ttl, trust: entry.trust },
+            Data::Records(rdatas) => {
+                Hit::Records { rdatas, ttl, trust: entry.trust, stored_ttl: entry.ttl }
+            }
             Data::Negative { nxdomain, soa } => {
                 Hit::Negative { nxdomain: *nxdomain, soa: soa.as_ref(), ttl }
             }

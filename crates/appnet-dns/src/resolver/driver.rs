@@ -62,7 +62,7 @@ impl Shared {
     /// The answer to `qname` (lowercase wire name) / `qtype`: from the cache at once if it
     /// is there, else by iteration, joined with any identical question already in flight.
     pub async fn resolve(&self, qname: &[u8], qtype: u16) -> Outcome {
-        if let Some(hit) = self.cached(qname, qtype) {
+        if let Some((hit, _)) = self.cached(qname, qtype) {
             return hit;
         }
         let key = QuestionKey { name: qname.into(), qtype };
@@ -81,7 +81,7 @@ impl Shared {
                 return outcome;
             }
         }
-        let outcome = Arc::new(self.iterate(qname, qtype).await);
+        let outcome = Arc::new(self.iterate(qname, qtype, false).await);
         let sender = self.inflight.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
         if let Some(sender) = sender {
             let _ = sender.send(outcome.clone());
@@ -89,12 +89,33 @@ impl Shared {
         outcome
     }
 
-    /// The answer if the cache alone has it.
-    pub fn cached(&self, qname: &[u8], qtype: u16) -> Option<Outcome> {
+    /// The answer if the cache alone has it, and whether it is about to expire (then call
+    /// [`prefetch`](Self::prefetch) while serving it).
+    pub fn cached(&self, qname: &[u8], qtype: u16) -> Option<(Outcome, bool)> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         match walk_cache(&mut cache, qname, qtype, self.config.max_cnames, now()) {
-            CacheWalk::Answer(answer) => Some(Arc::new((Ok(answer), Vec::new()))),
+            CacheWalk::Answer { answer, expiring } => {
+                Some((Arc::new((Ok(answer), Vec::new())), expiring))
+            }
             CacheWalk::Missing { .. } | CacheWalk::CnameChain => None,
+        }
+    }
+
+    /// Refreshes `qname`/`qtype` from the authorities before its cached answer expires,
+    /// unless a resolution of it is already in flight.
+    pub async fn prefetch(&self, qname: &[u8], qtype: u16) {
+        let key = QuestionKey { name: qname.into(), qtype };
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            if inflight.contains_key(&key) {
+                return;
+            }
+            inflight.insert(key.clone(), broadcast::channel(1).0);
+        }
+        let outcome = Arc::new(self.iterate(qname, qtype, true).await);
+        let sender = self.inflight.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        if let Some(sender) = sender {
+            let _ = sender.send(outcome);
         }
     }
 
@@ -108,7 +129,7 @@ impl Shared {
         let Err(error) = outcome else { return outcome };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         match walk_cache_stale(&mut cache, qname, qtype, self.config.max_cnames, now()) {
-            CacheWalk::Answer(answer) => {
+            CacheWalk::Answer { answer, .. } => {
                 tracing::debug!(%error, "no authority answered: serving stale data");
                 Ok(answer)
             }
@@ -116,10 +137,20 @@ impl Shared {
         }
     }
 
-    async fn iterate(&self, qname: &[u8], qtype: u16) -> (Result<Answer, ResolveError>, Vec<Hop>) {
+    async fn iterate(
+        &self,
+        qname: &[u8],
+        qtype: u16,
+        refresh: bool,
+    ) -> (Result<Answer, ResolveError>, Vec<Hop>) {
         // IDs, ports and 0x20 bits must not be guessable: a CSPRNG per resolution.
         let mut rng = StdRng::from_os_rng();
-        let mut resolution = Resolution::new(qname, qtype, self.hints.clone(), &self.config, now());
+        let (hints, config) = (self.hints.clone(), &self.config);
+        let mut resolution = if refresh {
+            Resolution::refresh(qname, qtype, hints, config, now())
+        } else {
+            Resolution::new(qname, qtype, hints, config, now())
+        };
         let mut exchange: Option<Exchange> = None;
         loop {
             let transmit = {

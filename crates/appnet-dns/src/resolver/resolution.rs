@@ -183,6 +183,8 @@ pub struct Resolution {
     /// minimised name, the full name is asked, as Unbound's relaxed mode does).
     revealed: usize,
     minimise_off: bool,
+    /// Skip the cache's answer once: this resolution refreshes an entry about to expire.
+    refresh: bool,
     state: State,
     outcome: Option<Result<Answer, ResolveError>>,
     hops: Vec<Hop>,
@@ -201,6 +203,20 @@ impl Resolution {
         now: Instant,
     ) -> Self {
         Self::nested(qname, qtype, hints, config, now, 0)
+    }
+
+    /// A resolution that refreshes `qname`/`qtype` from the authorities although the cache
+    /// still holds it (prefetch): the new answer replaces the old.
+    pub fn refresh(
+        qname: &[u8],
+        qtype: u16,
+        hints: Arc<RootHints>,
+        config: &ResolverConfig,
+        now: Instant,
+    ) -> Self {
+        let mut resolution = Self::nested(qname, qtype, hints, config, now, 0);
+        resolution.refresh = true;
+        resolution
     }
 
     fn nested(
@@ -226,6 +242,7 @@ impl Resolution {
             looked_up: Vec::new(),
             revealed: 0,
             minimise_off: false,
+            refresh: false,
             state: State::Ready,
             outcome: None,
             hops: Vec::new(),
@@ -373,13 +390,16 @@ impl Resolution {
     fn answer_from_cache(&mut self, cache: &mut Cache, now: Instant) -> bool {
         let budget = self.config.max_cnames.saturating_sub(self.cnames);
         match walk_cache(cache, &self.current, self.qtype, budget, now) {
-            CacheWalk::Answer(mut answer) => {
+            CacheWalk::Answer { mut answer, .. } if !self.refresh => {
                 let mut records = std::mem::take(&mut self.chain);
                 records.append(&mut answer.answer);
                 answer.answer = records;
                 self.finish(Ok(answer));
                 true
             }
+            // A refresh (prefetch) asks the authorities even though the cache has the answer,
+            // until one of them has answered.
+            CacheWalk::Answer { .. } => false,
             CacheWalk::Missing { chain, name } => {
                 self.cnames = self.cnames.saturating_add(chain.len() as u8);
                 if self.chain.iter().any(|r| r.name == name) {
@@ -517,6 +537,9 @@ impl Resolution {
         if minimised {
             return self.handle_minimised(pending, meaning, cache, now);
         }
+        if matches!(meaning, Meaning::Answer { .. } | Meaning::Negative { .. }) {
+            self.refresh = false;
+        }
         match meaning {
             Meaning::Answer { rrsets, authoritative } => {
                 self.hop(pending, "answer", now);
@@ -645,7 +668,13 @@ impl Resolution {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheWalk {
     /// The whole answer (CNAMEs followed, then the data or the negative answer).
-    Answer(Answer),
+    Answer {
+        /// The answer, TTLs as left in the cache.
+        answer: Answer,
+        /// The final RRset is in the last tenth of its TTL: worth refreshing before it
+        /// expires, while it is being asked for (prefetch, as Unbound does).
+        expiring: bool,
+    },
     /// The cache follows CNAMEs this far, then knows nothing of `name`.
     Missing {
         /// The CNAMEs followed.
@@ -698,18 +727,16 @@ fn walk(
             cache.lookup(&current, qtype, now)
         };
         match hit {
-            Some(Hit::Records { rdatas, ttl, .. }) => {
+            Some(Hit::Records { rdatas, ttl, stored_ttl, .. }) => {
+                let expiring = stored_ttl >= PREFETCH_MIN_TTL && ttl * 10 < stored_ttl;
                 chain.extend(rdatas.iter().map(|rdata| AnswerRecord {
                     name: current.clone(),
                     rtype: qtype,
                     ttl,
                     rdata: rdata.clone(),
                 }));
-                return CacheWalk::Answer(Answer {
-                    rcode: 0,
-                    answer: chain,
-                    authority: Vec::new(),
-                });
+                let answer = Answer { rcode: 0, answer: chain, authority: Vec::new() };
+                return CacheWalk::Answer { answer, expiring };
             }
             Some(Hit::Negative { nxdomain, soa, ttl }) => {
                 let authority = soa
@@ -721,11 +748,9 @@ fn walk(
                     })
                     .into_iter()
                     .collect();
-                return CacheWalk::Answer(Answer {
-                    rcode: if nxdomain { 3 } else { 0 },
-                    answer: chain,
-                    authority,
-                });
+                let answer =
+                    Answer { rcode: if nxdomain { 3 } else { 0 }, answer: chain, authority };
+                return CacheWalk::Answer { answer, expiring: false };
             }
             None => {}
         }
@@ -758,6 +783,9 @@ const CNAME: u16 = 5;
 const SOA: u16 = 6;
 const AAAA: u16 = 28;
 const FORMERR: u16 = 1;
+/// RRsets stored with a shorter TTL are not prefetched: refreshing them would be most of the
+/// traffic for little gain.
+const PREFETCH_MIN_TTL: u32 = 10;
 /// Minimised queries per zone before the rest of the name is asked at once (RFC 9156 §2.3).
 const MAX_MINIMISE_STEPS: usize = 10;
 const ROOT: &[u8] = &[0];

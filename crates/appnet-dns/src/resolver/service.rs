@@ -87,6 +87,7 @@ impl RunningResolver {
 
 struct Service {
     shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
     allow: Vec<IpNet>,
     hosts: Option<Hosts>,
     permits: Semaphore,
@@ -97,6 +98,7 @@ struct Service {
 pub async fn spawn(settings: ServiceSettings, shared: Arc<Shared>) -> io::Result<RunningResolver> {
     let service = Arc::new(Service {
         shared,
+        runtime: tokio::runtime::Handle::current(),
         allow: settings.allow,
         hosts: settings.hosts,
         permits: Semaphore::new(settings.max_inflight),
@@ -250,7 +252,14 @@ impl Service {
             return Now::Reply(write_answer(&query, &answer, udp));
         }
         match self.shared.cached(&query.qname_lower, query.qtype) {
-            Some(outcome) => Now::Reply(self.reply(&query, &outcome.0, udp)),
+            Some((outcome, expiring)) => {
+                if expiring {
+                    let (shared, qname, qtype) =
+                        (self.shared.clone(), query.qname_lower.clone(), query.qtype);
+                    self.runtime.spawn(async move { shared.prefetch(&qname, qtype).await });
+                }
+                Now::Reply(self.reply(&query, &outcome.0, udp))
+            }
             None => Now::Resolve(query),
         }
     }

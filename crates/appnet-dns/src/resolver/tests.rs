@@ -290,3 +290,46 @@ fn forwarding_sends_recursive_queries_to_the_upstream_only() {
         "RD set, upstream only"
     );
 }
+
+#[test]
+fn an_entry_in_its_last_tenth_is_refreshed_by_a_prefetch() {
+    let mut net = Network::new();
+    net.resolve("www.lab.", A).0.unwrap();
+    let max = ResolverConfig::default().max_cnames;
+    let expiring =
+        |net: &mut Network| match walk_cache(&mut net.cache, &wire("www.lab."), A, max, net.now) {
+            CacheWalk::Answer { expiring, answer } => (expiring, answer.answer[0].ttl),
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(expiring(&mut net), (false, 3600));
+    net.now += Duration::from_secs(3300);
+    assert_eq!(expiring(&mut net), (true, 300), "last tenth of 3600 s");
+    // The refresh asks lab.'s server again (the cut is cached) and stores a fresh TTL.
+    let sent = net.sent.len();
+    let config = ResolverConfig::default();
+    let mut refresh =
+        Resolution::refresh(&wire("www.lab."), A, net.hints.clone(), &config, net.now);
+    loop {
+        while let Some(transmit) =
+            refresh.poll_transmit(&mut net.cache, &mut net.stats, &mut net.rng, net.now)
+        {
+            net.sent.push(transmit.clone());
+            let mut out = Vec::new();
+            if let Some(server) = net.servers.get(&transmit.to) {
+                server.answer(&transmit.message, Transport::Udp, &mut out);
+                refresh.handle_response(transmit.to, &out, &mut net.cache, &mut net.stats, net.now);
+            }
+        }
+        if refresh.poll_outcome().is_some() {
+            break;
+        }
+        net.now = refresh.poll_timeout().unwrap();
+        refresh.handle_timeout(&mut net.stats, net.now);
+    }
+    assert!(net.sent.len() > sent, "the authorities were asked");
+    assert!(
+        net.sent[sent..].iter().all(|t| t.to == address(3) || t.to == address(7)),
+        "only lab.'s servers"
+    );
+    assert_eq!(expiring(&mut net), (false, 3600), "refreshed");
+}
