@@ -57,10 +57,12 @@ pub(crate) enum Command {
     +[no]adflag +[no]cdflag   the AD (on) and CD (off) flags\n  \
     +time=T +tries=N +retry=N   T seconds per attempt (5), N attempts (3)\n  \
     +ignore            show a truncated answer instead of retrying over TCP\n  \
+    +trace             follow the delegations from the root, printing each server's reply \
+    (all queries on -p's port; missing glue is found by iterating)\n  \
     +[no]all +[no]cmd +[no]comments +[no]question +[no]answer +[no]authority \
     +[no]additional +[no]stats   what to print\n\n\
     Exit status: 0 answered (any RCODE), 1 bad command line, 9 no server answered, 10 other \
-    errors. Not yet: +trace (issue #4) and AXFR/IXFR output. dig's -q NAME is appnet's \
+    errors. Not yet: +nssearch and AXFR/IXFR output. dig's -q NAME is appnet's \
     --quiet here: give the name plainly.")]
     Dig(DigArgs),
     /// HTTP: the origin server and the browser-like page loader.

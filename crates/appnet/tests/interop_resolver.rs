@@ -346,3 +346,38 @@ fn answers_equal_unbounds_for_a_corpus_of_questions() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+#[test]
+fn dig_trace_follows_the_delegations_from_the_root() {
+    let lab = start_lab();
+    let port = lab.ns_port.to_string();
+    let trace = |name: &str| {
+        let args = ["dig", "+trace", "@127.0.0.2", "-p", &port, "+time=3", name];
+        run(APPNET, "appnet", &args, Duration::from_secs(30))
+    };
+    let www = trace("www.example.lab");
+    assert_eq!(www.status, Some(0), "{www:?}");
+    let steps: Vec<&str> = www.stdout.lines().filter(|l| l.starts_with(";; Received")).collect();
+    assert_eq!(steps.len(), 4, "root NS, root, lab., example.lab.:\n{}", www.stdout);
+    assert!(
+        www.stdout.contains("lab.\t\t\t3600\tIN\tNS\tns.lab.\n")
+            || www.stdout.contains("lab.\t\t\t86400\tIN\tNS\tns.lab.\n"),
+        "{}",
+        www.stdout
+    );
+    assert!(
+        www.stdout.contains("example.lab.\t\t3600\tIN\tNS\tns1.example.lab."),
+        "{}",
+        www.stdout
+    );
+    assert!(www.stdout.contains("www.example.lab.\t300\tIN\tA\t192.0.2.80"), "{}", www.stdout);
+    assert!(steps[1].contains(&format!("from 127.0.0.2#{port}(a.root.lab)")), "{}", steps[1]);
+    // A glueless delegation: the trace finds ns.other-host.example.lab. itself.
+    let glueless = trace("host.other.lab");
+    assert!(glueless.stdout.contains("host.other.lab.\t\t300\tIN\tA\t192.0.2.55"), "{glueless:?}");
+    assert!(
+        glueless.stdout.contains(&format!("from 127.0.0.5#{port}(ns.other-host.example.lab)")),
+        "{}",
+        glueless.stdout
+    );
+}

@@ -81,7 +81,9 @@ pub async fn run(
 }
 
 /// The servers to ask, with the name the user gave for them.
-async fn servers(options: &DigOptions) -> Result<(Vec<SocketAddr>, Option<String>), String> {
+pub(crate) async fn servers(
+    options: &DigOptions,
+) -> Result<(Vec<SocketAddr>, Option<String>), String> {
     let port = options.port;
     let (addresses, name) = match &options.server {
         Some(server) => {
@@ -119,7 +121,7 @@ async fn servers(options: &DigOptions) -> Result<(Vec<SocketAddr>, Option<String
 }
 
 /// Asks one server: UDP with retries (then TCP if truncated), or TCP alone with `+tcp`.
-async fn ask(
+pub(crate) async fn ask(
     options: &DigOptions,
     query: &[u8],
     server: SocketAddr,

@@ -15,5 +15,6 @@ pub mod options;
 pub mod present;
 pub mod request;
 pub mod resolv_conf;
+pub mod trace;
 
 pub use options::{DigArgsError, DigOptions, Display, Family};

@@ -24,7 +24,7 @@ pub struct DigOptions {
     /// says otherwise, as dig 9.18 does (RFC 8482 answers over UDP are minimal anyway).
     pub tcp: bool,
     /// Whether `+[no]tcp` was given, so the ANY default does not override it.
-    tcp_given: bool,
+    pub(crate) tcp_given: bool,
     /// `+[no]recurse`: the RD flag; on by default.
     pub recurse: bool,
     /// `+[no]adflag`: the AD flag in the query; on by default, as in dig 9.18.
@@ -45,6 +45,9 @@ pub struct DigOptions {
     pub ignore_truncation: bool,
     /// `-4` / `-6`: use only servers of that address family.
     pub family: Option<Family>,
+    /// `+trace`: follow the delegations from the root, asking each zone's servers in turn and
+    /// printing what each one said.
+    pub trace: bool,
     /// What to print.
     pub display: Display,
 }
@@ -251,6 +254,7 @@ impl DigOptions {
             tries: 3,
             ignore_truncation: false,
             family: None,
+            trace: false,
             display: Display::all(true),
         }
     }
@@ -307,10 +311,11 @@ impl DigOptions {
             "tcp" | "vc" => (self.tcp, self.tcp_given) = (on, true),
             "time" => self.timeout = Duration::from_secs(u64::from(number(1)?)),
             "tries" => self.tries = number(1)?,
-            "trace" | "nssearch" => {
+            "trace" => self.trace = on,
+            "nssearch" => {
                 return Err(DigArgsError::Unsupported {
-                    option: format!("+{option}"),
-                    reason: "it needs the iterative resolver, issue #4",
+                    option: "+nssearch".into(),
+                    reason: "not built yet",
                 });
             }
             _ => return Err(invalid()),
@@ -464,8 +469,9 @@ mod tests {
             Err(DigArgsError::InvalidValue { .. })
         ));
         assert!(matches!(DigOptions::parse(&["x.", "+t"]), Err(DigArgsError::InvalidOption(_))));
+        assert!(DigOptions::parse(&["x.", "+trace"]).unwrap().trace);
         assert!(matches!(
-            DigOptions::parse(&["x.", "+trace"]),
+            DigOptions::parse(&["x.", "+nssearch"]),
             Err(DigArgsError::Unsupported { .. })
         ));
         assert!(matches!(DigOptions::parse(&["a..b"]), Err(DigArgsError::BadName(_))));

@@ -117,6 +117,34 @@ pub fn render(options: &DigOptions, received: &Received<'_>) -> Result<String, P
     Ok(out)
 }
 
+/// One step of `+trace`: the answer and authority records of a response, then where it came
+/// from, as dig prints them (`;; Received 80 bytes from 127.0.0.2#53(a.root.lab) in 1 ms`).
+pub fn trace_step(received: &Received<'_>) -> Result<String, PresentError> {
+    let message = Message::from_octets(received.response).map_err(malformed)?;
+    let mut out = String::new();
+    let answer = message.answer().map_err(malformed)?;
+    let authority = answer
+        .next_section()
+        .map_err(malformed)?
+        .ok_or_else(|| malformed("no authority section"))?;
+    for record in answer.chain(authority) {
+        let record = record.map_err(malformed)?;
+        if record.rtype() != Rtype::OPT {
+            record_line(&mut out, &record);
+        }
+    }
+    let _ = writeln!(
+        out,
+        ";; Received {} bytes from {}#{}({}) in {} ms\n",
+        received.response.len(),
+        received.server.ip(),
+        received.server.port(),
+        received.server_name.trim_end_matches('.'),
+        received.elapsed.as_millis()
+    );
+    Ok(out)
+}
+
 fn malformed(error: impl std::fmt::Display) -> PresentError {
     PresentError::Malformed(error.to_string())
 }

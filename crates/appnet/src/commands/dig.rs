@@ -16,11 +16,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let command_line = args.join(" ");
-    let status = runtime.block_on(client::run(
-        &options,
-        &command_line,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    ))?;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let status = if options.trace {
+        runtime.block_on(appnet_dns::dig::trace::run(
+            &options,
+            &command_line,
+            &mut out,
+            &mut err,
+        ))?
+    } else {
+        runtime.block_on(client::run(&options, &command_line, &mut out, &mut err))?
+    };
     Ok(ExitCode::from(status))
 }
