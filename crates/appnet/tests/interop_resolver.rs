@@ -381,3 +381,62 @@ fn dig_trace_follows_the_delegations_from_the_root() {
         glueless.stdout
     );
 }
+
+#[test]
+fn a_flood_of_forged_answers_does_not_poison_the_cache() {
+    let mut lab = start_lab();
+    // Both example.lab. servers go silent (NSD on 127.0.0.6 is the third authority started):
+    // a black hole holds their ports, so every query to them waits out its whole timeout —
+    // seconds of window in which a forger using their addresses has all the time it wants.
+    drop(lab.replica_primary.take());
+    drop(lab.authorities.remove(2));
+    let port = lab.ns_port.to_string();
+    let holes = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/blackhole.py");
+    let mut blackhole = Program::new("python3", "python3")
+        .args([holes, "127.0.0.4,127.0.0.6", &port, "40"])
+        .start();
+    blackhole.wait_ready(Duration::from_secs(10), || blackhole_ready(&port));
+    let names: Vec<String> = (0..8).map(|i| format!("victim{i}.example.lab")).collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/spoof.py");
+    let joined = names.join(",");
+    // The forger needs root for its raw socket, as CI has; it runs for 12 s.
+    let forger = std::thread::spawn(move || {
+        let args = [script, "127.0.0.4,127.0.0.6", &port, "127.0.0.1", "12", &joined];
+        run("python3", "python3", &args, Duration::from_secs(40))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let resolver = lab.resolver_port.to_string();
+    let askers: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (resolver, name) = (resolver.clone(), name.clone());
+            std::thread::spawn(move || {
+                let args = ["@127.0.0.1", "-p", &resolver, "+time=15", "+tries=1", &name, "A"];
+                (name.clone(), run("dig", "bind9-dnsutils", &args, Duration::from_secs(30)).stdout)
+            })
+        })
+        .collect();
+    let replies: Vec<(String, String)> =
+        askers.into_iter().map(|t| t.join().expect("asker")).collect();
+    let forged = forger.join().expect("forger thread");
+    assert_eq!(forged.status, Some(0), "the forger must run (as root): {forged:?}");
+    let sent: u64 = forged.stdout.trim().parse().expect("the forger prints its count");
+    assert!(sent > 100_000, "a real flood: {sent} forged answers");
+    let poisoned: Vec<String> = replies
+        .iter()
+        .filter(|(_, reply)| reply.contains("6.6.6.6") || !reply.contains("status: SERVFAIL"))
+        .map(|(name, reply)| format!("{name}: {reply}"))
+        .collect();
+    assert!(
+        poisoned.is_empty(),
+        "{} of {} answers forged:\n{}",
+        poisoned.len(),
+        names.len(),
+        poisoned.join("\n")
+    );
+}
+
+/// Whether the black hole holds 127.0.0.4's port (binding it fails).
+fn blackhole_ready(port: &str) -> bool {
+    std::net::UdpSocket::bind(format!("127.0.0.4:{port}")).is_err()
+}
