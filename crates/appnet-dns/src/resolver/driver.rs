@@ -184,6 +184,9 @@ impl Shared {
     }
 }
 
+/// Room for one UDP reply from an authority (4 KiB: more than the 1232 bytes we ask for).
+const UDP_RECEIVE_ROOM: usize = 4096;
+
 /// One query in flight.
 enum Exchange {
     Udp { socket: UdpSocket, to: SocketAddr, buffer: Vec<u8> },
@@ -210,7 +213,9 @@ impl Exchange {
         let socket = UdpSocket::bind(local).await?;
         socket.connect(to).await?;
         socket.send(&transmit.message).await?;
-        Ok(Self::Udp { socket, to, buffer: vec![0; 65_535] })
+        // Our queries advertise a 1232-byte EDNS size; a larger datagram is cut, fails to
+        // parse and counts as no answer. A small buffer spares zeroing 64 KiB per query.
+        Ok(Self::Udp { socket, to, buffer: vec![0; UDP_RECEIVE_ROOM] })
     }
 }
 

@@ -114,7 +114,8 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
     );
     let shared = Arc::new(Shared::new(Cache::new(cache), hints, config));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // One async worker per CPU this process may use (taskset narrows it): misses and TCP.
+        .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
         .thread_name("dns-resolver")
         .enable_all()
         .build()
