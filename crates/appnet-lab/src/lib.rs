@@ -1,16 +1,44 @@
 //! `appnet lab`: a small Internet on this machine, and the experiments run on it.
 //!
-//! The lab places appnet's servers on distinct loopback hosts (127.0.0.2, 127.0.0.3, …), joins
-//! client groups to them over links with delay and bandwidth, runs one scenario per system and
-//! writes a report. This crate grows one module per concern:
+//! The lab places appnet's servers on distinct loopback hosts (127.53.0.1, 127.53.0.2, …), runs
+//! one scenario per system and writes a report. One module per concern:
 //!
 //! - [`environment`]: what this machine allows — loopback hosts, IPv6, network namespaces with
 //!   netem — probed before anything starts, and stated in the report.
 //! - [`catalog`]: the scenarios, one per system, with what each measures and whether it is built.
-//!
-//! Hosts, links, the scenario runner and the report arrive with the lab issue; each system issue
-//! then adds its scenario.
+//! - [`dns`]: the DNS scenario — roots, a TLD, a site zone with a replica, a resolver — and its
+//!   measurements.
+//! - [`report`]: the figures with their units, written as `report.json` and `report.html`
+//!   (inline SVG charts, no server or network needed to view it).
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod dns;
 pub mod environment;
+pub mod report;
+
+/// Why the lab could not finish an experiment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LabError {
+    message: String,
+}
+
+impl LabError {
+    /// An error saying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
+impl From<std::io::Error> for LabError {
+    fn from(error: std::io::Error) -> Self {
+        Self::new(error.to_string())
+    }
+}
+
+impl From<appnet_dns::zone::LoadError> for LabError {
+    fn from(error: appnet_dns::zone::LoadError) -> Self {
+        Self::new(error.to_string())
+    }
+}

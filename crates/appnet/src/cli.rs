@@ -239,6 +239,12 @@ pub(crate) struct LabArgs {
     /// Run only these scenarios (comma-separated, repeatable), e.g. --only dns,http.
     #[arg(long, value_name = "NAMES")]
     pub(crate) only: Vec<String>,
+    /// A short run (well under a minute on two cores): smaller workloads, fewer repeats.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Where to write report.json and report.html.
+    #[arg(long, value_name = "DIR", default_value = "lab-report")]
+    pub(crate) out: std::path::PathBuf,
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    appnet_service::logging::init(cli.verbosity());
+    // The lab runs dozens of servers in-process and prints its own progress: their routine
+    // logs would drown it, so it starts one step quieter (warnings; -v brings them back).
+    let quieter = i8::from(matches!(cli.command, cli::Command::Lab(_)));
+    appnet_service::logging::init(cli.verbosity() - quieter);
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(error) => {

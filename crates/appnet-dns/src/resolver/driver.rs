@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -38,7 +39,25 @@ pub struct Shared {
     /// Limits per question.
     pub config: ResolverConfig,
     inflight: Mutex<HashMap<QuestionKey, broadcast::Sender<Outcome>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// The paths of the last resolutions, newest last, for the lab and for debugging.
+    traces: Mutex<std::collections::VecDeque<Trace>>,
 }
+
+/// The servers one resolution asked, in order.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The question's name, lowercase wire form.
+    pub qname: Box<[u8]>,
+    /// The question's type.
+    pub qtype: u16,
+    /// Each query sent and what came of it.
+    pub hops: Vec<Hop>,
+}
+
+/// Traces kept.
+const TRACES_KEPT: usize = 32;
 
 /// A question being resolved, for joining identical ones.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,6 +75,9 @@ impl Shared {
             hints: Arc::new(hints),
             config,
             inflight: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            traces: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -65,6 +87,7 @@ impl Shared {
         if let Some((hit, _)) = self.cached(qname, qtype) {
             return hit;
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let key = QuestionKey { name: qname.into(), qtype };
         let waiting = {
             let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
@@ -82,11 +105,29 @@ impl Shared {
             }
         }
         let outcome = Arc::new(self.iterate(qname, qtype, false).await);
+        {
+            let mut traces = self.traces.lock().unwrap_or_else(PoisonError::into_inner);
+            if traces.len() == TRACES_KEPT {
+                traces.pop_front();
+            }
+            traces.push_back(Trace { qname: qname.into(), qtype, hops: outcome.1.clone() });
+        }
         let sender = self.inflight.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
         if let Some(sender) = sender {
             let _ = sender.send(outcome.clone());
         }
         outcome
+    }
+
+    /// The paths of the last resolutions (up to 32), oldest first.
+    pub fn recent_traces(&self) -> Vec<Trace> {
+        self.traces.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// Client questions answered from the cache, and those that needed a resolution (joined
+    /// ones included), since the start.
+    pub fn hit_counts(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     /// The answer if the cache alone has it, and whether it is about to expire (then call
@@ -95,6 +136,7 @@ impl Shared {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         match walk_cache(&mut cache, qname, qtype, self.config.max_cnames, now()) {
             CacheWalk::Answer { answer, expiring } => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 Some((Arc::new((Ok(answer), Vec::new())), expiring))
             }
             CacheWalk::Missing { .. } | CacheWalk::CnameChain => None,

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::authority::rrl::RateLimiter;
 
 pub use config::{AuthorityConfig, ConfigSecondary, ConfigZone, ZoneSource};
-pub use notify::spawn_notifies;
+pub use notify::{spawn_notifies, spawn_notifies_from};
 pub use secondary::{SecondarySpec, spawn_secondary};
 pub use zones::{AuthorityOptions, ReloadReport, Zones};
 

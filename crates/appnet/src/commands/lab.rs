@@ -1,9 +1,13 @@
-//! `appnet lab`: probe the machine, then run the selected scenarios.
+//! `appnet lab`: probe the machine, run the selected scenarios, print the summary and write
+//! the report.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use appnet_lab::catalog::{self, Status};
+use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
+use appnet_lab::report::Report;
 
 use crate::cli::LabArgs;
 
@@ -16,25 +20,55 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    println!("appnet lab {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "appnet lab {}{}",
+        env!("CARGO_PKG_VERSION"),
+        if args.quick { " (quick)" } else { "" }
+    );
+    let environment = Environment::probe();
     println!("\nThis machine:");
-    for line in Environment::probe().describe() {
+    let described = environment.describe();
+    for line in &described {
         println!("  {line}");
     }
-    println!("\nScenarios:");
-    let mut ran = 0;
+    let links = "loopback hosts without added delay or bandwidth limits (link emulation with \
+                 netem or in-process is not built yet)"
+        .to_owned();
+    println!("  links: {links}");
+    let mut report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        quick: args.quick,
+        environment: described,
+        links,
+        dns: None,
+        not_built: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
     for scenario in &selected {
-        println!("  {:<6} {}", scenario.name, status(scenario.status));
-        if scenario.status == Status::Ready {
-            ran += 1;
+        match (scenario.name, scenario.status) {
+            ("dns", Status::Ready) => {
+                println!("\nDNS experiment:");
+                let settings = DnsSettings::new(args.quick);
+                let mut progress = |step: &str| println!("  … {step}");
+                let measured = runtime
+                    .block_on(dns::run(settings, &mut progress))
+                    .context("the DNS experiment failed")?;
+                report.dns = Some(measured);
+            }
+            (name, state) => {
+                report.not_built.push(format!("{name}: {} — {}", status(state), scenario.measures));
+            }
         }
     }
-    if ran == 0 {
-        println!(
-            "\nNo scenario is built yet, so nothing was measured. The lab's hosts, links and \
-             report arrive with issue #5; each system adds its scenario after that."
-        );
-    }
+    println!("\nResults:\n{}", report.summary());
+    let (json, html) = report
+        .write(&args.out)
+        .with_context(|| format!("write the report into {}", args.out.display()))?;
+    println!("Report: {} and {}", html.display(), json.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,154 @@
+//! The lab's report: every figure with its unit, the settings, what the machine allowed, and
+//! which systems have no experiment yet — as `report.json`, as `report.html` (charts drawn as
+//! inline SVG, so it opens from disk with no server and no network), and as a terminal summary.
+
+mod html;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::dns::DnsReport;
+
+/// A measured number and its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Figure {
+    /// The value.
+    pub value: f64,
+    /// Its unit: "us", "ms", "ratio".
+    pub unit: &'static str,
+}
+
+impl Figure {
+    /// A duration in microseconds.
+    pub fn micros(duration: Duration) -> Self {
+        Self { value: duration.as_secs_f64() * 1e6, unit: "us" }
+    }
+
+    /// A duration in milliseconds.
+    pub fn millis(duration: Duration) -> Self {
+        Self { value: duration.as_secs_f64() * 1e3, unit: "ms" }
+    }
+
+    /// `part` of `whole` (0 when `whole` is 0).
+    pub fn ratio(part: u64, whole: u64) -> Self {
+        Self { value: if whole == 0 { 0.0 } else { part as f64 / whole as f64 }, unit: "ratio" }
+    }
+
+    /// The figure for people: "412 µs", "3.1 ms", "87.5 %".
+    pub fn human(&self) -> String {
+        match self.unit {
+            "us" if self.value >= 10_000.0 => format!("{:.1} ms", self.value / 1000.0),
+            "us" => format!("{:.0} µs", self.value),
+            "ms" => format!("{:.1} ms", self.value),
+            "ratio" => format!("{:.1} %", self.value * 100.0),
+            other => format!("{} {other}", self.value),
+        }
+    }
+}
+
+/// Everything one run of the lab found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The appnet version that ran.
+    pub version: &'static str,
+    /// `--quick` or the full run.
+    pub quick: bool,
+    /// What the machine allowed (hosts, IPv6, link emulation).
+    pub environment: Vec<String>,
+    /// How links were made.
+    pub links: String,
+    /// The DNS experiment, if it ran.
+    pub dns: Option<DnsReport>,
+    /// Scenarios not built yet, with their issue.
+    pub not_built: Vec<String>,
+}
+
+impl Report {
+    /// Writes `report.json` and `report.html` into `dir` (created if needed); returns their
+    /// paths. Each is written whole to a temporary file and renamed, so a reader never sees half.
+    pub fn write(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let json_path = dir.join("report.json");
+        let html_path = dir.join("report.html");
+        write_atomically(&json_path, json.as_bytes())?;
+        write_atomically(&html_path, html::render(self).as_bytes())?;
+        Ok((json_path, html_path))
+    }
+
+    /// The terminal summary.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if let Some(dns) = &self.dns {
+            out.push_str("DNS\n");
+            out.push_str(&format!(
+                "  first lookup of www.example.lab   {} ({} servers asked)\n",
+                dns.first_lookup.human(),
+                dns.path.len()
+            ));
+            for step in &dns.path {
+                out.push_str(&format!(
+                    "    {:<28} asked {:<22} as {:<14} {:<9} {}\n",
+                    step.server_name,
+                    step.qname,
+                    step.zone,
+                    step.result,
+                    step.rtt.human()
+                ));
+            }
+            out.push_str(&format!(
+                "  same lookup from the cache        {}\n",
+                dns.cached_lookup.human()
+            ));
+            out.push_str(&format!(
+                "  Zipf workload ({} queries, {} names)  hit ratio {}, latency mean {} / median {} / p99 {}\n",
+                dns.settings.queries,
+                dns.settings.names,
+                dns.hit_ratio.human(),
+                dns.workload_latency[0].human(),
+                dns.workload_latency[1].human(),
+                dns.workload_latency[2].human()
+            ));
+            out.push_str(&format!(
+                "  zone change to the replica by NOTIFY  {}\n",
+                dns.notify_propagation.human()
+            ));
+            out.push_str(&format!(
+                "  primary stopped: {} of {} first-time lookups answered by the replica; latency {} before, {} after\n",
+                dns.failover_answered[0],
+                dns.failover_answered[1],
+                dns.failover_latency[0].human(),
+                dns.failover_latency[1].human()
+            ));
+        }
+        for missing in &self.not_built {
+            out.push_str(&format!("{missing}\n"));
+        }
+        out
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let aside = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&aside)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(aside, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(Figure::micros(Duration::from_micros(412)).human(), "412 µs");
+        assert_eq!(Figure::micros(Duration::from_millis(31)).human(), "31.0 ms");
+        assert_eq!(Figure::ratio(7, 8).human(), "87.5 %");
+        assert_eq!(Figure::ratio(0, 0).value, 0.0);
+        assert_eq!(Figure::millis(Duration::from_micros(3100)).human(), "3.1 ms");
+    }
+}

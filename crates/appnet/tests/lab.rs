@@ -1,0 +1,86 @@
+//! `appnet lab --quick` as a person runs it: it builds the DNS hierarchy, measures, prints the
+//! summary, and writes report.json and report.html; headless Chromium (Debian's `chromium`)
+//! renders the page and its charts are there, and the screenshot is not blank.
+
+use std::time::Duration;
+
+use appnet_testkit::run;
+
+const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
+
+#[test]
+fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("report");
+    let out_text = out.to_str().expect("utf-8 path");
+    let lab =
+        run(APPNET, "appnet", &["lab", "--quick", "--out", out_text], Duration::from_secs(120));
+    lab.assert_success();
+    assert!(lab.stdout.contains("first lookup of www.example.lab"), "{}", lab.stdout);
+    assert!(
+        lab.stdout.contains("http: not built yet"),
+        "systems without an experiment are listed:\n{}",
+        lab.stdout
+    );
+
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("valid JSON");
+    let dns = &json["dns"];
+    let value = |path: &str| dns.pointer(path).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
+    assert!(value("/first_lookup/value") > 0.0 && dns["first_lookup"]["unit"] == "us", "{dns}");
+    assert!(value("/cached_lookup/value") > 0.0);
+    assert!(
+        value("/cached_lookup/value") < value("/first_lookup/value"),
+        "the cache is faster: {dns}"
+    );
+    let path = dns["path"].as_array().expect("path");
+    assert!(path.len() >= 3, "root, TLD, site: {path:?}");
+    assert_eq!(path[0]["result"], "referral");
+    assert_eq!(path.last().unwrap()["result"], "answer");
+    let hit_ratio = value("/hit_ratio/value");
+    assert!((0.5..1.0).contains(&hit_ratio), "Zipf hit ratio {hit_ratio}");
+    assert_eq!(dns["hit_ratio_over_time"].as_array().map(Vec::len), Some(10));
+    assert!(value("/notify_propagation/value") > 0.0 && dns["notify_propagation"]["unit"] == "ms");
+    assert_eq!(dns["failover_answered"], serde_json::json!([20, 20]), "the replica answers: {dns}");
+
+    // Chromium renders the page from disk: the charts' elements are in the DOM, and the
+    // screenshot is far from a blank page's few kilobytes.
+    let page = format!("file://{}", out.join("report.html").display());
+    let profile = tempfile::tempdir().expect("profile dir");
+    let profile_arg = format!("--user-data-dir={}", profile.path().display());
+    let shot = dir.path().join("report.png");
+    let shot_arg = format!("--screenshot={}", shot.display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let mut dump_args: Vec<&str> = flags.to_vec();
+    dump_args.extend([profile_arg.as_str(), "--dump-dom", page.as_str()]);
+    let dom = run("chromium", "chromium", &dump_args, Duration::from_secs(60));
+    let count = |needle: &str| dom.stdout.matches(needle).count();
+    assert!(
+        count("class=\"hop\"") >= 2 + 2 * path.len(),
+        "sequence diagram arrows: {}",
+        dom.stderr
+    );
+    assert!(count("class=\"bar\"") >= 4, "bar charts");
+    assert_eq!(count("class=\"series\""), 1, "the hit-ratio line");
+    let mut shot_args: Vec<&str> = flags.to_vec();
+    shot_args.extend([
+        profile_arg.as_str(),
+        "--window-size=1000,1600",
+        shot_arg.as_str(),
+        page.as_str(),
+    ]);
+    run("chromium", "chromium", &shot_args, Duration::from_secs(60));
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 40_000, "a drawn page, not a blank one: {size} bytes");
+}
