@@ -218,8 +218,12 @@ impl Shared {
                         let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
                         resolution.handle_response(from, &message, &mut cache, &mut servers, now());
                     }
-                    // Refused or reset: nothing more will come; the timer moves on.
-                    Err(_) => exchange = None,
+                    // Refused (ICMP unreachable) or reset: nothing will come; try another server now.
+                    Err(_) => {
+                        exchange = None;
+                        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+                        resolution.handle_unreachable(&mut servers, now());
+                    }
                 },
             }
         }

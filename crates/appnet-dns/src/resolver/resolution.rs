@@ -320,6 +320,23 @@ impl Resolution {
         }
     }
 
+    /// The query in flight will get no answer: the system reported its server unreachable
+    /// (an ICMP port or host unreachable on the query's socket). The server is given up at
+    /// once, as at a timeout, instead of waiting the timeout out.
+    pub fn handle_unreachable(&mut self, servers: &mut Servers, now: Instant) {
+        match &mut self.state {
+            State::Sub(sub) => sub.handle_unreachable(servers, now),
+            State::Waiting(pending) if pending.unsent.is_none() => {
+                let pending = pending.clone();
+                servers.handle_timeout(pending.to);
+                self.hop(&pending, "unreachable", now);
+                self.fail_server(pending.to);
+                self.state = State::Ready;
+            }
+            _ => {}
+        }
+    }
+
     /// When to call [`handle_timeout`](Self::handle_timeout); `None` when finished.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {

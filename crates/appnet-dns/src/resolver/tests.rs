@@ -333,3 +333,18 @@ fn an_entry_in_its_last_tenth_is_refreshed_by_a_prefetch() {
     );
     assert_eq!(expiring(&mut net), (false, 3600), "refreshed");
 }
+
+#[test]
+fn an_unreachable_server_is_given_up_at_once() {
+    let mut net = Network::new();
+    let config = ResolverConfig::default();
+    let mut resolution = Resolution::new(&wire("www.lab."), A, net.hints.clone(), &config, net.now);
+    let to_root =
+        resolution.poll_transmit(&mut net.cache, &mut net.stats, &mut net.rng, net.now).unwrap();
+    resolution.handle_unreachable(&mut net.stats, net.now);
+    assert_eq!(resolution.hops()[0].result, "unreachable");
+    assert_eq!(resolution.hops()[0].server, to_root.to);
+    // No time has passed: the next query is due now, not at the timeout.
+    let next = resolution.poll_transmit(&mut net.cache, &mut net.stats, &mut net.rng, net.now);
+    assert!(next.is_some(), "another attempt at once");
+}
