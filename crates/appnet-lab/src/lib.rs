@@ -8,6 +8,8 @@
 //! - [`catalog`]: the scenarios, one per system, with what each measures and whether it is built.
 //! - [`dns`]: the DNS scenario — roots, a TLD, a site zone with a replica, a resolver — and its
 //!   measurements.
+//! - [`link`]: the in-process link emulator (delay and bandwidth on a relay in front of a
+//!   server), for `--rtt` and `--bandwidth`.
 //! - [`report`]: the figures with their units, written as `report.json` and `report.html`
 //!   (inline SVG charts, no server or network needed to view it).
 #![warn(missing_docs)]
@@ -15,6 +17,7 @@
 pub mod catalog;
 pub mod dns;
 pub mod environment;
+pub mod link;
 pub mod report;
 
 /// Why the lab could not finish an experiment.

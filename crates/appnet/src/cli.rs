@@ -245,6 +245,13 @@ pub(crate) struct LabArgs {
     /// Where to write report.json and report.html.
     #[arg(long, value_name = "DIR", default_value = "lab-report")]
     pub(crate) out: std::path::PathBuf,
+    /// Round-trip time of every link (client to resolver, resolver to each name server), e.g.
+    /// 50ms; emulated in-process. Default: plain loopback.
+    #[arg(long, value_name = "TIME", value_parser = appnet_lab::link::parse_duration)]
+    pub(crate) rtt: Option<std::time::Duration>,
+    /// Bandwidth of every link each way, e.g. 10mbit; emulated in-process. Default: unlimited.
+    #[arg(long, value_name = "RATE", value_parser = appnet_lab::link::parse_rate)]
+    pub(crate) bandwidth: Option<u64>,
 }
 
 #[cfg(test)]

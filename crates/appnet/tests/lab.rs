@@ -84,3 +84,31 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 40_000, "a drawn page, not a blank one: {size} bytes");
 }
+
+#[test]
+fn emulated_links_add_their_round_trip_to_every_exchange() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let lab = run(
+        APPNET,
+        "appnet",
+        &["lab", "--quick", "--only", "dns", "--rtt", "10ms", "--out", out],
+        Duration::from_secs(120),
+    );
+    lab.assert_success();
+    assert!(lab.stdout.contains("in-process link emulator: 10 ms round trip"), "{}", lab.stdout);
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    let micros =
+        |path: &str| json["dns"].pointer(path).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
+    // Client to resolver and three authorities: four round trips of 10 ms at least.
+    assert!(micros("/first_lookup/value") >= 40_000.0, "{}", json["dns"]["first_lookup"]);
+    // From the cache: the client's link alone.
+    let cached = micros("/cached_lookup/value");
+    assert!((10_000.0..30_000.0).contains(&cached), "cached lookup {cached} us");
+    for step in json["dns"]["path"].as_array().expect("path") {
+        assert!(step["rtt"]["value"].as_f64().unwrap_or(0.0) >= 10_000.0, "{step}");
+    }
+}

@@ -18,6 +18,7 @@ use appnet_service::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::LabError;
+use crate::link::{self, LinkSpec};
 
 /// A lab host's address: 127.53.0.`last`.
 pub fn host(last: u8) -> IpAddr {
@@ -113,9 +114,11 @@ fn free_port() -> std::io::Result<u16> {
 
 impl Hierarchy {
     /// Starts every server; returns once the replica has transferred the site zone.
-    pub async fn start(names: usize) -> Result<Self, LabError> {
+    pub async fn start(names: usize, link: Option<LinkSpec>) -> Result<Self, LabError> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
+        // With a link, each server listens on a hidden port and a relay holds the public one.
+        let back_port = if link.is_some() { free_port_other_than(port)? } else { port };
         let write = |name: &str, text: &str| -> std::io::Result<PathBuf> {
             let path = dir.path().join(name);
             std::fs::write(&path, text)?;
@@ -137,7 +140,7 @@ impl Hierarchy {
                 AuthorityOptions { transfer_acl: vec![loopback], ..AuthorityOptions::default() };
             let source = ZoneSource { origin: Some(origin.into()), path: path.clone() };
             let zones = Arc::new(Zones::load(vec![source], options)?);
-            authorities.push(serve(name, last, port, zones).await?);
+            authorities.push(serve(name, last, (port, back_port), link, &stop, zones).await?);
         }
         // The replica: a secondary of example.lab., NOTIFY accepted from the primary.
         let primary = SocketAddr::new(host(PRIMARY), port);
@@ -146,8 +149,10 @@ impl Hierarchy {
         let mut options = AuthorityOptions::default();
         options.accept_notify_for(std::slice::from_ref(&spec));
         let replica_zones = Arc::new(Zones::load(Vec::new(), options)?);
+        let ports = (port, back_port);
         let replica =
-            serve("ns2.example.lab (replica)", REPLICA, port, replica_zones.clone()).await?;
+            serve("ns2.example.lab (replica)", REPLICA, ports, link, &stop, replica_zones.clone())
+                .await?;
         server::spawn_secondary(spec, replica_zones, stop.clone());
         authorities.push(replica);
 
@@ -162,17 +167,19 @@ impl Hierarchy {
         };
         let config = ResolverConfig { ns_port: port, ..ResolverConfig::default() };
         let shared = Arc::new(Shared::new(Cache::new(CacheConfig::default()), hints, config));
-        let resolver_port = {
-            let probe = UdpSocket::bind(SocketAddr::new(host(RESOLVER), 0))?;
-            probe.local_addr()?.port()
-        };
+        let resolver_port = free_port_on(host(RESOLVER))?;
+        let resolver_back =
+            if link.is_some() { free_port_on(host(RESOLVER))? } else { resolver_port };
         let settings = ServiceSettings {
-            listen: vec![SocketAddr::new(host(RESOLVER), resolver_port)],
+            listen: vec![SocketAddr::new(host(RESOLVER), resolver_back)],
             workers: 1,
             ..ServiceSettings::default()
         };
         let running = service::spawn(settings, shared.clone()).await?;
-        let resolver_addr = running.local_addrs()[0];
+        let resolver_addr = SocketAddr::new(host(RESOLVER), resolver_port);
+        if let Some(spec) = link {
+            relay(resolver_addr, running.local_addrs()[0], spec, &stop).await?;
+        }
         let hierarchy = Self {
             authorities,
             resolver: shared,
@@ -229,14 +236,56 @@ impl Hierarchy {
     }
 }
 
+/// An authority on `host(last)`: on the first port directly, or on the second behind a relay
+/// on the first that applies `link`.
 async fn serve(
     name: &'static str,
     last: u8,
-    port: u16,
+    (port, back_port): (u16, u16),
+    link: Option<LinkSpec>,
+    stop: &CancellationToken,
     zones: Arc<Zones>,
 ) -> Result<Authority, LabError> {
     let addr = SocketAddr::new(host(last), port);
-    let settings = Settings { listen: vec![addr], workers: 1, ..Settings::default() };
+    let back = SocketAddr::new(host(last), back_port);
+    let settings = Settings { listen: vec![back], workers: 1, ..Settings::default() };
     let running = server::spawn(&settings, zones.clone(), &Metrics::new()).await?;
+    if let Some(spec) = link {
+        relay(addr, back, spec, stop).await?;
+    }
     Ok(Authority { name, addr, zones, running: Some(running) })
+}
+
+/// UDP and TCP relays from `front` to `back` through a link of `spec`.
+async fn relay(
+    front: SocketAddr,
+    back: SocketAddr,
+    spec: LinkSpec,
+    stop: &CancellationToken,
+) -> Result<(), LabError> {
+    link::spawn_udp(front, back, spec, stop.clone()).await?;
+    link::spawn_tcp(front, back, spec, stop.clone()).await?;
+    Ok(())
+}
+
+/// A UDP and TCP port free on `ip`.
+fn free_port_on(ip: IpAddr) -> std::io::Result<u16> {
+    for _ in 0..100 {
+        let port = UdpSocket::bind(SocketAddr::new(ip, 0))?.local_addr()?.port();
+        if std::net::TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(format!("no free port on {ip}")))
+}
+
+/// A port free on every lab host, other than `taken`.
+fn free_port_other_than(taken: u16) -> std::io::Result<u16> {
+    for _ in 0..20 {
+        let port = free_port()?;
+        if port != taken {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other("no second port free on every lab host"))
 }

@@ -17,6 +17,9 @@ use crate::report::Figure;
 use hierarchy::Hierarchy;
 use workload::Zipf;
 
+/// Lab clients asking at once during the workload.
+const CLIENTS: usize = 16;
+
 /// How big the experiment is.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct DnsSettings {
@@ -28,15 +31,24 @@ pub struct DnsSettings {
     pub zipf_exponent: f64,
     /// Repeats of the cached lookup.
     pub cached_repeats: usize,
+    /// The link every server sits behind (client to resolver, resolver to each authority);
+    /// `None`: plain loopback.
+    pub link: Option<crate::link::LinkSpec>,
 }
 
 impl DnsSettings {
     /// `--quick` (well under a minute) or the full run.
     pub fn new(quick: bool) -> Self {
         if quick {
-            Self { names: 500, queries: 3000, zipf_exponent: 1.0, cached_repeats: 20 }
+            Self { names: 500, queries: 3000, zipf_exponent: 1.0, cached_repeats: 20, link: None }
         } else {
-            Self { names: 5000, queries: 30_000, zipf_exponent: 1.0, cached_repeats: 100 }
+            Self {
+                names: 5000,
+                queries: 30_000,
+                zipf_exponent: 1.0,
+                cached_repeats: 100,
+                link: None,
+            }
         }
     }
 }
@@ -91,7 +103,7 @@ pub async fn run(
     progress(
         "starting two roots, the lab. TLD, example.lab.'s primary and replica, and the resolver",
     );
-    let mut lab = Hierarchy::start(settings.names).await?;
+    let mut lab = Hierarchy::start(settings.names, settings.link).await?;
     let result = experiment(&mut lab, settings, progress).await;
     lab.shutdown().await;
     result
@@ -151,25 +163,39 @@ async fn experiment(
     ));
     let zipf = Zipf::new(settings.names, settings.zipf_exponent);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(53);
+    let asked: Vec<String> =
+        (0..settings.queries).map(|_| format!("n{}.example.lab.", zipf.sample(&mut rng))).collect();
     let (hits_before, misses_before) = lab.resolver.hit_counts();
     let mut window_start = (hits_before, misses_before);
     let mut latencies = Vec::with_capacity(settings.queries);
     let mut over_time = Vec::new();
-    let window = (settings.queries / 10).max(1);
-    for i in 0..settings.queries {
-        let name = format!("n{}.example.lab.", zipf.sample(&mut rng));
-        let reply = client::ask_once(resolver, &name, true)
-            .await
-            .ok_or_else(|| LabError::new(format!("no answer for {name}")))?;
-        latencies.push(reply.elapsed);
-        if (i + 1) % window == 0 {
-            let (hits, misses) = lab.resolver.hit_counts();
-            over_time.push(Figure::ratio(
-                hits - window_start.0,
-                (hits - window_start.0) + (misses - window_start.1),
-            ));
-            window_start = (hits, misses);
+    // Tenths of the workload, one after the other; inside each, CLIENTS clients at once (so a
+    // run with --rtt takes tens of round trips per client, not thousands).
+    let window = settings.queries.div_ceil(10).max(1);
+    for tenth in asked.chunks(window) {
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(CLIENTS));
+        let mut clients = tokio::task::JoinSet::new();
+        for name in tenth.iter().cloned() {
+            let permit =
+                permits.clone().acquire_owned().await.map_err(|e| LabError::new(e.to_string()))?;
+            clients.spawn(async move {
+                let reply = client::ask_once(resolver, &name, true).await;
+                drop(permit);
+                reply.map(|r| r.elapsed).ok_or(name)
+            });
         }
+        while let Some(done) = clients.join_next().await {
+            match done.map_err(|e| LabError::new(e.to_string()))? {
+                Ok(elapsed) => latencies.push(elapsed),
+                Err(name) => return Err(LabError::new(format!("no answer for {name}"))),
+            }
+        }
+        let (hits, misses) = lab.resolver.hit_counts();
+        over_time.push(Figure::ratio(
+            hits - window_start.0,
+            (hits - window_start.0) + (misses - window_start.1),
+        ));
+        window_start = (hits, misses);
     }
     let (hits, misses) = lab.resolver.hit_counts();
     let hit_ratio =

@@ -7,6 +7,7 @@ use anyhow::Context;
 use appnet_lab::catalog::{self, Status};
 use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
+use appnet_lab::link::LinkSpec;
 use appnet_lab::report::Report;
 
 use crate::cli::LabArgs;
@@ -31,9 +32,19 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     for line in &described {
         println!("  {line}");
     }
-    let links = "loopback hosts without added delay or bandwidth limits (link emulation with \
-                 netem or in-process is not built yet)"
-        .to_owned();
+    let link = (args.rtt.is_some() || args.bandwidth.is_some())
+        .then(|| LinkSpec { rtt: args.rtt.unwrap_or_default(), bandwidth: args.bandwidth });
+    let links = match link {
+        Some(spec) => format!(
+            "in-process link emulator: {} ms round trip{} on every link (client to resolver, \
+             resolver to each name server); netem in network namespaces is not used yet",
+            spec.rtt.as_secs_f64() * 1e3,
+            spec.bandwidth.map_or(String::new(), |bps| format!(", {} kbit/s each way", bps / 1000))
+        ),
+        None => "plain loopback: no added delay or bandwidth limit (give --rtt or --bandwidth \
+                 to emulate links)"
+            .to_owned(),
+    };
     println!("  links: {links}");
     let mut report = Report {
         version: env!("CARGO_PKG_VERSION"),
@@ -52,7 +63,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         match (scenario.name, scenario.status) {
             ("dns", Status::Ready) => {
                 println!("\nDNS experiment:");
-                let settings = DnsSettings::new(args.quick);
+                let settings = DnsSettings { link, ..DnsSettings::new(args.quick) };
                 let mut progress = |step: &str| println!("  … {step}");
                 let measured = runtime
                     .block_on(dns::run(settings, &mut progress))
