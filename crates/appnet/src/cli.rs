@@ -252,6 +252,10 @@ pub(crate) struct LabArgs {
     /// Bandwidth of every link each way, e.g. 10mbit; emulated in-process. Default: unlimited.
     #[arg(long, value_name = "RATE", value_parser = appnet_lab::link::parse_rate)]
     pub(crate) bandwidth: Option<u64>,
+    /// After the experiments, start the lab's servers again and leave them up, printing their
+    /// addresses, until Ctrl-C: poke at them with appnet dig, dig or kdig.
+    #[arg(long)]
+    pub(crate) keep_running: bool,
 }
 
 #[cfg(test)]

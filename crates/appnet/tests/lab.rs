@@ -112,3 +112,42 @@ fn emulated_links_add_their_round_trip_to_every_exchange() {
         assert!(step["rtt"]["value"].as_f64().unwrap_or(0.0) >= 10_000.0, "{step}");
     }
 }
+
+#[test]
+fn keep_running_leaves_the_lab_up_for_dig_until_ctrl_c() {
+    let program = appnet_testkit::Program::new(APPNET, "appnet");
+    let out = program.dir().join("report");
+    let out_text = out.to_str().expect("utf-8 path").to_owned();
+    let mut lab = program
+        .args(["lab", "--quick", "--only", "dns", "--keep-running", "--out", &out_text])
+        .start();
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(90), || lab
+            .log()
+            .contains("Try: appnet dig")),
+        "the lab says where it is:\n{}",
+        lab.log()
+    );
+    let log = lab.log();
+    let resolver = log
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("resolver"))
+        .map(str::trim)
+        .expect("the resolver's address")
+        .to_owned();
+    let (ip, port) = resolver.rsplit_once(':').expect("ADDR:PORT");
+    let server = format!("@{ip}");
+    let reply = run(
+        "dig",
+        "bind9-dnsutils",
+        &[&server, "-p", port, "+short", "alias.example.lab", "A"],
+        Duration::from_secs(15),
+    );
+    assert_eq!(reply.stdout, "www.example.lab.\n192.0.2.80\n", "{log}");
+    lab.signal(appnet_testkit::signal::SIGINT);
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(15), || !lab.is_running()),
+        "stops on Ctrl-C"
+    );
+    assert!(lab.log().contains("stopping the lab"), "{}", lab.log());
+}

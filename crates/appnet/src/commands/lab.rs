@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use appnet_lab::catalog::{self, Status};
+use appnet_lab::dns::hierarchy::Hierarchy;
 use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
 use appnet_lab::link::LinkSpec;
@@ -80,7 +81,38 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         .write(&args.out)
         .with_context(|| format!("write the report into {}", args.out.display()))?;
     println!("Report: {} and {}", html.display(), json.display());
+    if args.keep_running {
+        runtime.block_on(keep_running(link, args.quick))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the DNS hierarchy afresh and leaves it up until Ctrl-C, saying where everything is.
+async fn keep_running(link: Option<LinkSpec>, quick: bool) -> anyhow::Result<()> {
+    let settings = DnsSettings { link, ..DnsSettings::new(quick) };
+    let lab =
+        Hierarchy::start(settings.names, settings.link).await.context("start the lab again")?;
+    println!("\nThe lab is up (Ctrl-C stops it):");
+    println!("  resolver            {}", lab.resolver_addr);
+    for authority in &lab.authorities {
+        println!("  {:<28} {}", authority.name, authority.addr);
+    }
+    println!(
+        "Try: appnet dig @{} -p {} www.example.lab\n     appnet dig +trace @{} -p {} www.example.lab",
+        lab.resolver_addr.ip(),
+        lab.resolver_addr.port(),
+        lab.authorities[0].addr.ip(),
+        lab.port
+    );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("watch SIGTERM")?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped.context("wait for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    println!("stopping the lab");
+    lab.shutdown().await;
+    Ok(())
 }
 
 fn status(status: Status) -> String {
