@@ -256,6 +256,10 @@ pub(crate) struct LabArgs {
     /// addresses, until Ctrl-C: poke at them with appnet dig, dig or kdig.
     #[arg(long)]
     pub(crate) keep_running: bool,
+    /// Serve the report over HTTP on ADDR while the lab runs (a progress page until it is
+    /// ready), and afterwards until Ctrl-C.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) serve: Option<std::net::SocketAddr>,
 }
 
 #[cfg(test)]

@@ -151,3 +151,40 @@ fn keep_running_leaves_the_lab_up_for_dig_until_ctrl_c() {
     );
     assert!(lab.log().contains("stopping the lab"), "{}", lab.log());
 }
+
+/// `GET path` over HTTP/1.1 on `addr`: the whole response, headers and body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+#[test]
+fn serve_shows_the_report_over_http() {
+    let addr = format!("127.0.0.1:{}", appnet_testkit::free_tcp_port());
+    let program = appnet_testkit::Program::new(APPNET, "appnet");
+    let out = program.dir().join("report").to_str().expect("utf-8 path").to_owned();
+    let mut lab =
+        program.args(["lab", "--quick", "--only", "dns", "--serve", &addr, "--out", &out]).start();
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(90), || lab
+            .log()
+            .contains("Serving the report")),
+        "{}",
+        lab.log()
+    );
+    let page = http_get(&addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("<svg id=\"dns-path\""), "{page}");
+    let json = http_get(&addr, "/report.json");
+    assert!(json.starts_with("HTTP/1.1 200") && json.contains("\"first_lookup\""), "{json}");
+    assert!(http_get(&addr, "/nope").starts_with("HTTP/1.1 404"));
+    lab.signal(appnet_testkit::signal::SIGINT);
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(15), || !lab.is_running()),
+        "stops on Ctrl-C"
+    );
+}

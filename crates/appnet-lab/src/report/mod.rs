@@ -3,6 +3,7 @@
 //! inline SVG, so it opens from disk with no server and no network), and as a terminal summary.
 
 mod html;
+pub mod live;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,6 +10,8 @@ use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
 use appnet_lab::link::LinkSpec;
 use appnet_lab::report::Report;
+use appnet_lab::report::live::{self, LivePage};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::LabArgs;
 
@@ -60,12 +62,24 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
+    let live = LivePage::default();
+    let stop_serving = CancellationToken::new();
+    if let Some(addr) = args.serve {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("serve the report on {addr}"))?;
+        println!("  live report: http://{}/", listener.local_addr()?);
+        runtime.spawn(live::serve(listener, live.clone(), stop_serving.clone()));
+    }
     for scenario in &selected {
         match (scenario.name, scenario.status) {
             ("dns", Status::Ready) => {
                 println!("\nDNS experiment:");
                 let settings = DnsSettings { link, ..DnsSettings::new(args.quick) };
-                let mut progress = |step: &str| println!("  … {step}");
+                let mut progress = |step: &str| {
+                    println!("  … {step}");
+                    live.progress(step);
+                };
                 let measured = runtime
                     .block_on(dns::run(settings, &mut progress))
                     .context("the DNS experiment failed")?;
@@ -81,9 +95,14 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         .write(&args.out)
         .with_context(|| format!("write the report into {}", args.out.display()))?;
     println!("Report: {} and {}", html.display(), json.display());
+    live.finish(&report);
     if args.keep_running {
         runtime.block_on(keep_running(link, args.quick))?;
+    } else if args.serve.is_some() {
+        println!("Serving the report until Ctrl-C.");
+        runtime.block_on(until_stopped())?;
     }
+    stop_serving.cancel();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,14 +123,20 @@ async fn keep_running(link: Option<LinkSpec>, quick: bool) -> anyhow::Result<()>
         lab.authorities[0].addr.ip(),
         lab.port
     );
+    until_stopped().await?;
+    println!("stopping the lab");
+    lab.shutdown().await;
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn until_stopped() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("watch SIGTERM")?;
     tokio::select! {
         stopped = tokio::signal::ctrl_c() => stopped.context("wait for Ctrl-C")?,
         _ = terminate.recv() => {}
     }
-    println!("stopping the lab");
-    lab.shutdown().await;
     Ok(())
 }
 
