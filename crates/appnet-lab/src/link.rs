@@ -170,6 +170,29 @@ async fn pipe(
     }
 }
 
+/// A group of lab clients and the link between them and the resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Region {
+    /// Its name in the report.
+    pub name: String,
+    /// Its clients' link to the resolver.
+    pub link: LinkSpec,
+}
+
+/// `--region NAME=RTT[/RATE]`, e.g. `far=80ms/10mbit`.
+pub fn parse_region(text: &str) -> Result<Region, String> {
+    let (name, link) =
+        text.split_once('=').ok_or_else(|| format!("`{text}`: expected NAME=RTT[/RATE]"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{name}`: a region name is letters, digits and -"));
+    }
+    let (rtt, rate) = match link.split_once('/') {
+        Some((rtt, rate)) => (parse_duration(rtt)?, Some(parse_rate(rate)?)),
+        None => (parse_duration(link)?, None),
+    };
+    Ok(Region { name: name.to_owned(), link: LinkSpec { rtt, bandwidth: rate } })
+}
+
 /// `50ms`, `0.2s`, `100us` or plain milliseconds (`50`), as `--rtt` takes them.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -233,6 +256,13 @@ mod tests {
         assert_eq!(parse_rate("10mbit"), Ok(10_000_000));
         assert_eq!(parse_rate("512kbit"), Ok(512_000));
         assert!(parse_rate("lots").is_err() && parse_rate("10bit").is_err());
+        let far = parse_region("far=80ms/10mbit").unwrap();
+        assert_eq!(
+            (far.name.as_str(), far.link.rtt, far.link.bandwidth),
+            ("far", Duration::from_millis(80), Some(10_000_000))
+        );
+        assert_eq!(parse_region("near=5ms").unwrap().link.bandwidth, None);
+        assert!(parse_region("noequals").is_err() && parse_region("a b=5ms").is_err());
     }
 
     #[tokio::test]

@@ -256,6 +256,10 @@ pub(crate) struct LabArgs {
     /// addresses, until Ctrl-C: poke at them with appnet dig, dig or kdig.
     #[arg(long)]
     pub(crate) keep_running: bool,
+    /// A group of clients in another region, behind its own link to the resolver:
+    /// NAME=RTT[/RATE], e.g. far=80ms/10mbit; repeatable (up to 10).
+    #[arg(long, value_name = "NAME=RTT[/RATE]", value_parser = appnet_lab::link::parse_region)]
+    pub(crate) region: Vec<appnet_lab::link::Region>,
     /// Serve the report over HTTP on ADDR while the lab runs (a progress page until it is
     /// ready), and afterwards until Ctrl-C.
     #[arg(long, value_name = "ADDR")]

@@ -89,12 +89,9 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
 fn emulated_links_add_their_round_trip_to_every_exchange() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 path");
-    let lab = run(
-        APPNET,
-        "appnet",
-        &["lab", "--quick", "--only", "dns", "--rtt", "10ms", "--out", out],
-        Duration::from_secs(120),
-    );
+    let args =
+        ["lab", "--quick", "--only", "dns", "--rtt", "10ms", "--region", "far=30ms", "--out", out];
+    let lab = run(APPNET, "appnet", &args, Duration::from_secs(120));
     lab.assert_success();
     assert!(lab.stdout.contains("in-process link emulator: 10 ms round trip"), "{}", lab.stdout);
     let json: serde_json::Value = serde_json::from_str(
@@ -111,6 +108,12 @@ fn emulated_links_add_their_round_trip_to_every_exchange() {
     for step in json["dns"]["path"].as_array().expect("path") {
         assert!(step["rtt"]["value"].as_f64().unwrap_or(0.0) >= 10_000.0, "{step}");
     }
+    // A region 30 ms from the resolver: even a cached answer takes that long there, and a
+    // first lookup adds the resolver's own links (10 ms each) on top.
+    let far = &json["dns"]["regions"][0];
+    assert_eq!(far["region"]["name"], "far");
+    assert!(far["cached_lookup"]["value"].as_f64().unwrap_or(0.0) >= 30_000.0, "{far}");
+    assert!(far["first_lookup"]["value"].as_f64().unwrap_or(0.0) >= 40_000.0, "{far}");
 }
 
 #[test]

@@ -33,7 +33,17 @@ pub fn client_host() -> IpAddr {
 
 /// Asks `server` for `name` A (with RD when `recursive`), waiting at most 5 s.
 pub async fn ask_once(server: SocketAddr, name: &str, recursive: bool) -> Option<Reply> {
-    let socket = UdpSocket::bind(SocketAddr::new(client_host(), 0)).await.ok()?;
+    ask_from(client_host(), server, name, recursive).await
+}
+
+/// Like [`ask_once`], from a client on `source`.
+pub async fn ask_from(
+    source: IpAddr,
+    server: SocketAddr,
+    name: &str,
+    recursive: bool,
+) -> Option<Reply> {
+    let socket = UdpSocket::bind(SocketAddr::new(source, 0)).await.ok()?;
     let id: u16 = rand::random();
     let mut builder = MessageBuilder::new_vec();
     builder.header_mut().set_id(id);

@@ -66,6 +66,8 @@ pub struct Hierarchy {
     pub resolver: Arc<Shared>,
     /// Where the resolver listens.
     pub resolver_addr: SocketAddr,
+    /// Where the resolver itself listens, behind any relay.
+    resolver_backend: SocketAddr,
     /// The port every authority listens on.
     pub port: u16,
     /// The primary's zone file, rewritten for the NOTIFY experiment.
@@ -82,6 +84,9 @@ pub fn site_zone(names: usize, serial: u32, extra: &str) -> String {
          @ NS ns1\n@ NS ns2\nns1 A 127.53.0.4\nns2 A 127.53.0.5\nwww A 192.0.2.80\n\
          alias CNAME www\n{extra}"
     );
+    for i in 0..10 {
+        zone.push_str(&format!("r{i} A 192.0.2.{}\n", 10 + i));
+    }
     for i in 0..names {
         zone.push_str(&format!("n{i} A 10.{}.{}.{}\n", i >> 16 & 255, i >> 8 & 255, i & 255));
     }
@@ -177,13 +182,15 @@ impl Hierarchy {
         };
         let running = service::spawn(settings, shared.clone()).await?;
         let resolver_addr = SocketAddr::new(host(RESOLVER), resolver_port);
+        let resolver_backend = running.local_addrs()[0];
         if let Some(spec) = link {
-            relay(resolver_addr, running.local_addrs()[0], spec, &stop).await?;
+            relay(resolver_addr, resolver_backend, spec, &stop).await?;
         }
         let hierarchy = Self {
             authorities,
             resolver: shared,
             resolver_addr,
+            resolver_backend,
             port,
             site_zone,
             resolver_running: Some(running),
@@ -212,6 +219,20 @@ impl Hierarchy {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         Err(LabError::new(format!("the replica never answered {name}")))
+    }
+
+    /// Puts `region`'s clients (on 127.53.`10+index`.1) behind its link to the resolver: a
+    /// relay on 127.53.`10+index`.53. Returns (the clients' address, the resolver's for them).
+    pub async fn add_region(
+        &self,
+        index: u8,
+        region: &link::Region,
+    ) -> Result<(IpAddr, SocketAddr), LabError> {
+        let network = 10 + index;
+        let front_ip = IpAddr::V4(Ipv4Addr::new(127, 53, network, RESOLVER));
+        let front = SocketAddr::new(front_ip, free_port_on(front_ip)?);
+        relay(front, self.resolver_backend, region.link, &self.stop).await?;
+        Ok((IpAddr::V4(Ipv4Addr::new(127, 53, network, 1)), front))
     }
 
     /// The primary's authority, for reloads and for stopping it.

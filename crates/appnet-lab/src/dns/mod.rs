@@ -36,6 +36,17 @@ pub struct DnsSettings {
     pub link: Option<crate::link::LinkSpec>,
 }
 
+/// What clients in one region saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionReport {
+    /// The region and its link to the resolver.
+    pub region: crate::link::Region,
+    /// A name nobody asked before, from there.
+    pub first_lookup: Figure,
+    /// The same name again, from the cache.
+    pub cached_lookup: Figure,
+}
+
 impl DnsSettings {
     /// `--quick` (well under a minute) or the full run.
     pub fn new(quick: bool) -> Self {
@@ -93,18 +104,21 @@ pub struct DnsReport {
     pub failover_latency: [Figure; 2],
     /// Questions answered with the primary stopped, of those asked.
     pub failover_answered: [usize; 2],
+    /// Client groups in other regions, each behind its own link to the resolver.
+    pub regions: Vec<RegionReport>,
 }
 
 /// Runs the experiment, reporting progress through `progress`.
 pub async fn run(
     settings: DnsSettings,
+    regions: &[crate::link::Region],
     progress: &mut impl FnMut(&str),
 ) -> Result<DnsReport, LabError> {
     progress(
         "starting two roots, the lab. TLD, example.lab.'s primary and replica, and the resolver",
     );
     let mut lab = Hierarchy::start(settings.names, settings.link).await?;
-    let result = experiment(&mut lab, settings, progress).await;
+    let result = experiment(&mut lab, settings, regions, progress).await;
     lab.shutdown().await;
     result
 }
@@ -112,6 +126,7 @@ pub async fn run(
 async fn experiment(
     lab: &mut Hierarchy,
     settings: DnsSettings,
+    regions: &[crate::link::Region],
     progress: &mut impl FnMut(&str),
 ) -> Result<DnsReport, LabError> {
     let resolver = lab.resolver_addr;
@@ -218,6 +233,24 @@ async fn experiment(
     lab.wait_for_replica("new.example.lab.", [192, 0, 2, 200]).await?;
     let notify_propagation = Figure::millis(started.elapsed());
 
+    let mut region_reports = Vec::new();
+    for (index, region) in regions.iter().enumerate() {
+        let millis = region.link.rtt.as_secs_f64() * 1e3;
+        progress(&format!("clients in region {} ({millis} ms from the resolver)", region.name));
+        let (client, resolver_there) = lab.add_region(index as u8, region).await?;
+        let name = format!("r{}.example.lab.", index % 10);
+        let no_answer = || LabError::new(format!("no answer in region {}", region.name));
+        let first =
+            client::ask_from(client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
+        let again =
+            client::ask_from(client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
+        region_reports.push(RegionReport {
+            region: region.clone(),
+            first_lookup: Figure::micros(first.elapsed),
+            cached_lookup: Figure::micros(again.elapsed),
+        });
+    }
+
     progress("first-time lookups with both example.lab. servers up, then with the primary stopped");
     let fresh = |i: usize| format!("n{}.example.lab.", settings.names - 1 - i);
     let mut before = Vec::new();
@@ -253,6 +286,7 @@ async fn experiment(
         notify_propagation,
         failover_latency: [Figure::micros(mean(&before)), Figure::micros(mean(&after))],
         failover_answered: [after.len(), asked],
+        regions: region_reports,
     })
 }
 

@@ -58,6 +58,21 @@ fn dns_section(page: &mut String, dns: &DnsReport) {
         dns.settings.queries, dns.settings.names
     );
     line_chart(page, &dns.hit_ratio_over_time);
+    if !dns.regions.is_empty() {
+        page.push_str("<h3>Clients in other regions</h3>\n");
+        let labels: Vec<(String, Figure)> = dns
+            .regions
+            .iter()
+            .flat_map(|r| {
+                [
+                    (format!("{}: first lookup", r.region.name), r.first_lookup),
+                    (format!("{}: from the cache", r.region.name), r.cached_lookup),
+                ]
+            })
+            .collect();
+        let items: Vec<(&str, Figure)> = labels.iter().map(|(l, f)| (l.as_str(), *f)).collect();
+        bars(page, "regions", &items);
+    }
     page.push_str("<h3>The primary stopped</h3>\n");
     bars(
         page,

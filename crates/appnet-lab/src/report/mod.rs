@@ -116,6 +116,15 @@ impl Report {
                 "  zone change to the replica by NOTIFY  {}\n",
                 dns.notify_propagation.human()
             ));
+            for region in &dns.regions {
+                out.push_str(&format!(
+                    "  region {:<10} ({:.0} ms away)   first lookup {}, from the cache {}\n",
+                    region.region.name,
+                    region.region.link.rtt.as_secs_f64() * 1e3,
+                    region.first_lookup.human(),
+                    region.cached_lookup.human()
+                ));
+            }
             out.push_str(&format!(
                 "  primary stopped: {} of {} first-time lookups answered by the replica; latency {} before, {} after\n",
                 dns.failover_answered[0],

@@ -17,6 +17,9 @@ use crate::cli::LabArgs;
 
 pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     let selected = catalog::select(&args.only)?;
+    if args.region.len() > 10 {
+        anyhow::bail!("at most 10 regions");
+    }
     if args.list {
         for scenario in &selected {
             println!("{:<6} {}  [{}]", scenario.name, scenario.measures, status(scenario.status));
@@ -81,7 +84,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
                     live.progress(step);
                 };
                 let measured = runtime
-                    .block_on(dns::run(settings, &mut progress))
+                    .block_on(dns::run(settings, &args.region, &mut progress))
                     .context("the DNS experiment failed")?;
                 report.dns = Some(measured);
             }
