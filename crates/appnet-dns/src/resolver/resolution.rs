@@ -311,10 +311,7 @@ impl Resolution {
             State::Sub(sub) => sub.handle_timeout(servers, now),
             State::Waiting(pending) if now >= pending.expires => {
                 let pending = pending.clone();
-                servers.handle_timeout(pending.to);
-                self.hop(&pending, "timeout", now);
-                self.fail_server(pending.to);
-                self.state = State::Ready;
+                self.give_up(&pending, "timeout", servers, now);
             }
             _ => {}
         }
@@ -328,13 +325,24 @@ impl Resolution {
             State::Sub(sub) => sub.handle_unreachable(servers, now),
             State::Waiting(pending) if pending.unsent.is_none() => {
                 let pending = pending.clone();
-                servers.handle_timeout(pending.to);
-                self.hop(&pending, "unreachable", now);
-                self.fail_server(pending.to);
-                self.state = State::Ready;
+                self.give_up(&pending, "unreachable", servers, now);
             }
             _ => {}
         }
+    }
+
+    /// The query in flight will not be answered: count it against its server, try another.
+    fn give_up(
+        &mut self,
+        pending: &Pending,
+        result: &'static str,
+        servers: &mut Servers,
+        now: Instant,
+    ) {
+        servers.handle_timeout(pending.to);
+        self.hop(pending, result, now);
+        self.fail_server(pending.to);
+        self.state = State::Ready;
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout); `None` when finished.
@@ -576,10 +584,7 @@ impl Resolution {
             }
             Meaning::Referral { ns, glue, .. } => {
                 self.hop(pending, "referral", now);
-                store(cache, ns, Trust::Authority, now);
-                for set in glue {
-                    store(cache, set, Trust::Additional, now);
-                }
+                store_referral(cache, ns, glue, now);
             }
             Meaning::Error { rcode } => {
                 self.hop(pending, "error", now);
@@ -629,10 +634,7 @@ impl Resolution {
         match meaning {
             Meaning::Referral { ns, glue, .. } => {
                 self.hop(pending, "referral", now);
-                store(cache, ns, Trust::Authority, now);
-                for set in glue {
-                    store(cache, set, Trust::Additional, now);
-                }
+                store_referral(cache, ns, glue, now);
             }
             Meaning::Answer { .. } | Meaning::Negative { nxdomain: false, .. } => {
                 self.hop(pending, "no cut", now);
@@ -809,6 +811,14 @@ const ROOT: &[u8] = &[0];
 
 fn store(cache: &mut Cache, set: RecordSet, trust: Trust, now: Instant) {
     cache.insert_records(&set.name, set.rtype, set.ttl, set.rdatas, trust, now);
+}
+
+/// A delegation's NS set (authority-section trust) and glue (additional-section trust).
+fn store_referral(cache: &mut Cache, ns: RecordSet, glue: Vec<RecordSet>, now: Instant) {
+    store(cache, ns, Trust::Authority, now);
+    for set in glue {
+        store(cache, set, Trust::Additional, now);
+    }
 }
 
 fn ip(rdata: &[u8]) -> Option<IpAddr> {
