@@ -17,7 +17,7 @@ use super::driver::Shared;
 use super::hosts::{HOSTS_TTL, Hosts};
 use super::reply::{ClientQuery, read_query, write_answer, write_rcode, write_rejection};
 use super::resolution::{Answer, AnswerRecord, ResolveError};
-use crate::server::mmsg::Batch;
+use crate::server::mmsg;
 use crate::server::udp;
 
 /// Who may ask, and what is answered locally.
@@ -143,20 +143,7 @@ impl UdpWorker {
             tracing::error!("cannot clone the UDP socket; worker stops");
             return;
         };
-        let mut batch = Batch::new();
-        while !self.stop.load(Ordering::Relaxed) {
-            let received = match batch.receive(socket) {
-                Ok(received) => received,
-                Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
-                {
-                    continue;
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "udp receive failed");
-                    continue;
-                }
-            };
+        mmsg::serve_batches(socket, &self.stop, |batch, received| {
             for slot in 0..received {
                 let (query, peer, response) = batch.query(slot);
                 let Some(peer) = peer else { continue };
@@ -178,8 +165,7 @@ impl UdpWorker {
                     }
                 }
             }
-            batch.flush(socket);
-        }
+        });
     }
 }
 

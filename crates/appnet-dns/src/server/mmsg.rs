@@ -14,6 +14,7 @@ use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::ptr::null_mut;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Datagrams per system call. 32 covers the bursts a loaded server sees without making the
 /// buffers large (32 × 4 KiB in, 32 × 64 KiB out).
@@ -155,6 +156,31 @@ impl Batch {
             }
         }
         self.queued = 0;
+    }
+}
+
+/// A UDP worker's loop: until `stop`, takes a batch of queries from `socket` (waking every read
+/// timeout to look at `stop`), lets `answer` fill and queue responses for the `received`
+/// slots, and sends them.
+pub(crate) fn serve_batches(
+    socket: &UdpSocket,
+    stop: &AtomicBool,
+    mut answer: impl FnMut(&mut Batch, usize),
+) {
+    let mut batch = Batch::new();
+    while !stop.load(Ordering::Relaxed) {
+        let received = match batch.receive(socket) {
+            Ok(received) => received,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                continue;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "udp receive failed");
+                continue;
+            }
+        };
+        answer(&mut batch, received);
+        batch.flush(socket);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Counters;
-use super::mmsg::Batch;
+use super::mmsg;
 use super::zones::Zones;
 use crate::authority::rrl::{self, RateLimiter, Verdict};
 use crate::authority::{Response, Transport};
@@ -63,20 +63,7 @@ impl Worker {
     /// Receives queries in batches, answers each from one snapshot of the zones, and sends the
     /// answers back in one batch.
     fn run(&self, socket: &UdpSocket) {
-        let mut batch = Batch::new();
-        while !self.stop.load(Ordering::Relaxed) {
-            let received = match batch.receive(socket) {
-                Ok(received) => received,
-                Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
-                {
-                    continue;
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "udp receive failed");
-                    continue;
-                }
-            };
+        mmsg::serve_batches(socket, &self.stop, |batch, received| {
             self.counters.udp_queries.inc_by(received as u64);
             let authority = self.zones.authority();
             for slot in 0..received {
@@ -98,8 +85,7 @@ impl Worker {
                     }
                 }
             }
-            batch.flush(socket);
-        }
+        });
     }
 
     /// Applies rate limiting, if on: whether to send `response`, possibly slipped.
