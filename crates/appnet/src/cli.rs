@@ -95,11 +95,8 @@ pub(crate) enum DnsCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HttpCommand {
-    /// Origin server: HTTP/1.x, HTTP/2, TLS, static files and CGI [not built yet: issue #6].
-    #[command(long_about = "Serve a directory over HTTP/1.0, 1.1 and 2, with TLS:\n  \
-        appnet http serve --root DIR --listen 127.0.0.1:8080\n\n\
-        Not built yet: tracked in issue #6.")]
-    Serve(Planned),
+    /// Origin server for a directory of static files, over HTTP/1.0 and 1.1.
+    Serve(ServeArgs),
     /// Load a page like a browser and measure its Page Load Time [not built yet: issue #7].
     #[command(long_about = "Fetch a page and its resources the way a browser does, measure \
         Page Load Time and draw the waterfall:\n  appnet http load URL --mode h2\n\n\
@@ -118,6 +115,28 @@ pub(crate) struct DigArgs {
     /// Query, in dig's syntax: [@SERVER] [-p PORT] NAME [TYPE] [+option…].
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "QUERY")]
     pub(crate) args: Vec<String>,
+}
+
+/// `appnet http serve …`
+#[derive(Debug, Args)]
+#[command(long_about = "Serve a directory of static files over HTTP/1.0 and HTTP/1.1 (persistent \
+    connections, pipelining):\n  appnet http serve --root DIR --listen 127.0.0.1:8080\n\n\
+    Files get their type from their extension, ETag and Last-Modified validators, conditional \
+    requests (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since: 304/412) and \
+    ranges (Range, If-Range: 206, multipart/byteranges, 416). A directory serves its index.html; \
+    listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). An \
+    access log in the combined format goes to standard output. Not built yet (issue #6): \
+    HTTP/2, TLS, CGI, compression, PUT/DELETE, per-path cache rules.")]
+pub(crate) struct ServeArgs {
+    /// The directory to serve.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: std::path::PathBuf,
+    /// Address to listen on; repeatable.
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// No access log on standard output.
+    #[arg(long)]
+    pub(crate) no_access_log: bool,
 }
 
 /// `appnet dns resolver …`

@@ -3,6 +3,7 @@
 mod dig;
 mod dns_authority;
 mod dns_resolver;
+mod http_serve;
 mod lab;
 mod planned;
 
@@ -16,7 +17,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dns(DnsCommand::Authority(args)) => dns_authority::run(*args),
         Command::Dns(DnsCommand::Resolver(args)) => dns_resolver::run(*args),
         Command::Dig(args) => dig::run(&args.args),
-        Command::Http(HttpCommand::Serve(_)) => Ok(planned::report("http serve", Some(6))),
+        Command::Http(HttpCommand::Serve(args)) => http_serve::run(&args),
         Command::Http(HttpCommand::Load(_)) => Ok(planned::report("http load", Some(7))),
         Command::Proxy(_) => Ok(planned::report("proxy", Some(8))),
         Command::Torrent(_) => Ok(planned::report("torrent", None)),

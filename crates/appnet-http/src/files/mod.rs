@@ -1,0 +1,7 @@
+//! Static files: the pure decisions (which file, which type, which preconditions, which
+//! ranges), kept apart from the server that reads files and writes responses.
+
+pub mod conditional;
+pub mod mime;
+pub mod path;
+pub mod range;

@@ -1,0 +1,16 @@
+//! HTTP for appnet: the origin server, and (later) the browser-like page loader.
+//!
+//! ```text
+//!   TCP ──► hyper (HTTP/1.0, 1.1) ──► server::Site ──► files::path (which file, safely)
+//!                                          │          files::conditional (304/412)
+//!                                          ▼          files::range (206/416), files::mime
+//!                                   response + access log
+//! ```
+//!
+//! The decisions about a request — which file, whether its preconditions hold, which ranges
+//! to send — are pure functions in [`files`], tested without sockets; [`server`] only reads
+//! files and writes responses.
+#![warn(missing_docs)]
+
+pub mod files;
+pub mod server;

@@ -1,0 +1,350 @@
+//! The origin server's tokio/hyper driver: HTTP/1.0 and 1.1 (persistent connections,
+//! pipelining) over TCP, static files from a root with the decisions of [`crate::files`],
+//! an access log in the combined format on standard output.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::files::conditional::{self, Conditions, Precondition};
+use crate::files::mime;
+use crate::files::path::{self, PathError};
+use crate::files::range::{self, Ranges};
+
+/// What the server serves and how.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// The directory served.
+    pub root: PathBuf,
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time allowed for a request's headers to arrive (slowloris).
+    pub header_timeout: Duration,
+    /// Write an access log line per request to standard output.
+    pub access_log: bool,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("."),
+            listen: Vec::new(),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            access_log: true,
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addrs: Vec<SocketAddr>,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Where it listens.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Stops accepting; connections in flight finish on their own.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds every listen address and serves until shut down.
+pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
+    let root = settings.root.canonicalize()?;
+    let site = Arc::new(Site { root, access_log: settings.access_log });
+    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let stop = CancellationToken::new();
+    let (mut local_addrs, mut tasks) = (Vec::new(), Vec::new());
+    for addr in &settings.listen {
+        let listener = TcpListener::bind(addr).await?;
+        local_addrs.push(listener.local_addr()?);
+        let (site, permits, stop, timeout) =
+            (site.clone(), permits.clone(), stop.clone(), settings.header_timeout);
+        tasks.push(tokio::spawn(accept(listener, site, permits, stop, timeout)));
+    }
+    Ok(RunningServer { local_addrs, stop, tasks })
+}
+
+async fn accept(
+    listener: TcpListener,
+    site: Arc<Site>,
+    permits: Arc<Semaphore>,
+    stop: CancellationToken,
+    timeout: Duration,
+) {
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let site = site.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let site = site.clone();
+                async move { Ok::<_, Infallible>(site.respond(&request, peer).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// The directory served.
+#[derive(Debug)]
+struct Site {
+    root: PathBuf,
+    access_log: bool,
+}
+
+const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
+
+impl Site {
+    async fn respond(
+        &self,
+        request: &Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let response = self.handle(request).await;
+        if self.access_log {
+            println!("{}", access_line(request, &response, peer));
+        }
+        response
+    }
+
+    async fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = request.method();
+        if method == Method::OPTIONS {
+            let mut response = plain(StatusCode::NO_CONTENT, "");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            return response;
+        }
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            return response;
+        }
+        let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let file = match path::under_root(&self.root, target) {
+            Ok(file) => file,
+            Err(PathError::Malformed) => {
+                return plain(StatusCode::BAD_REQUEST, "400 Bad Request\n");
+            }
+            Err(_) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
+        };
+        let response = self.serve_file(request, &file).await;
+        if method == Method::HEAD {
+            // The headers a GET would get, Content-Length included; no body.
+            let length = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
+            let (mut parts, _) = response.into_parts();
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            return Response::from_parts(parts, Full::new(Bytes::new()));
+        }
+        response
+    }
+
+    async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Full<Bytes>> {
+        let Ok(mut metadata) = tokio::fs::metadata(file).await else {
+            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
+        };
+        let mut file = file.to_path_buf();
+        if metadata.is_dir() {
+            let path = request.uri().path();
+            if !path.ends_with('/') {
+                let mut response = plain(StatusCode::MOVED_PERMANENTLY, "301 Moved Permanently\n");
+                if let Ok(location) = HeaderValue::from_str(&format!("{path}/")) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                return response;
+            }
+            file.push("index.html");
+            match tokio::fs::metadata(&file).await {
+                Ok(index) if index.is_file() => metadata = index,
+                // Directory listings are off by default.
+                _ => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
+            }
+        }
+        if !metadata.is_file() || !path::stays_inside(&self.root, &file) {
+            return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
+        }
+        let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let length = metadata.len();
+        let etag = conditional::etag_for(length, modified);
+        let headers = request.headers();
+        let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let conditions = Conditions {
+            if_match: get(header::IF_MATCH),
+            if_none_match: get(header::IF_NONE_MATCH),
+            if_modified_since: get(header::IF_MODIFIED_SINCE),
+            if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
+        };
+        let validators = |response: &mut Response<Full<Bytes>>| {
+            let headers = response.headers_mut();
+            insert(headers, header::ETAG, &etag);
+            insert(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
+        };
+        match conditional::evaluate(&conditions, &etag, modified, true) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                let mut response = plain(StatusCode::NOT_MODIFIED, "");
+                response.headers_mut().remove(header::CONTENT_TYPE);
+                validators(&mut response);
+                return response;
+            }
+            Precondition::Failed => {
+                return plain(StatusCode::PRECONDITION_FAILED, "412 Precondition Failed\n");
+            }
+        }
+        let range_header = get(header::RANGE).filter(|_| {
+            get(header::IF_RANGE)
+                .is_none_or(|if_range| conditional::if_range_holds(if_range, &etag, modified))
+        });
+        let ranges = range::parse(range_header, length);
+        let Ok(content) = tokio::fs::read(&file).await else {
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+        };
+        let content_type = mime::for_name(&file.to_string_lossy());
+        let mut response = match ranges {
+            Ranges::Whole => {
+                let mut response = Response::new(Full::new(Bytes::from(content)));
+                insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
+                response
+            }
+            Ranges::Unsatisfiable => {
+                let mut response =
+                    plain(StatusCode::RANGE_NOT_SATISFIABLE, "416 Range Not Satisfiable\n");
+                insert(response.headers_mut(), header::CONTENT_RANGE, &format!("bytes */{length}"));
+                response
+            }
+            Ranges::Parts(parts) if parts.len() == 1 => {
+                let (first, last) = parts[0];
+                let body = Bytes::from(content).slice(first as usize..=last as usize);
+                let mut response = Response::new(Full::new(body));
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
+                insert(
+                    response.headers_mut(),
+                    header::CONTENT_RANGE,
+                    &format!("bytes {first}-{last}/{length}"),
+                );
+                response
+            }
+            Ranges::Parts(parts) => multipart(&content, &parts, length, content_type),
+        };
+        insert(response.headers_mut(), header::ACCEPT_RANGES, "bytes");
+        validators(&mut response);
+        response
+    }
+}
+
+/// 206 with a `multipart/byteranges` body, one part per range (RFC 9110 §14.6).
+fn multipart(
+    content: &[u8],
+    parts: &[(u64, u64)],
+    length: u64,
+    content_type: &str,
+) -> Response<Full<Bytes>> {
+    const BOUNDARY: &str = "appnet-byteranges-3f2a9c";
+    let mut body = Vec::new();
+    for &(first, last) in parts {
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{length}\r\n\r\n").as_bytes());
+        body.extend_from_slice(&content[first as usize..=last as usize]);
+    }
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    insert(
+        response.headers_mut(),
+        header::CONTENT_TYPE,
+        &format!("multipart/byteranges; boundary={BOUNDARY}"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    insert(response.headers_mut(), header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    insert(response.headers_mut(), header::SERVER, SERVER);
+    response
+}
+
+fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+    if !headers.contains_key(header::SERVER) {
+        headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
+    }
+}
+
+/// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`.
+fn access_line(
+    request: &Request<Incoming>,
+    response: &Response<Full<Bytes>>,
+    peer: SocketAddr,
+) -> String {
+    let header = |name: header::HeaderName| {
+        request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-")
+    };
+    let bytes =
+        response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let bytes = hyper::body::Body::size_hint(response.body())
+        .exact()
+        .map_or_else(|| bytes.to_owned(), |n| n.to_string());
+    format!(
+        "{} - - [{}] \"{} {} {:?}\" {} {} \"{}\" \"{}\"",
+        peer.ip(),
+        httpdate::fmt_http_date(SystemTime::now()),
+        request.method(),
+        request.uri(),
+        request.version(),
+        response.status().as_u16(),
+        bytes,
+        header(header::REFERER),
+        header(header::USER_AGENT)
+    )
+}

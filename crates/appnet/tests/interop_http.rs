@@ -1,0 +1,142 @@
+//! `appnet http serve` against curl: HTTP/1.0 and 1.1, validators and conditional requests,
+//! ranges (single, multipart, unsatisfiable, If-Range), HEAD, OPTIONS, directories and their
+//! index, and every way out of the root refused.
+
+use std::time::Duration;
+
+use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
+
+const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
+const BODY: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn start() -> (RunningProgram, String, tempfile::TempDir) {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    std::fs::write(root.join("file.txt"), BODY).unwrap();
+    std::fs::write(root.join("docs/index.html"), "<h1>docs</h1>").unwrap();
+    std::fs::write(site.path().join("secret.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink(site.path().join("secret.txt"), root.join("escape.txt")).unwrap();
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    (server, format!("http://{listen}"), site)
+}
+
+fn curl(args: &[&str]) -> CommandOutput {
+    let mut all = vec!["-sS", "--max-time", "10"];
+    all.extend_from_slice(args);
+    run("curl", "curl", &all, Duration::from_secs(20))
+}
+
+/// Status code of a request: `curl -o /dev/null -w %{http_code}`.
+fn status(args: &[&str]) -> String {
+    let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+    all.extend_from_slice(args);
+    curl(&all).stdout
+}
+
+fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[test]
+fn curl_gets_files_with_validators_conditionals_and_ranges() {
+    let (server, base, _site) = start();
+    let file = format!("{base}/file.txt");
+    for version in ["--http1.0", "--http1.1"] {
+        let got = curl(&[version, &file]);
+        assert_eq!(got.stdout, BODY, "{version}: {got:?}");
+    }
+    let head = curl(&["-I", &file]).stdout;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(header(&head, "content-length"), Some("36"));
+    assert_eq!(header(&head, "content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
+    assert!(
+        header(&head, "date").is_some()
+            && header(&head, "server").is_some_and(|s| s.starts_with("appnet/"))
+    );
+    let etag = header(&head, "etag").expect("an ETag").to_owned();
+    let modified = header(&head, "last-modified").expect("Last-Modified").to_owned();
+
+    assert_eq!(status(&["-H", &format!("If-None-Match: {etag}"), &file]), "304");
+    assert_eq!(status(&["-H", "If-None-Match: \"other\"", &file]), "200");
+    assert_eq!(status(&["-H", &format!("If-Modified-Since: {modified}"), &file]), "304");
+    assert_eq!(status(&["-H", "If-Match: \"other\"", &file]), "412");
+    assert_eq!(status(&["-H", "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT", &file]), "412");
+
+    assert_eq!(curl(&["-r", "0-9", &file]).stdout, "0123456789");
+    assert_eq!(curl(&["-r", "-6", &file]).stdout, "uvwxyz");
+    let partial = curl(&["-i", "-r", "10-", &file]).stdout;
+    assert!(partial.starts_with("HTTP/1.1 206"), "{partial}");
+    assert_eq!(header(&partial, "content-range"), Some("bytes 10-35/36"));
+    let multi = curl(&["-i", "-r", "0-1,4-5", &file]).stdout;
+    assert!(
+        header(&multi, "content-type")
+            .is_some_and(|t| t.starts_with("multipart/byteranges; boundary=")),
+        "{multi}"
+    );
+    assert!(
+        multi.contains("Content-Range: bytes 0-1/36\r\n\r\n01")
+            && multi.contains("Content-Range: bytes 4-5/36\r\n\r\n45"),
+        "{multi}"
+    );
+    assert_eq!(status(&["-r", "100-200", &file]), "416");
+    // If-Range with an old validator: the whole file, 200.
+    assert_eq!(status(&["-r", "0-1", "-H", "If-Range: \"old\"", &file]), "200");
+    assert_eq!(status(&["-r", "0-1", "-H", &format!("If-Range: {etag}"), &file]), "206");
+
+    // Persistent connection: two requests on one connection (curl reuses it).
+    let both = curl(&["-v", &file, &file]);
+    assert!(
+        both.stderr.contains("Re-using existing connection")
+            || both.stderr.contains("Reusing existing connection"),
+        "{}",
+        both.stderr
+    );
+    assert!(
+        server.log().contains("\"GET /file.txt HTTP/1.1\" 200 36"),
+        "combined access log:\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn directories_methods_and_the_root_boundary() {
+    let (_server, base, _site) = start();
+    assert_eq!(curl(&[&format!("{base}/docs/")]).stdout, "<h1>docs</h1>");
+    let redirect = curl(&["-i", &format!("{base}/docs")]).stdout;
+    assert!(
+        redirect.starts_with("HTTP/1.1 301") && header(&redirect, "location") == Some("/docs/"),
+        "{redirect}"
+    );
+    assert_eq!(status(&[&format!("{base}/")]), "404", "no index, no listing");
+    assert_eq!(status(&[&format!("{base}/missing.txt")]), "404");
+    let options = curl(&["-i", "-X", "OPTIONS", &format!("{base}/file.txt")]).stdout;
+    assert!(
+        options.starts_with("HTTP/1.1 204")
+            && header(&options, "allow") == Some("GET, HEAD, OPTIONS"),
+        "{options}"
+    );
+    assert_eq!(status(&["-X", "DELETE", &format!("{base}/file.txt")]), "405");
+    for escape in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/docs/..%2F..%2Fsecret.txt",
+        "/escape.txt",
+        "/file.txt%00",
+    ] {
+        let code = status(&["--path-as-is", &format!("{base}{escape}")]);
+        assert!(code == "403" || code == "400", "{escape}: {code}");
+    }
+}
