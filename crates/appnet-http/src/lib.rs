@@ -12,5 +12,6 @@
 //! files and writes responses.
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod files;
 pub mod server;

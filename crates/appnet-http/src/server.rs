@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
@@ -19,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::body::Payload;
 use crate::files::conditional::{self, Conditions, Precondition};
 use crate::files::mime;
 use crate::files::path::{self, PathError};
@@ -139,11 +139,7 @@ struct Site {
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 
 impl Site {
-    async fn respond(
-        &self,
-        request: &Request<Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Full<Bytes>> {
+    async fn respond(&self, request: &Request<Incoming>, peer: SocketAddr) -> Response<Payload> {
         let response = self.handle(request).await;
         if self.access_log {
             println!("{}", access_line(request, &response, peer));
@@ -151,7 +147,7 @@ impl Site {
         response
     }
 
-    async fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn handle(&self, request: &Request<Incoming>) -> Response<Payload> {
         let method = request.method();
         if method == Method::OPTIONS {
             let mut response = plain(StatusCode::NO_CONTENT, "");
@@ -181,12 +177,12 @@ impl Site {
             let length = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
             let (mut parts, _) = response.into_parts();
             parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            return Response::from_parts(parts, Full::new(Bytes::new()));
+            return Response::from_parts(parts, Payload::empty());
         }
         response
     }
 
-    async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Full<Bytes>> {
+    async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Payload> {
         let Ok(mut metadata) = tokio::fs::metadata(file).await else {
             return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
         };
@@ -221,7 +217,7 @@ impl Site {
             if_modified_since: get(header::IF_MODIFIED_SINCE),
             if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
         };
-        let validators = |response: &mut Response<Full<Bytes>>| {
+        let validators = |response: &mut Response<Payload>| {
             let headers = response.headers_mut();
             insert(headers, header::ETAG, &etag);
             insert(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
@@ -243,16 +239,18 @@ impl Site {
                 .is_none_or(|if_range| conditional::if_range_holds(if_range, &etag, modified))
         });
         let ranges = range::parse(range_header, length);
-        let Ok(content) = tokio::fs::read(&file).await else {
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
-        };
         let content_type = mime::for_name(&file.to_string_lossy());
         let mut response = match ranges {
-            Ranges::Whole => {
-                let mut response = Response::new(Full::new(Bytes::from(content)));
-                insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
-                response
-            }
+            Ranges::Whole => match open_at(&file, 0).await {
+                Ok(opened) => {
+                    let mut response = Response::new(Payload::file(opened, length));
+                    insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
+                    response
+                }
+                Err(_) => {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+                }
+            },
             Ranges::Unsatisfiable => {
                 let mut response =
                     plain(StatusCode::RANGE_NOT_SATISFIABLE, "416 Range Not Satisfiable\n");
@@ -261,8 +259,10 @@ impl Site {
             }
             Ranges::Parts(parts) if parts.len() == 1 => {
                 let (first, last) = parts[0];
-                let body = Bytes::from(content).slice(first as usize..=last as usize);
-                let mut response = Response::new(Full::new(body));
+                let Ok(opened) = open_at(&file, first).await else {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+                };
+                let mut response = Response::new(Payload::file(opened, last - first + 1));
                 *response.status_mut() = StatusCode::PARTIAL_CONTENT;
                 insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
                 insert(
@@ -272,7 +272,12 @@ impl Site {
                 );
                 response
             }
-            Ranges::Parts(parts) => multipart(&content, &parts, length, content_type),
+            Ranges::Parts(parts) => match read_parts(&file, &parts).await {
+                Ok(pieces) => multipart(&pieces, &parts, length, content_type),
+                Err(_) => {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+                }
+            },
         };
         insert(response.headers_mut(), header::ACCEPT_RANGES, "bytes");
         validators(&mut response);
@@ -280,21 +285,52 @@ impl Site {
     }
 }
 
+/// `file`, open and positioned at `offset`.
+async fn open_at(file: &Path, offset: u64) -> io::Result<tokio::fs::File> {
+    use tokio::io::AsyncSeekExt;
+    let mut opened = tokio::fs::File::open(file).await?;
+    opened.seek(io::SeekFrom::Start(offset)).await?;
+    Ok(opened)
+}
+
+/// Most bytes a multipart range response reads into memory (a request asking for more gets an
+/// error rather than the server's memory).
+const MAX_MULTIPART_BYTES: u64 = 8 << 20;
+
+/// The bytes of each range of `file`.
+async fn read_parts(file: &Path, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
+    use tokio::io::AsyncReadExt;
+    let mut budget = MAX_MULTIPART_BYTES;
+    let mut pieces = Vec::with_capacity(parts.len());
+    for &(first, last) in parts {
+        let size = last - first + 1;
+        budget = budget.checked_sub(size).ok_or_else(|| io::Error::other("ranges too large"))?;
+        let mut opened = open_at(file, first).await?;
+        let mut piece = vec![0; usize::try_from(size).map_err(io::Error::other)?];
+        opened.read_exact(&mut piece).await?;
+        pieces.push(piece);
+    }
+    Ok(pieces)
+}
+
 /// 206 with a `multipart/byteranges` body, one part per range (RFC 9110 §14.6).
 fn multipart(
-    content: &[u8],
+    pieces: &[Vec<u8>],
     parts: &[(u64, u64)],
     length: u64,
     content_type: &str,
-) -> Response<Full<Bytes>> {
+) -> Response<Payload> {
     const BOUNDARY: &str = "appnet-byteranges-3f2a9c";
     let mut body = Vec::new();
-    for &(first, last) in parts {
-        body.extend_from_slice(format!("\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{length}\r\n\r\n").as_bytes());
-        body.extend_from_slice(&content[first as usize..=last as usize]);
+    for (piece, &(first, last)) in pieces.iter().zip(parts) {
+        let head = format!(
+            "\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{length}\r\n\r\n"
+        );
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(piece);
     }
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Payload::bytes(body));
     *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     insert(
         response.headers_mut(),
@@ -304,8 +340,8 @@ fn multipart(
     response
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+fn plain(status: StatusCode, text: &'static str) -> Response<Payload> {
+    let mut response = Response::new(Payload::bytes(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     insert(response.headers_mut(), header::CONTENT_TYPE, "text/plain; charset=utf-8");
     insert(response.headers_mut(), header::SERVER, SERVER);
@@ -324,7 +360,7 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`.
 fn access_line(
     request: &Request<Incoming>,
-    response: &Response<Full<Bytes>>,
+    response: &Response<Payload>,
     peer: SocketAddr,
 ) -> String {
     let header = |name: header::HeaderName| {

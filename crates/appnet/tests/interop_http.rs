@@ -140,3 +140,18 @@ fn directories_methods_and_the_root_boundary() {
         assert!(code == "403" || code == "400", "{escape}: {code}");
     }
 }
+
+#[test]
+fn large_files_are_streamed_whole_and_in_ranges() {
+    let (server, base, site) = start();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i: u32| (i % 251) as u8).collect();
+    let root = site.path().join("root");
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let saved = site.path().join("got.bin");
+    let url = format!("{base}/big.bin");
+    curl(&["-o", saved.to_str().unwrap(), &url]).assert_success();
+    assert!(std::fs::read(&saved).unwrap() == big, "the whole file, byte for byte");
+    curl(&["-r", "3145700-", "-o", saved.to_str().unwrap(), &url]).assert_success();
+    assert!(std::fs::read(&saved).unwrap() == big[3_145_700..], "the tail");
+    drop(server);
+}
