@@ -183,7 +183,7 @@ impl Site {
     }
 
     async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Payload> {
-        let Ok(mut metadata) = tokio::fs::metadata(file).await else {
+        let Ok(mut metadata) = std::fs::metadata(file) else {
             return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
         };
         let mut file = file.to_path_buf();
@@ -197,7 +197,7 @@ impl Site {
                 return response;
             }
             file.push("index.html");
-            match tokio::fs::metadata(&file).await {
+            match std::fs::metadata(&file) {
                 Ok(index) if index.is_file() => metadata = index,
                 // Directory listings are off by default.
                 _ => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
@@ -241,7 +241,7 @@ impl Site {
         let ranges = range::parse(range_header, length);
         let content_type = mime::for_name(&file.to_string_lossy());
         let mut response = match ranges {
-            Ranges::Whole => match open_at(&file, 0).await {
+            Ranges::Whole => match open_at(&file, 0) {
                 Ok(opened) => {
                     let mut response = Response::new(Payload::file(opened, length));
                     insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
@@ -259,7 +259,7 @@ impl Site {
             }
             Ranges::Parts(parts) if parts.len() == 1 => {
                 let (first, last) = parts[0];
-                let Ok(opened) = open_at(&file, first).await else {
+                let Ok(opened) = open_at(&file, first) else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
                 };
                 let mut response = Response::new(Payload::file(opened, last - first + 1));
@@ -272,7 +272,7 @@ impl Site {
                 );
                 response
             }
-            Ranges::Parts(parts) => match read_parts(&file, &parts).await {
+            Ranges::Parts(parts) => match read_parts(&file, &parts) {
                 Ok(pieces) => multipart(&pieces, &parts, length, content_type),
                 Err(_) => {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
@@ -286,10 +286,12 @@ impl Site {
 }
 
 /// `file`, open and positioned at `offset`.
-async fn open_at(file: &Path, offset: u64) -> io::Result<tokio::fs::File> {
-    use tokio::io::AsyncSeekExt;
-    let mut opened = tokio::fs::File::open(file).await?;
-    opened.seek(io::SeekFrom::Start(offset)).await?;
+fn open_at(file: &Path, offset: u64) -> io::Result<std::fs::File> {
+    use std::io::Seek;
+    let mut opened = std::fs::File::open(file)?;
+    if offset > 0 {
+        opened.seek(io::SeekFrom::Start(offset))?;
+    }
     Ok(opened)
 }
 
@@ -298,16 +300,16 @@ async fn open_at(file: &Path, offset: u64) -> io::Result<tokio::fs::File> {
 const MAX_MULTIPART_BYTES: u64 = 8 << 20;
 
 /// The bytes of each range of `file`.
-async fn read_parts(file: &Path, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
-    use tokio::io::AsyncReadExt;
+fn read_parts(file: &Path, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
+    use std::io::Read;
     let mut budget = MAX_MULTIPART_BYTES;
     let mut pieces = Vec::with_capacity(parts.len());
     for &(first, last) in parts {
         let size = last - first + 1;
         budget = budget.checked_sub(size).ok_or_else(|| io::Error::other("ranges too large"))?;
-        let mut opened = open_at(file, first).await?;
+        let mut opened = open_at(file, first)?;
         let mut piece = vec![0; usize::try_from(size).map_err(io::Error::other)?];
-        opened.read_exact(&mut piece).await?;
+        opened.read_exact(&mut piece)?;
         pieces.push(piece);
     }
     Ok(pieces)
