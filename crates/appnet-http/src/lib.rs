@@ -12,6 +12,7 @@
 //! files and writes responses.
 #![warn(missing_docs)]
 
+pub mod beneath;
 pub mod body;
 pub mod files;
 pub mod server;

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::beneath::Root;
 use crate::body::Payload;
 use crate::files::conditional::{self, Conditions, Precondition};
 use crate::files::mime;
@@ -76,7 +77,7 @@ impl RunningServer {
 
 /// Binds every listen address and serves until shut down.
 pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
-    let root = settings.root.canonicalize()?;
+    let root = Root::open(&settings.root)?;
     let site = Arc::new(Site { root, access_log: settings.access_log });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -132,7 +133,7 @@ async fn accept(
 /// The directory served.
 #[derive(Debug)]
 struct Site {
-    root: PathBuf,
+    root: Root,
     access_log: bool,
 }
 
@@ -164,7 +165,7 @@ impl Site {
             return response;
         }
         let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        let file = match path::under_root(&self.root, target) {
+        let file = match path::under_root(Path::new(""), target) {
             Ok(file) => file,
             Err(PathError::Malformed) => {
                 return plain(StatusCode::BAD_REQUEST, "400 Bad Request\n");
@@ -182,9 +183,23 @@ impl Site {
         response
     }
 
+    /// `file` is relative to the root; the kernel keeps it inside (see [`Root`]).
+    /// Opens `file` under the root: the file and its metadata, or the error response.
+    fn open(&self, file: &Path) -> Result<(std::fs::File, std::fs::Metadata), StatusCode> {
+        let relative = if file.as_os_str().is_empty() { Path::new(".") } else { file };
+        let opened = self.root.open_file(relative).map_err(|error| match error.kind() {
+            io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            _ => StatusCode::NOT_FOUND,
+        })?;
+        let metadata = opened.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
+        Ok((opened, metadata))
+    }
+
     async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Payload> {
-        let Ok(mut metadata) = std::fs::metadata(file) else {
-            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
+        let (mut opened, mut metadata) = match self.open(file) {
+            Ok(found) => found,
+            Err(StatusCode::FORBIDDEN) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
+            Err(_) => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
         };
         let mut file = file.to_path_buf();
         if metadata.is_dir() {
@@ -197,13 +212,15 @@ impl Site {
                 return response;
             }
             file.push("index.html");
-            match std::fs::metadata(&file) {
-                Ok(index) if index.is_file() => metadata = index,
+            match self.open(&file) {
+                Ok((index, index_metadata)) if index_metadata.is_file() => {
+                    (opened, metadata) = (index, index_metadata)
+                }
                 // Directory listings are off by default.
                 _ => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
             }
         }
-        if !metadata.is_file() || !path::stays_inside(&self.root, &file) {
+        if !metadata.is_file() {
             return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
         }
         let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -241,16 +258,11 @@ impl Site {
         let ranges = range::parse(range_header, length);
         let content_type = mime::for_name(&file.to_string_lossy());
         let mut response = match ranges {
-            Ranges::Whole => match open_at(&file, 0) {
-                Ok(opened) => {
-                    let mut response = Response::new(Payload::file(opened, length));
-                    insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
-                    response
-                }
-                Err(_) => {
-                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
-                }
-            },
+            Ranges::Whole => {
+                let mut response = Response::new(Payload::file(opened, length));
+                insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
+                response
+            }
             Ranges::Unsatisfiable => {
                 let mut response =
                     plain(StatusCode::RANGE_NOT_SATISFIABLE, "416 Range Not Satisfiable\n");
@@ -259,7 +271,7 @@ impl Site {
             }
             Ranges::Parts(parts) if parts.len() == 1 => {
                 let (first, last) = parts[0];
-                let Ok(opened) = open_at(&file, first) else {
+                let Ok(opened) = seek_to(opened, first) else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
                 };
                 let mut response = Response::new(Payload::file(opened, last - first + 1));
@@ -272,7 +284,7 @@ impl Site {
                 );
                 response
             }
-            Ranges::Parts(parts) => match read_parts(&file, &parts) {
+            Ranges::Parts(parts) => match read_parts(opened, &parts) {
                 Ok(pieces) => multipart(&pieces, &parts, length, content_type),
                 Err(_) => {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
@@ -285,14 +297,11 @@ impl Site {
     }
 }
 
-/// `file`, open and positioned at `offset`.
-fn open_at(file: &Path, offset: u64) -> io::Result<std::fs::File> {
+/// `file`, positioned at `offset`.
+fn seek_to(mut file: std::fs::File, offset: u64) -> io::Result<std::fs::File> {
     use std::io::Seek;
-    let mut opened = std::fs::File::open(file)?;
-    if offset > 0 {
-        opened.seek(io::SeekFrom::Start(offset))?;
-    }
-    Ok(opened)
+    file.seek(io::SeekFrom::Start(offset))?;
+    Ok(file)
 }
 
 /// Most bytes a multipart range response reads into memory (a request asking for more gets an
@@ -300,16 +309,16 @@ fn open_at(file: &Path, offset: u64) -> io::Result<std::fs::File> {
 const MAX_MULTIPART_BYTES: u64 = 8 << 20;
 
 /// The bytes of each range of `file`.
-fn read_parts(file: &Path, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
+fn read_parts(mut file: std::fs::File, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
     use std::io::Read;
     let mut budget = MAX_MULTIPART_BYTES;
     let mut pieces = Vec::with_capacity(parts.len());
     for &(first, last) in parts {
         let size = last - first + 1;
         budget = budget.checked_sub(size).ok_or_else(|| io::Error::other("ranges too large"))?;
-        let mut opened = open_at(file, first)?;
+        file = seek_to(file, first)?;
         let mut piece = vec![0; usize::try_from(size).map_err(io::Error::other)?];
-        opened.read_exact(&mut piece)?;
+        file.read_exact(&mut piece)?;
         pieces.push(piece);
     }
     Ok(pieces)
