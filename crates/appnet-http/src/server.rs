@@ -120,6 +120,10 @@ async fn accept(
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
+                // Request heads over 16 KiB or 100 header fields are refused (431), as nginx's
+                // large_client_header_buffers default (4 x 8 KiB) roughly does.
+                .max_header_size(16 * 1024)
+                .max_headers(100)
                 .max_buf_size(64 * 1024)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
