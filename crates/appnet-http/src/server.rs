@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::beneath::Root;
 use crate::body::Payload;
 use crate::files::conditional::{self, Conditions, Precondition};
+use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
@@ -227,6 +228,24 @@ impl Site {
         if !metadata.is_file() {
             return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
         }
+        // A precompressed sibling (file.br, .zst, .gz) in the best coding the client takes.
+        let content_type = mime::for_name(&file.to_string_lossy());
+        let compressible = !encoding::already_compressed(content_type);
+        let mut coding = None;
+        if compressible {
+            let accept =
+                request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+            for candidate in encoding::acceptable(accept) {
+                let mut sibling = file.clone().into_os_string();
+                sibling.push(candidate.suffix());
+                if let Ok((encoded, encoded_metadata)) = self.open(Path::new(&sibling)) {
+                    if encoded_metadata.is_file() {
+                        (opened, metadata, coding) = (encoded, encoded_metadata, Some(candidate));
+                        break;
+                    }
+                }
+            }
+        }
         let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let length = metadata.len();
         let etag = conditional::etag_for(length, modified);
@@ -260,7 +279,6 @@ impl Site {
                 .is_none_or(|if_range| conditional::if_range_holds(if_range, &etag, modified))
         });
         let ranges = range::parse(range_header, length);
-        let content_type = mime::for_name(&file.to_string_lossy());
         let mut response = match ranges {
             Ranges::Whole => {
                 let mut response = Response::new(Payload::file(opened, length));
@@ -296,6 +314,12 @@ impl Site {
             },
         };
         insert(response.headers_mut(), header::ACCEPT_RANGES, "bytes");
+        if compressible {
+            insert(response.headers_mut(), header::VARY, "Accept-Encoding");
+        }
+        if let Some(coding) = coding {
+            insert(response.headers_mut(), header::CONTENT_ENCODING, coding.token());
+        }
         validators(&mut response);
         response
     }

@@ -274,3 +274,42 @@ fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
             .starts_with("HTTP/1.1 200")
     );
 }
+
+#[test]
+fn precompressed_siblings_are_served_when_the_client_accepts_them() {
+    let (_server, base, site) = start();
+    let root = site.path().join("root");
+    let html = "<p>".repeat(1000);
+    std::fs::write(root.join("page.html"), &html).unwrap();
+    // The gzip sibling, made by python3's gzip module (a real peer's encoder).
+    let made = run(
+        "python3",
+        "python3",
+        &[
+            "-c",
+            "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read()))",
+            root.join("page.html").to_str().unwrap(),
+            root.join("page.html.gz").to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    made.assert_success();
+    std::fs::write(root.join("logo.png"), b"\x89PNG not really").unwrap();
+    std::fs::write(root.join("logo.png.gz"), b"never served").unwrap();
+    let url = format!("{base}/page.html");
+    let plain = curl(&["-i", &url]).stdout;
+    assert!(
+        header(&plain, "content-encoding").is_none()
+            && header(&plain, "vary") == Some("Accept-Encoding"),
+        "{plain}"
+    );
+    let gzip = curl(&["-i", "-H", "Accept-Encoding: br;q=1, gzip;q=0.8", &url]).stdout;
+    assert_eq!(header(&gzip, "content-encoding"), Some("gzip"), "{gzip}");
+    assert_eq!(header(&gzip, "vary"), Some("Accept-Encoding"));
+    assert_ne!(header(&gzip, "etag"), header(&plain, "etag"), "each variant has its own tag");
+    // curl --compressed decodes it back to the original.
+    assert_eq!(curl(&["--compressed", &url]).stdout, html);
+    // Already-compressed media are never re-encoded.
+    let png = curl(&["-i", "-H", "Accept-Encoding: gzip", &format!("{base}/logo.png")]).stdout;
+    assert!(header(&png, "content-encoding").is_none() && png.ends_with("not really"), "{png}");
+}

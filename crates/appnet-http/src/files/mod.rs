@@ -2,6 +2,7 @@
 //! ranges), kept apart from the server that reads files and writes responses.
 
 pub mod conditional;
+pub mod encoding;
 pub mod mime;
 pub mod path;
 pub mod range;
