@@ -1,11 +1,13 @@
 //! The origin server's readings of request input: the path (never a file outside the root,
-//! never a panic), the Range header (parts always inside the file) and precondition headers.
+//! never a panic), the Range header (parts always inside the file), precondition headers and
+//! Accept-Encoding.
 #![no_main]
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use appnet_http::files::conditional::{Conditions, evaluate, if_range_holds};
+use appnet_http::files::encoding::acceptable;
 use appnet_http::files::path::under_root;
 use appnet_http::files::range::{Ranges, parse};
 use libfuzzer_sys::fuzz_target;
@@ -31,4 +33,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = evaluate(&conditions, "\"1-2\"", modified, true);
     let _ = if_range_holds(text, "\"1-2\"", modified);
+    let codings = acceptable(Some(text));
+    assert!(codings.len() <= 3, "{codings:?}");
 });
