@@ -16,3 +16,4 @@ pub mod beneath;
 pub mod body;
 pub mod files;
 pub mod server;
+pub mod upload;

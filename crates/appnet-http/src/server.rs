@@ -25,6 +25,7 @@ use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
+use crate::upload::{self, Permission, Uploads};
 
 /// What the server serves and how.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct ServeSettings {
     pub header_timeout: Duration,
     /// Write an access log line per request to standard output.
     pub access_log: bool,
+    /// PUT and DELETE under a prefix with a bearer token; `None` (the default): read-only.
+    pub uploads: Option<Uploads>,
 }
 
 impl Default for ServeSettings {
@@ -49,6 +52,7 @@ impl Default for ServeSettings {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             access_log: true,
+            uploads: None,
         }
     }
 }
@@ -79,7 +83,8 @@ impl RunningServer {
 /// Binds every listen address and serves until shut down.
 pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     let root = Root::open(&settings.root)?;
-    let site = Arc::new(Site { root, access_log: settings.access_log });
+    let site =
+        Arc::new(Site { root, access_log: settings.access_log, uploads: settings.uploads.clone() });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
     let (mut local_addrs, mut tasks) = (Vec::new(), Vec::new());
@@ -116,7 +121,7 @@ async fn accept(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let site = site.clone();
-                async move { Ok::<_, Infallible>(site.respond(&request, peer).await) }
+                async move { Ok::<_, Infallible>(site.respond(request, peer).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -140,33 +145,114 @@ async fn accept(
 struct Site {
     root: Root,
     access_log: bool,
+    uploads: Option<Uploads>,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 
 impl Site {
-    async fn respond(&self, request: &Request<Incoming>, peer: SocketAddr) -> Response<Payload> {
-        let response = self.handle(request).await;
-        if self.access_log {
-            println!("{}", access_line(request, &response, peer));
+    async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Payload> {
+        let head = self.access_log.then(|| LogHead::of(&request, peer));
+        let response = if matches!(*request.method(), Method::PUT | Method::DELETE)
+            && self.uploads.is_some()
+        {
+            self.write(request).await
+        } else {
+            self.handle(&request).await
+        };
+        if let Some(head) = head {
+            println!("{}", head.line(&response));
         }
         response
+    }
+
+    /// The methods this site answers.
+    fn allow(&self) -> HeaderValue {
+        HeaderValue::from_static(if self.uploads.is_some() {
+            "GET, HEAD, OPTIONS, PUT, DELETE"
+        } else {
+            "GET, HEAD, OPTIONS"
+        })
+    }
+
+    /// PUT or DELETE under the writable prefix, with the token.
+    async fn write(&self, request: Request<Incoming>) -> Response<Payload> {
+        use http_body_util::BodyExt;
+        let Some(uploads) = &self.uploads else {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
+        };
+        let path = request.uri().path().to_owned();
+        let authorization =
+            request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match uploads.permits(&path, authorization) {
+            Permission::Allowed => {}
+            Permission::NotHere => {
+                let mut response =
+                    plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                return response;
+            }
+            Permission::Unauthenticated => {
+                let mut response = plain(StatusCode::UNAUTHORIZED, "401 Unauthorized\n");
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+            Permission::Forbidden => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
+        }
+        let relative = match path::under_root(Path::new(""), &path) {
+            Ok(relative) if !relative.as_os_str().is_empty() => relative,
+            Ok(_) | Err(PathError::Malformed) => {
+                return plain(StatusCode::BAD_REQUEST, "400 Bad Request\n");
+            }
+            Err(_) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
+        };
+        if request.method() == Method::DELETE {
+            return match upload::remove(self.root.path(), &relative) {
+                Ok(()) => plain(StatusCode::NO_CONTENT, ""),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    plain(StatusCode::NOT_FOUND, "404 Not Found\n")
+                }
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    plain(StatusCode::FORBIDDEN, "403 Forbidden\n")
+                }
+                Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n"),
+            };
+        }
+        let limited = http_body_util::Limited::new(request.into_body(), uploads.max_body as usize);
+        let body = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "413 Content Too Large\n"),
+        };
+        match upload::store(self.root.path(), &relative, &body) {
+            Ok(true) => {
+                let mut response = plain(StatusCode::CREATED, "201 Created\n");
+                if let Ok(location) = HeaderValue::from_str(&path) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                response
+            }
+            Ok(false) => plain(StatusCode::NO_CONTENT, ""),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                plain(StatusCode::FORBIDDEN, "403 Forbidden\n")
+            }
+            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n"),
+        }
     }
 
     async fn handle(&self, request: &Request<Incoming>) -> Response<Payload> {
         let method = request.method();
         if method == Method::OPTIONS {
             let mut response = plain(StatusCode::NO_CONTENT, "");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            response.headers_mut().insert(header::ALLOW, self.allow());
             return response;
         }
         if method != Method::GET && method != Method::HEAD {
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            response.headers_mut().insert(header::ALLOW, self.allow());
             return response;
         }
         let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -396,30 +482,41 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
 }
 
-/// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`.
-fn access_line(
-    request: &Request<Incoming>,
-    response: &Response<Payload>,
+/// What the access log line needs from a request, taken before the request is consumed.
+struct LogHead {
     peer: SocketAddr,
-) -> String {
-    let header = |name: header::HeaderName| {
-        request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-")
-    };
-    let bytes =
-        response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("-");
-    let bytes = hyper::body::Body::size_hint(response.body())
-        .exact()
-        .map_or_else(|| bytes.to_owned(), |n| n.to_string());
-    format!(
-        "{} - - [{}] \"{} {} {:?}\" {} {} \"{}\" \"{}\"",
-        peer.ip(),
-        httpdate::fmt_http_date(SystemTime::now()),
-        request.method(),
-        request.uri(),
-        request.version(),
-        response.status().as_u16(),
-        bytes,
-        header(header::REFERER),
-        header(header::USER_AGENT)
-    )
+    request_line: String,
+    referer: String,
+    agent: String,
+}
+
+impl LogHead {
+    fn of(request: &Request<Incoming>, peer: SocketAddr) -> Self {
+        let header = |name: header::HeaderName| {
+            request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
+        };
+        Self {
+            peer,
+            request_line: format!("{} {} {:?}", request.method(), request.uri(), request.version()),
+            referer: header(header::REFERER),
+            agent: header(header::USER_AGENT),
+        }
+    }
+
+    /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`.
+    fn line(&self, response: &Response<Payload>) -> String {
+        let bytes = hyper::body::Body::size_hint(response.body())
+            .exact()
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        format!(
+            "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"",
+            self.peer.ip(),
+            httpdate::fmt_http_date(SystemTime::now()),
+            self.request_line,
+            response.status().as_u16(),
+            bytes,
+            self.referer,
+            self.agent
+        )
+    }
 }

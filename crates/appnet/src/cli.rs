@@ -124,9 +124,11 @@ pub(crate) struct DigArgs {
     Files get their type from their extension, ETag and Last-Modified validators, conditional \
     requests (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since: 304/412) and \
     ranges (Range, If-Range: 206, multipart/byteranges, 416). A directory serves its index.html; \
-    listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). An \
-    access log in the combined format goes to standard output. Not built yet (issue #6): \
-    HTTP/2, TLS, CGI, compression, PUT/DELETE, per-path cache rules.")]
+    listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). \
+    Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
+    --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
+    format goes to standard output. Not built yet (issue #6): HTTP/2, TLS, CGI, on-the-fly \
+    compression, per-path cache rules.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -137,6 +139,17 @@ pub(crate) struct ServeArgs {
     /// No access log on standard output.
     #[arg(long)]
     pub(crate) no_access_log: bool,
+    /// Allow PUT and DELETE of files under this URL prefix (e.g. /uploads/), for clients
+    /// sending `Authorization: Bearer TOKEN` with the token in --upload-token-file. Off by
+    /// default.
+    #[arg(long, value_name = "PREFIX", requires = "upload_token_file")]
+    pub(crate) uploads: Option<String>,
+    /// File holding the bearer token for --uploads (one line).
+    #[arg(long, value_name = "FILE", requires = "uploads")]
+    pub(crate) upload_token_file: Option<std::path::PathBuf>,
+    /// Largest upload accepted, in MiB (default 64).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub(crate) max_upload: u64,
 }
 
 /// `appnet dns resolver …`

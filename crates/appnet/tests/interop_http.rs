@@ -313,3 +313,65 @@ fn precompressed_siblings_are_served_when_the_client_accepts_them() {
     let png = curl(&["-i", "-H", "Accept-Encoding: gzip", &format!("{base}/logo.png")]).stdout;
     assert!(header(&png, "content-encoding").is_none() && png.ends_with("not really"), "{png}");
 }
+
+#[test]
+fn put_and_delete_only_under_the_prefix_with_the_token() {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    std::fs::create_dir_all(root.join("uploads")).unwrap();
+    std::fs::write(root.join("keep.txt"), "keep").unwrap();
+    let token_file = site.path().join("token");
+    std::fs::write(&token_file, "0123456789abcdef-token\n").unwrap();
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Program::new(APPNET, "appnet")
+        .args([
+            "http",
+            "serve",
+            "--listen",
+            &listen,
+            "--uploads",
+            "/uploads/",
+            "--upload-token-file",
+        ])
+        .args([&token_file])
+        .args(["--max-upload", "1", "--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let base = format!("http://{listen}");
+    let auth = "Authorization: Bearer 0123456789abcdef-token";
+    let url = format!("{base}/uploads/dir/note.txt");
+    assert_eq!(status(&["-X", "PUT", "--data-binary", "hello", &url]), "401", "no token");
+    assert_eq!(
+        status(&["-X", "PUT", "-H", "Authorization: Bearer wrong", "--data-binary", "x", &url]),
+        "403"
+    );
+    assert_eq!(status(&["-X", "PUT", "-H", auth, "--data-binary", "hello", &url]), "201");
+    assert_eq!(curl(&[&url]).stdout, "hello");
+    assert_eq!(
+        status(&["-X", "PUT", "-H", auth, "--data-binary", "again", &url]),
+        "204",
+        "replaced"
+    );
+    assert_eq!(curl(&[&url]).stdout, "again");
+    assert_eq!(
+        status(&["-X", "PUT", "-H", auth, "--data-binary", "x", &format!("{base}/keep.txt")]),
+        "405",
+        "outside the prefix"
+    );
+    assert_eq!(status(&["-X", "DELETE", "-H", auth, &format!("{base}/keep.txt")]), "405");
+    let big = site.path().join("big");
+    std::fs::write(&big, vec![b'x'; 2 << 20]).unwrap();
+    let data = format!("@{}", big.display());
+    assert_eq!(
+        status(&["-X", "PUT", "-H", auth, "--data-binary", &data, &format!("{base}/uploads/big")]),
+        "413"
+    );
+    assert_eq!(status(&["-X", "DELETE", "-H", auth, &url]), "204");
+    assert_eq!(status(&[&url]), "404");
+    assert_eq!(status(&["-X", "DELETE", "-H", auth, &url]), "404");
+    assert_eq!(std::fs::read_to_string(root.join("keep.txt")).unwrap(), "keep");
+}

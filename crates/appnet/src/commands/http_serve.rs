@@ -4,15 +4,36 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use appnet_http::server::{self, ServeSettings};
+use appnet_http::upload::Uploads;
 use appnet_service::Lifecycle;
 
 use crate::cli::ServeArgs;
 
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let uploads = match (&args.uploads, &args.upload_token_file) {
+        (Some(prefix), Some(token_file)) => {
+            let token = std::fs::read_to_string(token_file)
+                .with_context(|| format!("read the upload token from {}", token_file.display()))?
+                .trim()
+                .to_owned();
+            anyhow::ensure!(
+                token.len() >= 16,
+                "{}: the upload token must be at least 16 characters",
+                token_file.display()
+            );
+            anyhow::ensure!(
+                prefix.starts_with('/') && prefix.ends_with('/'),
+                "--uploads takes a path prefix like /uploads/"
+            );
+            Some(Uploads { prefix: prefix.clone(), token, max_body: args.max_upload << 20 })
+        }
+        _ => None,
+    };
     let settings = ServeSettings {
         root: args.root.clone(),
         listen: args.listen.clone(),
         access_log: !args.no_access_log,
+        uploads,
         ..ServeSettings::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
