@@ -13,6 +13,10 @@ use appnet_http::files::range::{Ranges, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // A CGI script's output: headers and body, or an error.
+    if let Ok(output) = appnet_http::cgi::parse_output(data) {
+        assert!((100..600).contains(&output.status));
+    }
     let Ok(text) = std::str::from_utf8(data) else { return };
     let root = Path::new("/srv/www");
     if let Ok(file) = under_root(root, text) {

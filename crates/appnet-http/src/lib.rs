@@ -14,6 +14,7 @@
 
 pub mod beneath;
 pub mod body;
+pub mod cgi;
 pub mod files;
 pub mod server;
 pub mod upload;

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::beneath::Root;
 use crate::body::Payload;
+use crate::cgi::{self, CgiDir};
 use crate::files::conditional::{self, Conditions, Precondition};
 use crate::files::encoding;
 use crate::files::mime;
@@ -42,6 +43,8 @@ pub struct ServeSettings {
     pub access_log: bool,
     /// PUT and DELETE under a prefix with a bearer token; `None` (the default): read-only.
     pub uploads: Option<Uploads>,
+    /// CGI directories by URL prefix.
+    pub cgi: Vec<CgiDir>,
 }
 
 impl Default for ServeSettings {
@@ -53,6 +56,7 @@ impl Default for ServeSettings {
             header_timeout: Duration::from_secs(10),
             access_log: true,
             uploads: None,
+            cgi: Vec::new(),
         }
     }
 }
@@ -83,8 +87,12 @@ impl RunningServer {
 /// Binds every listen address and serves until shut down.
 pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     let root = Root::open(&settings.root)?;
-    let site =
-        Arc::new(Site { root, access_log: settings.access_log, uploads: settings.uploads.clone() });
+    let site = Arc::new(Site {
+        root,
+        access_log: settings.access_log,
+        uploads: settings.uploads.clone(),
+        cgi: settings.cgi.clone(),
+    });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
     let (mut local_addrs, mut tasks) = (Vec::new(), Vec::new());
@@ -98,6 +106,9 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     Ok(RunningServer { local_addrs, stop, tasks })
 }
 
+/// Largest request body passed to a CGI script.
+const MAX_CGI_BODY: usize = 16 << 20;
+
 async fn accept(
     listener: TcpListener,
     site: Arc<Site>,
@@ -105,6 +116,7 @@ async fn accept(
     stop: CancellationToken,
     timeout: Duration,
 ) {
+    let Ok(local) = listener.local_addr() else { return };
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         let (stream, peer) = tokio::select! {
@@ -121,7 +133,7 @@ async fn accept(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let site = site.clone();
-                async move { Ok::<_, Infallible>(site.respond(request, peer).await) }
+                async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -146,14 +158,26 @@ struct Site {
     root: Root,
     access_log: bool,
     uploads: Option<Uploads>,
+    cgi: Vec<CgiDir>,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 
 impl Site {
-    async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Payload> {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Response<Payload> {
         let head = self.access_log.then(|| LogHead::of(&request, peer));
-        let response = if matches!(*request.method(), Method::PUT | Method::DELETE)
+        let cgi = self.cgi.iter().find_map(|dir| {
+            dir.split(request.uri().path())
+                .map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
+        });
+        let response = if let Some((dir, script, info)) = cgi {
+            self.run_cgi(request, dir, &script, &info, peer, local).await
+        } else if matches!(*request.method(), Method::PUT | Method::DELETE)
             && self.uploads.is_some()
         {
             self.write(request).await
@@ -164,6 +188,76 @@ impl Site {
             println!("{}", head.line(&response));
         }
         response
+    }
+
+    /// Runs a CGI script for `request` (RFC 3875).
+    async fn run_cgi(
+        &self,
+        request: Request<Incoming>,
+        dir: &CgiDir,
+        script: &str,
+        info: &str,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Response<Payload> {
+        use http_body_util::BodyExt;
+        let (parts, body) = request.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_CGI_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "413 Content Too Large\n"),
+        };
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        let cgi_request = cgi::CgiRequest {
+            method: parts.method.as_str(),
+            script_name: format!("{}{script}", dir.prefix),
+            path_info: info,
+            query: parts.uri.query().unwrap_or(""),
+            peer,
+            local,
+            protocol: if parts.version == hyper::Version::HTTP_10 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
+            headers,
+            body: &body,
+        };
+        match cgi::run(&dir.dir, script, &cgi_request).await {
+            Ok(output) => {
+                let mut response = Response::new(Payload::bytes(output.body));
+                *response.status_mut() =
+                    StatusCode::from_u16(output.status).unwrap_or(StatusCode::OK);
+                for (name, value) in output.headers {
+                    let hop_by_hop =
+                        ["connection", "transfer-encoding", "content-length", "keep-alive"];
+                    if hop_by_hop.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+                        continue;
+                    }
+                    let name = header::HeaderName::from_bytes(name.as_bytes());
+                    if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(&value)) {
+                        response.headers_mut().append(name, value);
+                    }
+                }
+                if !response.headers().contains_key(header::SERVER) {
+                    response.headers_mut().insert(header::SERVER, HeaderValue::from_static(SERVER));
+                }
+                response
+            }
+            Err(cgi::CgiError::Spawn(e)) if e.kind() == io::ErrorKind::NotFound => {
+                plain(StatusCode::NOT_FOUND, "404 Not Found\n")
+            }
+            Err(cgi::CgiError::Spawn(_)) => plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
+            Err(cgi::CgiError::Timeout(_)) => {
+                plain(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Timeout\n")
+            }
+            Err(_) => plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway\n"),
+        }
     }
 
     /// The methods this site answers.

@@ -127,8 +127,8 @@ pub(crate) struct DigArgs {
     listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). \
     Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
-    format goes to standard output. Not built yet (issue #6): HTTP/2, TLS, CGI, on-the-fly \
-    compression, per-path cache rules.")]
+    format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts. Not built yet \
+    (issue #6): HTTP/2, TLS, on-the-fly compression, per-path cache rules.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -150,6 +150,10 @@ pub(crate) struct ServeArgs {
     /// Largest upload accepted, in MiB (default 64).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub(crate) max_upload: u64,
+    /// Run the executables in DIR as CGI/1.1 scripts for requests under PREFIX
+    /// (e.g. /cgi-bin/=./cgi); repeatable.
+    #[arg(long, value_name = "PREFIX=DIR", value_parser = appnet_http::cgi::CgiDir::parse)]
+    pub(crate) cgi: Vec<appnet_http::cgi::CgiDir>,
 }
 
 /// `appnet dns resolver …`

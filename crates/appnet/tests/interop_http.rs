@@ -375,3 +375,74 @@ fn put_and_delete_only_under_the_prefix_with_the_token() {
     assert_eq!(status(&["-X", "DELETE", "-H", auth, &url]), "404");
     assert_eq!(std::fs::read_to_string(root.join("keep.txt")).unwrap(), "keep");
 }
+
+#[test]
+fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    let cgi = site.path().join("cgi");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    let script = cgi.join("echo.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\nimport os, sys\nbody = sys.stdin.buffer.read(int(os.environ.get('CONTENT_LENGTH') or 0))\n\
+         keys = ['GATEWAY_INTERFACE', 'REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'CONTENT_TYPE', 'HTTP_X_TEST', 'SERVER_PROTOCOL']\n\
+         sys.stdout.write('Content-Type: text/plain\\r\\nX-Script: echo\\r\\n\\r\\n')\n\
+         for k in keys: sys.stdout.write('%s=%s\\n' % (k, os.environ.get(k, '')))\n\
+         sys.stdout.write('AUTH=%s\\n' % os.environ.get('HTTP_AUTHORIZATION', 'hidden'))\n\
+         sys.stdout.write('BODY=' + body.decode() + '\\n')\n",
+    )
+    .unwrap();
+    std::fs::write(cgi.join("broken.py"), "#!/usr/bin/env python3\nprint('no headers here')\n")
+        .unwrap();
+    for file in ["echo.py", "broken.py"] {
+        let mut permissions = std::fs::metadata(cgi.join(file)).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(cgi.join(file), permissions).unwrap();
+    }
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mapping = format!("/cgi-bin/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--cgi", &mapping, "--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("http://{listen}/cgi-bin/echo.py/extra/path?a=1&b=2");
+    let got = curl(&[
+        "-i",
+        "-H",
+        "X-Test: yes",
+        "-H",
+        "Authorization: Bearer secret",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        "posted body",
+        &url,
+    ]);
+    let text = got.stdout;
+    assert!(
+        text.starts_with("HTTP/1.1 200") && header(&text, "x-script") == Some("echo"),
+        "{text}"
+    );
+    for expected in [
+        "GATEWAY_INTERFACE=CGI/1.1",
+        "REQUEST_METHOD=POST",
+        "SCRIPT_NAME=/cgi-bin/echo.py",
+        "PATH_INFO=/extra/path",
+        "QUERY_STRING=a=1&b=2",
+        "CONTENT_TYPE=text/plain",
+        "HTTP_X_TEST=yes",
+        "SERVER_PROTOCOL=HTTP/1.1",
+        "AUTH=hidden",
+        "BODY=posted body",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert_eq!(status(&[&format!("http://{listen}/cgi-bin/broken.py")]), "502");
+    assert_eq!(status(&[&format!("http://{listen}/cgi-bin/missing.py")]), "404");
+}

@@ -34,6 +34,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen.clone(),
         access_log: !args.no_access_log,
         uploads,
+        cgi: args.cgi.clone(),
         ..ServeSettings::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
