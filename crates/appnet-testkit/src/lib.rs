@@ -23,6 +23,19 @@ pub use ports::{free_port, free_port_on, free_tcp_port};
 pub use program::{Program, RunningProgram};
 pub use wait::{wait_for_tcp, wait_until};
 
+/// Headless Chromium (Debian's `chromium`) as this machine needs it: no sandbox as root, no
+/// GPU, and none of the background connections a closed network refuses.
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Signal numbers for [`RunningProgram::signal`].
 pub mod signal {
     pub use libc::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};

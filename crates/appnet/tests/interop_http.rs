@@ -180,16 +180,7 @@ fn chromium_loads_a_page_with_images_styles_and_scripts() {
     let profile = tempfile::tempdir().expect("profile");
     let profile_arg = format!("--user-data-dir={}", profile.path().display());
     let page = format!("{base}/page.html");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
+    let flags = appnet_testkit::CHROMIUM_FLAGS;
     let mut dom_args: Vec<&str> = flags.to_vec();
     dom_args.extend([profile_arg.as_str(), "--dump-dom", page.as_str()]);
     let dom = run("chromium", "chromium", &dom_args, Duration::from_secs(60));

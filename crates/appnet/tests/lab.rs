@@ -52,16 +52,7 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     let profile_arg = format!("--user-data-dir={}", profile.path().display());
     let shot = dir.path().join("report.png");
     let shot_arg = format!("--screenshot={}", shot.display());
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
+    let flags = appnet_testkit::CHROMIUM_FLAGS;
     let mut dump_args: Vec<&str> = flags.to_vec();
     dump_args.extend([profile_arg.as_str(), "--dump-dom", page.as_str()]);
     let dom = run("chromium", "chromium", &dump_args, Duration::from_secs(60));
