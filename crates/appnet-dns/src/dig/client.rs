@@ -37,16 +37,12 @@ pub async fn run(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> io::Result<u8> {
-    let (servers, server_name) = match servers(options).await {
-        Ok(found) => found,
-        Err(message) => {
-            writeln!(err, "dig: {message}")?;
-            return Ok(exit::INTERNAL);
-        }
+    let Some(Targets { servers, server_name, banner }) =
+        targets(options, command_line, err).await?
+    else {
+        return Ok(exit::INTERNAL);
     };
-    let found = options.server.as_ref().map(|_| servers.len());
     // dig prints its banner with the answer (or the failure), after any retry notes.
-    let banner = present::banner(options, command_line, found);
     let query = build_query(options, rand::random());
     for server in servers {
         let name = server_name.clone().unwrap_or_else(|| server.ip().to_string());
@@ -78,6 +74,36 @@ pub async fn run(
     out.write_all(banner.as_bytes())?;
     writeln!(out, ";; connection timed out; no servers could be reached")?;
     Ok(exit::NO_REPLY)
+}
+
+/// The servers a query goes to, and dig's banner for them.
+pub(crate) struct Targets {
+    /// In the order to try them.
+    pub(crate) servers: Vec<SocketAddr>,
+    /// `@SERVER` as given, if it was.
+    pub(crate) server_name: Option<String>,
+    /// The banner (empty with `+short` or `+nocmd`).
+    pub(crate) banner: String,
+}
+
+/// The servers `options` names (or the system's) and the banner; `None` once the reason there
+/// are none is written to `err`.
+pub(crate) async fn targets(
+    options: &DigOptions,
+    command_line: &str,
+    err: &mut impl Write,
+) -> io::Result<Option<Targets>> {
+    match servers(options).await {
+        Ok((servers, server_name)) => {
+            let found = options.server.as_ref().map(|_| servers.len());
+            let banner = present::banner(options, command_line, found);
+            Ok(Some(Targets { servers, server_name, banner }))
+        }
+        Err(message) => {
+            writeln!(err, "dig: {message}")?;
+            Ok(None)
+        }
+    }
 }
 
 /// The servers to ask, with the name the user gave for them.

@@ -42,15 +42,12 @@ pub async fn run(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> io::Result<u8> {
-    let (resolvers, resolver_name) = match client::servers(options).await {
-        Ok(found) => found,
-        Err(message) => {
-            writeln!(err, "dig: {message}")?;
-            return Ok(exit::INTERNAL);
-        }
+    let Some(client::Targets { servers: resolvers, server_name: resolver_name, banner }) =
+        client::targets(options, command_line, err).await?
+    else {
+        return Ok(exit::INTERNAL);
     };
-    let found = options.server.as_ref().map(|_| resolvers.len());
-    out.write_all(present::banner(options, command_line, found).as_bytes())?;
+    out.write_all(banner.as_bytes())?;
     let resolver = resolvers[0];
     let resolver_name = resolver_name.unwrap_or_else(|| resolver.ip().to_string());
 
