@@ -81,10 +81,15 @@ fn emulated_links_add_their_round_trip_to_every_exchange() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 path");
     let args =
-        ["lab", "--quick", "--only", "dns", "--rtt", "10ms", "--region", "far=30ms", "--out", out];
+        ["lab", "--quick", "--only", "dns", "--links", "in-process", "--rtt", "10ms", "--region"];
+    let args = [&args[..], &["far=30ms", "--out", out]].concat();
     let lab = run(APPNET, "appnet", &args, Duration::from_secs(120));
     lab.assert_success();
-    assert!(lab.stdout.contains("in-process link emulator: 10 ms round trip"), "{}", lab.stdout);
+    assert!(
+        lab.stdout.contains("links: in-process link emulator, as --links in-process asked; 10 ms"),
+        "{}",
+        lab.stdout
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
     )
@@ -123,18 +128,12 @@ fn keep_running_leaves_the_lab_up_for_dig_until_ctrl_c() {
         lab.log()
     );
     let log = lab.log();
-    let resolver = log
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("resolver"))
-        .map(str::trim)
-        .expect("the resolver's address")
-        .to_owned();
-    let (ip, port) = resolver.rsplit_once(':').expect("ADDR:PORT");
+    let (ip, port) = resolver_address(&log);
     let server = format!("@{ip}");
     let reply = run(
         "dig",
         "bind9-dnsutils",
-        &[&server, "-p", port, "+short", "alias.example.lab", "A"],
+        &[&server, "-p", &port, "+short", "alias.example.lab", "A"],
         Duration::from_secs(15),
     );
     assert_eq!(reply.stdout, "www.example.lab.\n192.0.2.80\n", "{log}");
@@ -144,6 +143,101 @@ fn keep_running_leaves_the_lab_up_for_dig_until_ctrl_c() {
         "stops on Ctrl-C"
     );
     assert!(lab.log().contains("stopping the lab"), "{}", lab.log());
+}
+
+#[test]
+fn links_in_network_namespaces_shape_traffic_and_the_lab_can_be_entered() {
+    let environment = appnet_lab::environment::Environment::probe();
+    if !environment.namespaces {
+        eprintln!("skipped: this process cannot make network namespaces (needs root, iproute2)");
+        return;
+    }
+    // With netem, a real delay; without (some kernels lack sch_netem), bandwidth alone (tbf).
+    let rtt = if environment.netem { "10ms" } else { "0ms" };
+    let program = appnet_testkit::Program::new(APPNET, "appnet");
+    let out = program.dir().join("report");
+    let out_text = out.to_str().expect("utf-8 path").to_owned();
+    let region = format!("far={rtt}/20mbit");
+    let args = [
+        "lab",
+        "--quick",
+        "--only",
+        "dns",
+        "--links",
+        "namespaces",
+        "--rtt",
+        rtt,
+        "--bandwidth",
+        "50mbit",
+        "--region",
+        &region,
+        "--keep-running",
+        "--out",
+        &out_text,
+    ];
+    let mut lab = program.args(args).start();
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(100), || lab.log().contains("Try: nsenter")),
+        "the lab says how to reach its namespaces:\n{}",
+        lab.log()
+    );
+    let log = lab.log();
+    assert!(log.contains("links: network namespaces"), "{log}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    let dns = &json["dns"];
+    assert_eq!(
+        dns["settings"]["topology"],
+        serde_json::json!({"namespaces": {"netem": environment.netem}}),
+        "{}",
+        dns["settings"]
+    );
+    let micros = |path: &str| dns.pointer(path).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
+    assert_eq!(dns["failover_answered"], serde_json::json!([20, 20]), "{dns}");
+    assert!(micros("/regions/0/cached_lookup/value") > 0.0, "{dns}");
+    if environment.netem {
+        // Client to resolver and three authorities: four round trips of 10 ms at least.
+        assert!(micros("/first_lookup/value") >= 40_000.0, "{}", dns["first_lookup"]);
+        assert!(micros("/cached_lookup/value") >= 10_000.0, "{}", dns["cached_lookup"]);
+    }
+
+    // The printed way in works: dig, run inside the clients' namespace, asks the resolver.
+    let try_line = log.lines().find(|l| l.starts_with("Try: nsenter")).expect("Try line");
+    let path = try_line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("--net="))
+        .expect("nsenter --net=PATH");
+    let (ip, port) = resolver_address(&log);
+    assert!(ip.starts_with("198.18."), "{ip}");
+    let net = format!("--net={path}");
+    let server = format!("@{ip}");
+    let dig = appnet_testkit::require("dig", "bind9-dnsutils");
+    let dig = dig.to_str().expect("utf-8 path");
+    let reply = run(
+        "nsenter",
+        "util-linux",
+        &[&net, dig, &server, "-p", &port, "+short", "alias.example.lab", "A"],
+        Duration::from_secs(15),
+    );
+    assert_eq!(reply.stdout, "www.example.lab.\n192.0.2.80\n", "{}\n{log}", reply.stderr);
+    lab.signal(appnet_testkit::signal::SIGINT);
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(15), || !lab.is_running()),
+        "stops on Ctrl-C"
+    );
+}
+
+/// The resolver's (IP, port) from `--keep-running`'s list of addresses.
+fn resolver_address(log: &str) -> (String, String) {
+    let resolver = log
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("resolver"))
+        .map(str::trim)
+        .expect("the resolver's address");
+    let (ip, port) = resolver.rsplit_once(':').expect("ADDR:PORT");
+    (ip.to_owned(), port.to_owned())
 }
 
 /// `GET path` over HTTP/1.1 on `addr`: the whole response, headers and body.

@@ -1,12 +1,14 @@
 //! A lab client: one question over UDP, timed.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use domain::base::iana::Rtype;
 use domain::base::{Message, MessageBuilder, Name};
 use tokio::net::UdpSocket;
+
+use crate::host::LabHost;
 
 /// What came back.
 #[derive(Debug, Clone)]
@@ -26,18 +28,15 @@ impl Reply {
     }
 }
 
-/// The lab's clients live on 127.53.1.x.
-pub fn client_host() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 53, 1, 1))
+/// Asks `server` for `name` A (with RD when `recursive`) from a client on `host`, waiting at
+/// most 5 s.
+pub async fn ask(host: &LabHost, server: SocketAddr, name: &str, recursive: bool) -> Option<Reply> {
+    let (source, name) = (host.ip, name.to_owned());
+    host.run(async move { ask_from(source, server, &name, recursive).await }).await.ok().flatten()
 }
 
-/// Asks `server` for `name` A (with RD when `recursive`), waiting at most 5 s.
-pub async fn ask_once(server: SocketAddr, name: &str, recursive: bool) -> Option<Reply> {
-    ask_from(client_host(), server, name, recursive).await
-}
-
-/// Like [`ask_once`], from a client on `source`.
-pub async fn ask_from(
+/// Like [`ask`], from `source` in this thread's network.
+async fn ask_from(
     source: IpAddr,
     server: SocketAddr,
     name: &str,

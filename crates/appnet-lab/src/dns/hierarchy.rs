@@ -1,7 +1,8 @@
 //! The lab's naming system: two root servers, a TLD server for `lab.`, the site zone
 //! `example.lab.` on a primary and a replica kept in sync by zone transfer and NOTIFY, and a
 //! recursive resolver whose root hints are the lab's roots. Every server is an appnet server
-//! running in this process, each on its own 127.53.0.x host, all on one port.
+//! running in this process, each on its own host: 127.53.0.x on loopback (all on one free
+//! port), or 198.18.0.x in its own network namespace (all on port 53, as on the Internet).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -14,15 +15,19 @@ use appnet_dns::resolver::{Cache, CacheConfig, ResolverConfig, RootHints};
 use appnet_dns::server::{
     self, AuthorityOptions, Running, SecondarySpec, Settings, ZoneSource, Zones,
 };
+use appnet_dns::zone::Zone;
 use appnet_service::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::LabError;
+use crate::host::LabHost;
 use crate::link::{self, LinkSpec};
+use crate::netns::{self, Network};
+use crate::topology::Topology;
 
-/// A lab host's address: 127.53.0.`last`.
-pub fn host(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 53, 0, last))
+/// A loopback lab host's address: 127.53.`third`.`fourth`.
+fn loopback(third: u8, fourth: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 53, third, fourth)
 }
 
 /// The hosts, by role.
@@ -42,6 +47,8 @@ pub const RESOLVER: u8 = 53;
 pub struct Authority {
     /// What the lab calls it ("a.root.lab" …).
     pub name: &'static str,
+    /// The host it runs on.
+    pub host: LabHost,
     /// Where it answers.
     pub addr: SocketAddr,
     /// Its zones (for reloads).
@@ -58,6 +65,48 @@ impl Authority {
     }
 }
 
+/// How the hosts are joined: loopback (with relays when there is a link), or namespaces.
+enum Net {
+    Loopback { link: Option<LinkSpec> },
+    Namespaces { network: Network, hosts: Vec<netns::Host> },
+}
+
+impl Net {
+    /// The address of the host 127.53.`third`.`fourth` (or 198.18.`third`.`fourth`).
+    fn address(&self, third: u8, fourth: u8) -> IpAddr {
+        IpAddr::V4(self.address_v4(third, fourth))
+    }
+
+    fn address_v4(&self, third: u8, fourth: u8) -> Ipv4Addr {
+        match self {
+            Self::Loopback { .. } => loopback(third, fourth),
+            Self::Namespaces { .. } => netns::address(third, fourth),
+        }
+    }
+
+    /// The host at 127.53/198.18.`third`.`fourth`; in namespaces, a new one behind `link`.
+    fn host(&mut self, third: u8, fourth: u8, link: Option<LinkSpec>) -> Result<LabHost, LabError> {
+        let ip = self.address_v4(third, fourth);
+        match self {
+            Self::Loopback { .. } => Ok(LabHost::loopback(IpAddr::V4(ip))),
+            Self::Namespaces { network, hosts } => {
+                let host = network.add_host(ip, link)?;
+                let lab_host = host.host().clone();
+                hosts.push(host);
+                Ok(lab_host)
+            }
+        }
+    }
+
+    /// The link to emulate with relays (loopback only; namespaces shape their veths).
+    fn relay_link(&self) -> Option<LinkSpec> {
+        match self {
+            Self::Loopback { link } => *link,
+            Self::Namespaces { .. } => None,
+        }
+    }
+}
+
 /// The whole naming system, running.
 pub struct Hierarchy {
     /// The authorities: two roots, the TLD, the site's primary and replica.
@@ -68,16 +117,20 @@ pub struct Hierarchy {
     pub resolver_addr: SocketAddr,
     /// Where the resolver itself listens, behind any relay.
     resolver_backend: SocketAddr,
+    /// Where the lab's own clients ask from.
+    pub clients: LabHost,
     /// The port every authority listens on.
     pub port: u16,
     /// The primary's zone file, rewritten for the NOTIFY experiment.
     pub site_zone: PathBuf,
     resolver_running: Option<RunningResolver>,
+    net: Net,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
 
-/// `example.lab.` with `names` workload names, serial `serial`, and `extra` lines.
+/// `example.lab.` with `names` workload names, serial `serial`, and `extra` lines. Addresses
+/// are written for loopback; [`Hierarchy::zone_text`] moves them into the namespaces' network.
 pub fn site_zone(names: usize, serial: u32, extra: &str) -> String {
     let mut zone = format!(
         "$ORIGIN example.lab.\n$TTL 3600\n@ SOA ns1 hostmaster {serial} 60 30 604800 300\n\
@@ -103,12 +156,13 @@ const TLD_ZONE: &str = "$ORIGIN lab.\n$TTL 86400\n@ SOA ns hostmaster 1 1800 900
 /// A port free on every lab host.
 fn free_port() -> std::io::Result<u16> {
     for _ in 0..200 {
-        let probe = UdpSocket::bind(SocketAddr::new(host(ROOT_A), 0))?;
+        let probe = UdpSocket::bind(SocketAddr::new(IpAddr::V4(loopback(0, ROOT_A)), 0))?;
         let port = probe.local_addr()?.port();
         drop(probe);
         let all_free = [ROOT_A, ROOT_B, TLD, PRIMARY, REPLICA].iter().all(|&h| {
-            UdpSocket::bind(SocketAddr::new(host(h), port)).is_ok()
-                && std::net::TcpListener::bind(SocketAddr::new(host(h), port)).is_ok()
+            UdpSocket::bind(SocketAddr::new(IpAddr::V4(loopback(0, h)), port)).is_ok()
+                && std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(loopback(0, h)), port))
+                    .is_ok()
         });
         if all_free {
             return Ok(port);
@@ -118,22 +172,47 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Hierarchy {
-    /// Starts every server; returns once the replica has transferred the site zone.
-    pub async fn start(names: usize, link: Option<LinkSpec>) -> Result<Self, LabError> {
+    /// Starts every server on `topology`; returns once the replica has transferred the site
+    /// zone. `link` is every server's link, and the lab's own clients'.
+    pub async fn start(
+        names: usize,
+        link: Option<LinkSpec>,
+        topology: Topology,
+    ) -> Result<Self, LabError> {
         let dir = tempfile::tempdir()?;
-        let port = free_port()?;
-        // With a link, each server listens on a hidden port and a relay holds the public one.
-        let back_port = if link.is_some() { free_port_other_than(port)? } else { port };
+        let mut net = match topology {
+            Topology::Namespaces { netem } => {
+                Net::Namespaces { network: Network::new(netem)?, hosts: Vec::new() }
+            }
+            Topology::Loopback => Net::Loopback { link: None },
+            Topology::InProcess => Net::Loopback { link },
+        };
+        // In namespaces every host has port 53 to itself. On loopback the hosts share one
+        // port space, so take a port free on all of them; with a relay in front, each server
+        // listens on a second, hidden port and the relay holds the public one.
+        let (port, back_port) = match &net {
+            Net::Namespaces { .. } => (53, 53),
+            Net::Loopback { link } => {
+                let port = free_port()?;
+                (port, if link.is_some() { free_port_other_than(port)? } else { port })
+            }
+        };
+        let zone_text = |text: &str| match &net {
+            Net::Loopback { .. } => text.to_owned(),
+            Net::Namespaces { .. } => text.replace("127.53.0.", "198.18.0."),
+        };
         let write = |name: &str, text: &str| -> std::io::Result<PathBuf> {
             let path = dir.path().join(name);
-            std::fs::write(&path, text)?;
+            std::fs::write(&path, zone_text(text))?;
             Ok(path)
         };
         let root = write("root.zone", ROOT_ZONE)?;
         let tld = write("lab.zone", TLD_ZONE)?;
         let site_zone = write("example.lab.zone", &site_zone(names, 1, ""))?;
         let stop = CancellationToken::new();
-        let loopback: ipnet::IpNet = "127.0.0.0/8".parse().expect("literal");
+        let lab_networks: Vec<ipnet::IpNet> =
+            ["127.0.0.0/8", "198.18.0.0/15"].map(|n| n.parse().expect("literal")).to_vec();
+        let ports = (port, back_port);
         let mut authorities = Vec::new();
         for (name, last, origin, path) in [
             ("a.root.lab", ROOT_A, ".", &root),
@@ -141,24 +220,28 @@ impl Hierarchy {
             ("ns.lab", TLD, "lab.", &tld),
             ("ns1.example.lab (primary)", PRIMARY, "example.lab.", &site_zone),
         ] {
-            let options =
-                AuthorityOptions { transfer_acl: vec![loopback], ..AuthorityOptions::default() };
+            let options = AuthorityOptions {
+                transfer_acl: lab_networks.clone(),
+                ..AuthorityOptions::default()
+            };
             let source = ZoneSource { origin: Some(origin.into()), path: path.clone() };
             let zones = Arc::new(Zones::load(vec![source], options)?);
-            authorities.push(serve(name, last, (port, back_port), link, &stop, zones).await?);
+            let host = net.host(0, last, link)?;
+            authorities.push(serve(name, host, ports, net.relay_link(), &stop, zones).await?);
         }
         // The replica: a secondary of example.lab., NOTIFY accepted from the primary.
-        let primary = SocketAddr::new(host(PRIMARY), port);
+        let primary = SocketAddr::new(net.address(0, PRIMARY), port);
         let spec = SecondarySpec::parse(&format!("example.lab.={primary}"), dir.path())
             .map_err(std::io::Error::other)?;
         let mut options = AuthorityOptions::default();
         options.accept_notify_for(std::slice::from_ref(&spec));
         let replica_zones = Arc::new(Zones::load(Vec::new(), options)?);
-        let ports = (port, back_port);
+        let host = net.host(0, REPLICA, link)?;
+        let name = "ns2.example.lab (replica)";
         let replica =
-            serve("ns2.example.lab (replica)", REPLICA, ports, link, &stop, replica_zones.clone())
-                .await?;
-        server::spawn_secondary(spec, replica_zones, stop.clone());
+            serve(name, host, ports, net.relay_link(), &stop, replica_zones.clone()).await?;
+        let secondary_stop = stop.clone();
+        replica.host.enter(|| server::spawn_secondary(spec, replica_zones, secondary_stop));
         authorities.push(replica);
 
         let hints = RootHints {
@@ -166,39 +249,72 @@ impl Hierarchy {
                 .iter()
                 .map(|(last, name)| HintServer {
                     name: name.as_bytes().into(),
-                    addresses: vec![host(*last)],
+                    addresses: vec![net.address(0, *last)],
                 })
                 .collect(),
         };
         let config = ResolverConfig { ns_port: port, ..ResolverConfig::default() };
         let shared = Arc::new(Shared::new(Cache::new(CacheConfig::default()), hints, config));
-        let resolver_port = free_port_on(host(RESOLVER))?;
-        let resolver_back =
-            if link.is_some() { free_port_on(host(RESOLVER))? } else { resolver_port };
+        // The resolver's own link is none in namespaces: its clients' hosts carry the client
+        // side of the path, the authorities' hosts the other.
+        let resolver_host = net.host(0, RESOLVER, None)?;
+        let (resolver_port, resolver_back) = match &net {
+            Net::Namespaces { .. } => (53, 53),
+            Net::Loopback { link } => {
+                let port = free_port_on(resolver_host.ip)?;
+                (port, if link.is_some() { free_port_on(resolver_host.ip)? } else { port })
+            }
+        };
         let settings = ServiceSettings {
-            listen: vec![SocketAddr::new(host(RESOLVER), resolver_back)],
+            listen: vec![SocketAddr::new(resolver_host.ip, resolver_back)],
+            allow: lab_networks,
             workers: 1,
             ..ServiceSettings::default()
         };
-        let running = service::spawn(settings, shared.clone()).await?;
-        let resolver_addr = SocketAddr::new(host(RESOLVER), resolver_port);
+        let serving = shared.clone();
+        let running =
+            resolver_host.run(async move { service::spawn(settings, serving).await }).await??;
+        let resolver_addr = SocketAddr::new(resolver_host.ip, resolver_port);
         let resolver_backend = running.local_addrs()[0];
-        if let Some(spec) = link {
+        if let Some(spec) = net.relay_link() {
             relay(resolver_addr, resolver_backend, spec, &stop).await?;
         }
+        let clients = net.host(1, 1, link)?;
         let hierarchy = Self {
             authorities,
             resolver: shared,
             resolver_addr,
             resolver_backend,
+            clients,
             port,
             site_zone,
             resolver_running: Some(running),
+            net,
             stop,
             _dir: dir,
         };
         hierarchy.wait_for_replica("www.example.lab.", [192, 0, 2, 80]).await?;
         Ok(hierarchy)
+    }
+
+    /// The address of the lab host with role `last` (ROOT_A, REPLICA, …).
+    pub fn address_of(&self, last: u8) -> IpAddr {
+        self.net.address(0, last)
+    }
+
+    /// Whether the hosts are network namespaces.
+    pub fn in_namespaces(&self) -> bool {
+        matches!(self.net, Net::Namespaces { .. })
+    }
+
+    /// Paths to the hosts' namespaces (for `nsenter --net=PATH`), by address; empty on loopback.
+    pub fn namespace_paths(&self) -> Vec<(IpAddr, String)> {
+        match &self.net {
+            Net::Loopback { .. } => Vec::new(),
+            Net::Namespaces { hosts, .. } => {
+                hosts.iter().map(|h| (h.host().ip, h.namespace_path())).collect()
+            }
+        }
     }
 
     /// Waits (up to 10 s) until the replica answers `name` with `address`.
@@ -208,9 +324,9 @@ impl Hierarchy {
         address: [u8; 4],
     ) -> Result<std::time::Duration, LabError> {
         let started = tokio::time::Instant::now();
-        let replica = SocketAddr::new(host(REPLICA), self.port);
+        let replica = SocketAddr::new(self.address_of(REPLICA), self.port);
         while started.elapsed() < std::time::Duration::from_secs(10) {
-            if super::client::ask_once(replica, name, false)
+            if super::client::ask(&self.clients, replica, name, false)
                 .await
                 .is_some_and(|r| r.has_address(address))
             {
@@ -221,18 +337,32 @@ impl Hierarchy {
         Err(LabError::new(format!("the replica never answered {name}")))
     }
 
-    /// Puts `region`'s clients (on 127.53.`10+index`.1) behind its link to the resolver: a
-    /// relay on 127.53.`10+index`.53. Returns (the clients' address, the resolver's for them).
+    /// Sends NOTIFY for `zone` from the primary to the replica, as the primary does on reload.
+    pub fn notify_replica(&self, zone: Arc<Zone>) {
+        let replica = SocketAddr::new(self.address_of(REPLICA), self.port);
+        let primary = &self.authorities[3].host;
+        let source = Some(primary.ip);
+        primary.enter(|| server::spawn_notifies_from(zone, &[replica], source));
+    }
+
+    /// Puts `region`'s clients behind their own link to the resolver. On loopback: clients on
+    /// 127.53.`10+index`.1 and a relay on 127.53.`10+index`.53; in namespaces: a host on
+    /// 198.18.`10+index`.1 behind the region's link. Returns (the clients' host, the resolver's
+    /// address for them).
     pub async fn add_region(
-        &self,
+        &mut self,
         index: u8,
         region: &link::Region,
-    ) -> Result<(IpAddr, SocketAddr), LabError> {
+    ) -> Result<(LabHost, SocketAddr), LabError> {
         let network = 10 + index;
-        let front_ip = IpAddr::V4(Ipv4Addr::new(127, 53, network, RESOLVER));
+        if self.in_namespaces() {
+            let clients = self.net.host(network, 1, Some(region.link))?;
+            return Ok((clients, self.resolver_addr));
+        }
+        let front_ip = IpAddr::V4(loopback(network, RESOLVER));
         let front = SocketAddr::new(front_ip, free_port_on(front_ip)?);
         relay(front, self.resolver_backend, region.link, &self.stop).await?;
-        Ok((IpAddr::V4(Ipv4Addr::new(127, 53, network, 1)), front))
+        Ok((LabHost::loopback(IpAddr::V4(loopback(network, 1))), front))
     }
 
     /// The primary's authority, for reloads and for stopping it.
@@ -240,7 +370,7 @@ impl Hierarchy {
         &mut self.authorities[3]
     }
 
-    /// Stops every server.
+    /// Stops every server, then takes the namespaces (if any) down.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(running) = self.resolver_running.take() {
@@ -257,24 +387,26 @@ impl Hierarchy {
     }
 }
 
-/// An authority on `host(last)`: on the first port directly, or on the second behind a relay
-/// on the first that applies `link`.
+/// An authority on `host`: on the first port directly, or on the second behind a relay on the
+/// first that applies `relay_link`.
 async fn serve(
     name: &'static str,
-    last: u8,
+    host: LabHost,
     (port, back_port): (u16, u16),
-    link: Option<LinkSpec>,
+    relay_link: Option<LinkSpec>,
     stop: &CancellationToken,
     zones: Arc<Zones>,
 ) -> Result<Authority, LabError> {
-    let addr = SocketAddr::new(host(last), port);
-    let back = SocketAddr::new(host(last), back_port);
+    let addr = SocketAddr::new(host.ip, port);
+    let back = SocketAddr::new(host.ip, back_port);
     let settings = Settings { listen: vec![back], workers: 1, ..Settings::default() };
-    let running = server::spawn(&settings, zones.clone(), &Metrics::new()).await?;
-    if let Some(spec) = link {
+    let serving = zones.clone();
+    let running =
+        host.run(async move { server::spawn(&settings, serving, &Metrics::new()).await }).await??;
+    if let Some(spec) = relay_link {
         relay(addr, back, spec, stop).await?;
     }
-    Ok(Authority { name, addr, zones, running: Some(running) })
+    Ok(Authority { name, host, addr, zones, running: Some(running) })
 }
 
 /// UDP and TCP relays from `front` to `back` through a link of `spec`.

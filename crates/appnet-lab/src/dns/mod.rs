@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::LabError;
 use crate::report::Figure;
+use crate::topology::Topology;
 use hierarchy::Hierarchy;
 use workload::Zipf;
 
@@ -34,6 +35,8 @@ pub struct DnsSettings {
     /// The link every server sits behind (client to resolver, resolver to each authority);
     /// `None`: plain loopback.
     pub link: Option<crate::link::LinkSpec>,
+    /// How the hosts are joined.
+    pub topology: Topology,
 }
 
 /// What clients in one region saw.
@@ -51,7 +54,14 @@ impl DnsSettings {
     /// `--quick` (well under a minute) or the full run.
     pub fn new(quick: bool) -> Self {
         if quick {
-            Self { names: 500, queries: 3000, zipf_exponent: 1.0, cached_repeats: 20, link: None }
+            Self {
+                names: 500,
+                queries: 3000,
+                zipf_exponent: 1.0,
+                cached_repeats: 20,
+                link: None,
+                topology: Topology::Loopback,
+            }
         } else {
             Self {
                 names: 5000,
@@ -59,6 +69,7 @@ impl DnsSettings {
                 zipf_exponent: 1.0,
                 cached_repeats: 100,
                 link: None,
+                topology: Topology::Loopback,
             }
         }
     }
@@ -117,7 +128,7 @@ pub async fn run(
     progress(
         "starting two roots, the lab. TLD, example.lab.'s primary and replica, and the resolver",
     );
-    let mut lab = Hierarchy::start(settings.names, settings.link).await?;
+    let mut lab = Hierarchy::start(settings.names, settings.link, settings.topology).await?;
     let result = experiment(&mut lab, settings, regions, progress).await;
     lab.shutdown().await;
     result
@@ -131,7 +142,7 @@ async fn experiment(
 ) -> Result<DnsReport, LabError> {
     let resolver = lab.resolver_addr;
     progress("first lookup of www.example.lab, from the roots");
-    let first = client::ask_once(resolver, "www.example.lab.", true)
+    let first = client::ask(&lab.clients, resolver, "www.example.lab.", true)
         .await
         .ok_or_else(|| LabError::new("no answer to the first lookup"))?;
     if !first.has_address([192, 0, 2, 80]) {
@@ -166,7 +177,7 @@ async fn experiment(
     progress("the same lookup from the cache");
     let mut cached = Vec::new();
     for _ in 0..settings.cached_repeats {
-        let reply = client::ask_once(resolver, "www.example.lab.", true)
+        let reply = client::ask(&lab.clients, resolver, "www.example.lab.", true)
             .await
             .ok_or_else(|| LabError::new("no cached answer"))?;
         cached.push(reply.elapsed);
@@ -193,8 +204,9 @@ async fn experiment(
         for name in tenth.iter().cloned() {
             let permit =
                 permits.clone().acquire_owned().await.map_err(|e| LabError::new(e.to_string()))?;
+            let host = lab.clients.clone();
             clients.spawn(async move {
-                let reply = client::ask_once(resolver, &name, true).await;
+                let reply = client::ask(&host, resolver, &name, true).await;
                 drop(permit);
                 reply.map(|r| r.elapsed).ok_or(name)
             });
@@ -220,15 +232,13 @@ async fn experiment(
     progress("a zone change on the primary, NOTIFY to the replica");
     let new_zone = hierarchy::site_zone(settings.names, 2, "new A 192.0.2.200\n");
     std::fs::write(&lab.site_zone, new_zone).map_err(|e| LabError::new(e.to_string()))?;
-    let replica = std::net::SocketAddr::new(hierarchy::host(hierarchy::REPLICA), lab.port);
     let started = tokio::time::Instant::now();
     let zones = lab.primary().zones.clone();
     let report = tokio::task::spawn_blocking(move || zones.reload())
         .await
         .map_err(|e| LabError::new(e.to_string()))?;
-    let primary = lab.primary().addr.ip();
     for zone in report.changed {
-        appnet_dns::server::spawn_notifies_from(zone, &[replica], Some(primary));
+        lab.notify_replica(zone);
     }
     lab.wait_for_replica("new.example.lab.", [192, 0, 2, 200]).await?;
     let notify_propagation = Figure::millis(started.elapsed());
@@ -241,9 +251,9 @@ async fn experiment(
         let name = format!("r{}.example.lab.", index % 10);
         let no_answer = || LabError::new(format!("no answer in region {}", region.name));
         let first =
-            client::ask_from(client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
+            client::ask(&client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
         let again =
-            client::ask_from(client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
+            client::ask(&client, resolver_there, &name, true).await.ok_or_else(no_answer)?;
         region_reports.push(RegionReport {
             region: region.clone(),
             first_lookup: Figure::micros(first.elapsed),
@@ -255,7 +265,7 @@ async fn experiment(
     let fresh = |i: usize| format!("n{}.example.lab.", settings.names - 1 - i);
     let mut before = Vec::new();
     for i in 0..10 {
-        if let Some(reply) = client::ask_once(resolver, &fresh(i), true).await {
+        if let Some(reply) = client::ask(&lab.clients, resolver, &fresh(i), true).await {
             before.push(reply.elapsed);
         }
     }
@@ -263,7 +273,7 @@ async fn experiment(
     let mut after = Vec::new();
     let asked = 20;
     for i in 10..10 + asked {
-        if let Some(reply) = client::ask_once(resolver, &fresh(i), true)
+        if let Some(reply) = client::ask(&lab.clients, resolver, &fresh(i), true)
             .await
             .filter(|r| r.rcode == 0 && !r.addresses.is_empty())
         {

@@ -11,6 +11,7 @@ use appnet_lab::environment::Environment;
 use appnet_lab::link::LinkSpec;
 use appnet_lab::report::Report;
 use appnet_lab::report::live::{self, LivePage};
+use appnet_lab::topology::{self, Needs, Topology};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::LabArgs;
@@ -40,17 +41,14 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     }
     let link = (args.rtt.is_some() || args.bandwidth.is_some())
         .then(|| LinkSpec { rtt: args.rtt.unwrap_or_default(), bandwidth: args.bandwidth });
-    let links = match link {
-        Some(spec) => format!(
-            "in-process link emulator: {} ms round trip{} on every link (client to resolver, \
-             resolver to each name server); netem in network namespaces is not used yet",
-            spec.rtt.as_secs_f64() * 1e3,
-            spec.bandwidth.map_or(String::new(), |bps| format!(", {} kbit/s each way", bps / 1000))
-        ),
-        None => "plain loopback: no added delay or bandwidth limit (give --rtt or --bandwidth \
-                 to emulate links)"
-            .to_owned(),
+    let needs = Needs {
+        links: link.is_some() || !args.region.is_empty(),
+        delay: link.is_some_and(|l| !l.rtt.is_zero())
+            || args.region.iter().any(|r| !r.link.rtt.is_zero()),
     };
+    let (topology, why) =
+        topology::choose(args.links, &environment, needs).map_err(anyhow::Error::msg)?;
+    let links = describe_links(topology, &why, link);
     println!("  links: {links}");
     let mut report = Report {
         version: env!("CARGO_PKG_VERSION"),
@@ -78,7 +76,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         match (scenario.name, scenario.status) {
             ("dns", Status::Ready) => {
                 println!("\nDNS experiment:");
-                let settings = DnsSettings { link, ..DnsSettings::new(args.quick) };
+                let settings = DnsSettings { link, topology, ..DnsSettings::new(args.quick) };
                 let mut progress = |step: &str| {
                     println!("  … {step}");
                     live.progress(step);
@@ -100,7 +98,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     println!("Report: {} and {}", html.display(), json.display());
     live.finish(&report);
     if args.keep_running {
-        runtime.block_on(keep_running(link, args.quick))?;
+        runtime.block_on(keep_running(link, topology, args.quick))?;
     } else if args.serve.is_some() {
         println!("Serving the report until Ctrl-C.");
         runtime.block_on(until_stopped())?;
@@ -109,22 +107,55 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line on how the hosts are joined and what every link does.
+fn describe_links(topology: Topology, why: &str, link: Option<LinkSpec>) -> String {
+    let Some(spec) = link else { return format!("{why} (give --rtt or --bandwidth for links)") };
+    let shape = format!(
+        "{} ms round trip{}",
+        spec.rtt.as_secs_f64() * 1e3,
+        spec.bandwidth.map_or(String::new(), |bps| format!(", {} kbit/s each way", bps / 1000))
+    );
+    match topology {
+        Topology::Namespaces { .. } => format!(
+            "{why}; {shape} on every server's and client group's link (resolver to each name \
+             server, clients to the resolver)"
+        ),
+        _ => format!(
+            "{why}; {shape} on every link (client to resolver, resolver to each name server)"
+        ),
+    }
+}
+
 /// Starts the DNS hierarchy afresh and leaves it up until Ctrl-C, saying where everything is.
-async fn keep_running(link: Option<LinkSpec>, quick: bool) -> anyhow::Result<()> {
-    let settings = DnsSettings { link, ..DnsSettings::new(quick) };
-    let lab =
-        Hierarchy::start(settings.names, settings.link).await.context("start the lab again")?;
+async fn keep_running(
+    link: Option<LinkSpec>,
+    topology: Topology,
+    quick: bool,
+) -> anyhow::Result<()> {
+    let settings = DnsSettings { link, topology, ..DnsSettings::new(quick) };
+    let lab = Hierarchy::start(settings.names, settings.link, settings.topology)
+        .await
+        .context("start the lab again")?;
     println!("\nThe lab is up (Ctrl-C stops it):");
     println!("  resolver            {}", lab.resolver_addr);
     for authority in &lab.authorities {
         println!("  {:<28} {}", authority.name, authority.addr);
     }
+    let (resolver, server, port) = (lab.resolver_addr, lab.authorities[0].addr.ip(), lab.port);
+    let mut enter = String::new();
+    if lab.in_namespaces() {
+        // The hosts are namespaces only this process holds: reach them through its fds.
+        let clients = lab.clients.ip;
+        if let Some((_, path)) = lab.namespace_paths().into_iter().find(|(ip, _)| *ip == clients) {
+            println!("  (each host is a network namespace; the clients' is {path})");
+            enter = format!("nsenter --net={path} ");
+        }
+    }
     println!(
-        "Try: appnet dig @{} -p {} www.example.lab\n     appnet dig +trace @{} -p {} www.example.lab",
-        lab.resolver_addr.ip(),
-        lab.resolver_addr.port(),
-        lab.authorities[0].addr.ip(),
-        lab.port
+        "Try: {enter}appnet dig @{} -p {} www.example.lab\n     {enter}appnet dig +trace @{server} -p \
+         {port} www.example.lab",
+        resolver.ip(),
+        resolver.port(),
     );
     until_stopped().await?;
     println!("stopping the lab");
