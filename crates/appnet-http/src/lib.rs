@@ -1,7 +1,8 @@
 //! HTTP for appnet: the origin server, and (later) the browser-like page loader.
 //!
 //! ```text
-//!   TCP ──► hyper (HTTP/1.0, 1.1) ──► server::Site ──► files::path (which file, safely)
+//!   TCP ─[tls: rustls, ALPN]─[sniff: h2c preface?]─► hyper (HTTP/1.0, 1.1, 2)
+//!                                     ──► server::Site ──► files::path (which file, safely)
 //!                                          │          files::conditional (304/412)
 //!                                          ▼          files::range (206/416), files::mime
 //!                                   response + access log
@@ -12,9 +13,12 @@
 //! files and writes responses.
 #![warn(missing_docs)]
 
+pub mod access_log;
 pub mod beneath;
 pub mod body;
 pub mod cgi;
 pub mod files;
 pub mod server;
+pub mod sniff;
+pub mod tls;
 pub mod upload;

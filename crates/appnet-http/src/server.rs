@@ -1,6 +1,7 @@
 //! The origin server's tokio/hyper driver: HTTP/1.0 and 1.1 (persistent connections,
-//! pipelining) over TCP, static files from a root with the decisions of [`crate::files`],
-//! an access log in the combined format on standard output.
+//! pipelining) and HTTP/2 (multiplexed streams), over TCP — h2c by prior knowledge, sniffed
+//! from the preface — or over TLS, where ALPN picks; static files from a root with the
+//! decisions of [`crate::files`], an access log in the combined format on standard output.
 
 use std::convert::Infallible;
 use std::io;
@@ -11,13 +12,15 @@ use std::time::{Duration, SystemTime};
 
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::access_log::LogHead;
 use crate::beneath::Root;
 use crate::body::Payload;
 use crate::cgi::{self, CgiDir};
@@ -26,6 +29,7 @@ use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
+use crate::sniff::{self, Prefixed, Protocol};
 use crate::upload::{self, Permission, Uploads};
 
 /// What the server serves and how.
@@ -45,6 +49,8 @@ pub struct ServeSettings {
     pub uploads: Option<Uploads>,
     /// CGI directories by URL prefix.
     pub cgi: Vec<CgiDir>,
+    /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServeSettings {
@@ -57,6 +63,7 @@ impl Default for ServeSettings {
             access_log: true,
             uploads: None,
             cgi: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -95,13 +102,17 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
+    let tls = settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let (mut local_addrs, mut tasks) = (Vec::new(), Vec::new());
     for addr in &settings.listen {
         let listener = TcpListener::bind(addr).await?;
         local_addrs.push(listener.local_addr()?);
-        let (site, permits, stop, timeout) =
-            (site.clone(), permits.clone(), stop.clone(), settings.header_timeout);
-        tasks.push(tokio::spawn(accept(listener, site, permits, stop, timeout)));
+        let connections = Connections {
+            site: site.clone(),
+            tls: tls.clone(),
+            header_timeout: settings.header_timeout,
+        };
+        tasks.push(tokio::spawn(accept(listener, connections, permits.clone(), stop.clone())));
     }
     Ok(RunningServer { local_addrs, stop, tasks })
 }
@@ -109,12 +120,22 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
 /// Largest request body passed to a CGI script.
 const MAX_CGI_BODY: usize = 16 << 20;
 
+/// HTTP/2 streams a client may have open at once on one connection (nginx: 128).
+const MAX_STREAMS: u32 = 128;
+
+/// What every connection on a listener shares.
+#[derive(Clone)]
+struct Connections {
+    site: Arc<Site>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    header_timeout: Duration,
+}
+
 async fn accept(
     listener: TcpListener,
-    site: Arc<Site>,
+    connections: Connections,
     permits: Arc<Semaphore>,
     stop: CancellationToken,
-    timeout: Duration,
 ) {
     let Ok(local) = listener.local_addr() else { return };
     loop {
@@ -129,26 +150,87 @@ async fn accept(
                 }
             },
         };
-        let site = site.clone();
+        let connections = connections.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let site = site.clone();
-                async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeout)
-                // Request heads over 16 KiB or 100 header fields are refused (431), as nginx's
-                // large_client_header_buffers default (4 x 8 KiB) roughly does.
-                .max_header_size(16 * 1024)
-                .max_headers(100)
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await {
+            if let Err(error) = connections.serve(stream, peer, local).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
             drop(permit);
         });
+    }
+}
+
+/// Why a connection ended early.
+type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Connections {
+    /// One connection: the TLS handshake if any (within the header timeout), then HTTP/2 or
+    /// HTTP/1 as ALPN says, or as the first bytes say where there is no ALPN.
+    async fn serve(
+        &self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), ConnectionError> {
+        let Some(acceptor) = &self.tls else {
+            return self.serve_http(stream, None, peer, local).await;
+        };
+        let stream = tokio::time::timeout(self.header_timeout, acceptor.accept(stream))
+            .await
+            .map_err(|_| "TLS handshake timed out")??;
+        let alpn = stream.get_ref().1.alpn_protocol().and_then(Protocol::from_alpn);
+        self.serve_http(stream, alpn, peer, local).await
+    }
+
+    async fn serve_http<I>(
+        &self,
+        mut io: I,
+        protocol: Option<Protocol>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), ConnectionError>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (protocol, prefix) = match protocol {
+            Some(protocol) => (protocol, Vec::new()),
+            None => tokio::time::timeout(self.header_timeout, sniff::sniff(&mut io))
+                .await
+                .map_err(|_| "no request within the header timeout")??,
+        };
+        let io = TokioIo::new(Prefixed::new(prefix, io));
+        let site = self.site.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let site = site.clone();
+            async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) }
+        });
+        match protocol {
+            Protocol::Http1 => {
+                http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(self.header_timeout)
+                    // Request heads over 16 KiB or 100 header fields are refused (431), as
+                    // nginx's large_client_header_buffers default (4 x 8 KiB) roughly does.
+                    .max_header_size(16 * 1024)
+                    .max_headers(100)
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(io, service)
+                    .await?;
+            }
+            Protocol::Http2 => {
+                http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .max_concurrent_streams(MAX_STREAMS)
+                    // The same 16 KiB bound on a request's header list as for HTTP/1.
+                    .max_header_list_size(16 * 1024)
+                    // A client that goes silent is found and dropped.
+                    .keep_alive_interval(Some(Duration::from_secs(30)))
+                    .keep_alive_timeout(Duration::from_secs(10))
+                    .serve_connection(io, service)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -220,10 +302,11 @@ impl Site {
             query: parts.uri.query().unwrap_or(""),
             peer,
             local,
-            protocol: if parts.version == hyper::Version::HTTP_10 {
-                "HTTP/1.0"
-            } else {
-                "HTTP/1.1"
+            // As nginx and Apache set SERVER_PROTOCOL.
+            protocol: match parts.version {
+                hyper::Version::HTTP_10 => "HTTP/1.0",
+                hyper::Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
             },
             headers,
             body: &body,
@@ -573,44 +656,5 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
     if !headers.contains_key(header::SERVER) {
         headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
-    }
-}
-
-/// What the access log line needs from a request, taken before the request is consumed.
-struct LogHead {
-    peer: SocketAddr,
-    request_line: String,
-    referer: String,
-    agent: String,
-}
-
-impl LogHead {
-    fn of(request: &Request<Incoming>, peer: SocketAddr) -> Self {
-        let header = |name: header::HeaderName| {
-            request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
-        };
-        Self {
-            peer,
-            request_line: format!("{} {} {:?}", request.method(), request.uri(), request.version()),
-            referer: header(header::REFERER),
-            agent: header(header::USER_AGENT),
-        }
-    }
-
-    /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`.
-    fn line(&self, response: &Response<Payload>) -> String {
-        let bytes = hyper::body::Body::size_hint(response.body())
-            .exact()
-            .map_or_else(|| "-".to_owned(), |n| n.to_string());
-        format!(
-            "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"",
-            self.peer.ip(),
-            httpdate::fmt_http_date(SystemTime::now()),
-            self.request_line,
-            response.status().as_u16(),
-            bytes,
-            self.referer,
-            self.agent
-        )
     }
 }

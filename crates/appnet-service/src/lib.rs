@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod calendar;
 pub mod config;
 pub mod lifecycle;
 pub mod logging;

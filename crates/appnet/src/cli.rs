@@ -119,8 +119,12 @@ pub(crate) struct DigArgs {
 
 /// `appnet http serve …`
 #[derive(Debug, Args)]
-#[command(long_about = "Serve a directory of static files over HTTP/1.0 and HTTP/1.1 (persistent \
-    connections, pipelining):\n  appnet http serve --root DIR --listen 127.0.0.1:8080\n\n\
+#[command(long_about = "Serve a directory of static files over HTTP/1.0, HTTP/1.1 (persistent \
+    connections, pipelining) and HTTP/2:\n  appnet http serve --root DIR --listen 127.0.0.1:8080\n  \
+    appnet http serve --root DIR --listen 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem\n\n\
+    Without TLS a port speaks HTTP/1.x and HTTP/2 with prior knowledge (h2c, told apart by the \
+    connection preface); with --tls-cert/--tls-key (or --tls-self-signed, for local use) every \
+    port speaks TLS and ALPN picks h2 or http/1.1. \
     Files get their type from their extension, ETag and Last-Modified validators, conditional \
     requests (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since: 304/412) and \
     ranges (Range, If-Range: 206, multipart/byteranges, 416). A directory serves its index.html; \
@@ -128,7 +132,7 @@ pub(crate) struct DigArgs {
     Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
     format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts. Not built yet \
-    (issue #6): HTTP/2, TLS, on-the-fly compression, per-path cache rules.")]
+    (issue #6): on-the-fly compression, per-path cache rules, Early Hints and push.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -154,6 +158,20 @@ pub(crate) struct ServeArgs {
     /// (e.g. /cgi-bin/=./cgi); repeatable.
     #[arg(long, value_name = "PREFIX=DIR", value_parser = appnet_http::cgi::CgiDir::parse)]
     pub(crate) cgi: Vec<appnet_http::cgi::CgiDir>,
+    /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
+    #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// Speak TLS with a certificate made at start for localhost, 127.0.0.1 and ::1 (clients
+    /// must be told not to verify it, e.g. curl -k, or given it with --tls-cert-out).
+    #[arg(long)]
+    pub(crate) tls_self_signed: bool,
+    /// With --tls-self-signed: write the certificate (PEM) to FILE, for clients to trust
+    /// (curl --cacert FILE).
+    #[arg(long, value_name = "FILE", requires = "tls_self_signed")]
+    pub(crate) tls_cert_out: Option<std::path::PathBuf>,
 }
 
 /// `appnet dns resolver …`

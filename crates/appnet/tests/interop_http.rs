@@ -1,6 +1,7 @@
 //! `appnet http serve` against curl: HTTP/1.0 and 1.1, validators and conditional requests,
 //! ranges (single, multipart, unsatisfiable, If-Range), HEAD, OPTIONS, directories and their
-//! index, and every way out of the root refused.
+//! index, and every way out of the root refused; HTTP/2 by prior knowledge and over TLS with
+//! curl, h2load and Chromium.
 
 use std::time::Duration;
 
@@ -10,6 +11,11 @@ const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
 const BODY: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 fn start() -> (RunningProgram, String, tempfile::TempDir) {
+    start_with(&[])
+}
+
+/// The server with `extra` arguments; with `--tls…` the base URL is https://localhost:PORT.
+fn start_with(extra: &[&str]) -> (RunningProgram, String, tempfile::TempDir) {
     let site = tempfile::tempdir().expect("site dir");
     let root = site.path().join("root");
     std::fs::create_dir_all(root.join("docs")).unwrap();
@@ -19,14 +25,21 @@ fn start() -> (RunningProgram, String, tempfile::TempDir) {
     std::os::unix::fs::symlink(site.path().join("secret.txt"), root.join("escape.txt")).unwrap();
     let port = free_tcp_port();
     let listen = format!("127.0.0.1:{port}");
+    let extra: Vec<String> = extra
+        .iter()
+        .map(|arg| arg.replace("{site}", site.path().to_str().expect("utf-8 path")))
+        .collect();
+    let tls = extra.iter().any(|arg| arg.starts_with("--tls"));
     let mut server = Program::new(APPNET, "appnet")
         .args(["http", "serve", "--listen", &listen, "--root"])
         .args([&root])
+        .args(extra)
         .start();
     server.wait_ready(Duration::from_secs(20), || {
         wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
     });
-    (server, format!("http://{listen}"), site)
+    let base = if tls { format!("https://localhost:{port}") } else { format!("http://{listen}") };
+    (server, base, site)
 }
 
 fn curl(args: &[&str]) -> CommandOutput {
@@ -159,6 +172,32 @@ fn large_files_are_streamed_whole_and_in_ranges() {
 #[test]
 fn chromium_loads_a_page_with_images_styles_and_scripts() {
     let (server, base, site) = start();
+    chromium_loads_the_test_page(&server, &base, &site, &[], "HTTP/1.1");
+}
+
+#[test]
+fn chromium_loads_the_page_over_https_with_h2() {
+    let (server, base, site) = start_with(&["--tls-self-signed"]);
+    // The certificate is made at start, so Chromium is told not to verify it.
+    chromium_loads_the_test_page(
+        &server,
+        &base,
+        &site,
+        &["--ignore-certificate-errors"],
+        "HTTP/2.0",
+    );
+}
+
+/// Chromium loads a page with a stylesheet, a script and an image from `base`: the script ran
+/// after every resource loaded, the screenshot is not blank, and the access log shows each
+/// resource served over `version`.
+fn chromium_loads_the_test_page(
+    server: &RunningProgram,
+    base: &str,
+    site: &tempfile::TempDir,
+    extra_flags: &[&str],
+    version: &str,
+) {
     let root = site.path().join("root");
     std::fs::write(
         root.join("page.html"),
@@ -180,18 +219,20 @@ fn chromium_loads_a_page_with_images_styles_and_scripts() {
     let profile = tempfile::tempdir().expect("profile");
     let profile_arg = format!("--user-data-dir={}", profile.path().display());
     let page = format!("{base}/page.html");
-    let flags = appnet_testkit::CHROMIUM_FLAGS;
-    let mut dom_args: Vec<&str> = flags.to_vec();
+    let mut flags = appnet_testkit::CHROMIUM_FLAGS.to_vec();
+    flags.extend_from_slice(extra_flags);
+    let mut dom_args: Vec<&str> = flags.clone();
     dom_args.extend([profile_arg.as_str(), "--dump-dom", page.as_str()]);
     let dom = run("chromium", "chromium", &dom_args, Duration::from_secs(60));
     assert!(
         dom.stdout.contains("data-loaded=\"yes\""),
-        "the script ran after every resource loaded: {}",
-        dom.stdout
+        "the script ran after every resource loaded: {}\n{}",
+        dom.stdout,
+        dom.stderr
     );
     let shot = site.path().join("page.png");
     let shot_arg = format!("--screenshot={}", shot.display());
-    let mut shot_args: Vec<&str> = flags.to_vec();
+    let mut shot_args: Vec<&str> = flags;
     shot_args.extend([
         profile_arg.as_str(),
         "--window-size=800,600",
@@ -205,9 +246,97 @@ fn chromium_loads_a_page_with_images_styles_and_scripts() {
     let log = server.log();
     for resource in ["/page.html", "/style.css", "/app.js", "/logo.svg"] {
         assert!(
-            log.contains(&format!("\"GET {resource} HTTP/1.1\" 200")),
-            "{resource} served:\n{log}"
+            log.contains(&format!("\"GET {resource} {version}\" 200")),
+            "{resource} served over {version}:\n{log}"
         );
+    }
+}
+
+#[test]
+fn curl_speaks_http2_by_prior_knowledge_and_over_tls_with_alpn() {
+    let (server, base, _site) = start();
+    let file = format!("{base}/file.txt");
+    let version = |args: &[&str]| {
+        let mut all = vec!["-o", "/dev/null", "-w", "%{http_version} %{http_code}"];
+        all.extend_from_slice(args);
+        curl(&all).stdout
+    };
+    // One cleartext port: HTTP/1.0, 1.1 and h2c told apart by the preface.
+    assert_eq!(version(&["--http2-prior-knowledge", &file]), "2 200");
+    assert_eq!(version(&["--http1.1", &file]), "1.1 200");
+    // curl writes HTTP/1.0 as "1".
+    assert_eq!(version(&["--http1.0", &file]), "1 200");
+    // Validators and ranges over HTTP/2.
+    let got = curl(&["--http2-prior-knowledge", "-D", "-", &file]).stdout;
+    let etag = header(&got, "etag").expect("ETag").to_owned();
+    let inm = format!("If-None-Match: {etag}");
+    assert_eq!(version(&["--http2-prior-knowledge", "-H", &inm, &file]), "2 304");
+    let ranged = curl(&["--http2-prior-knowledge", "-r", "10-15", &file]);
+    assert_eq!(ranged.stdout, &BODY[10..16]);
+    // (Many streams at once on one connection: h2load's test below, 10 per connection.)
+    // The access log line is the combined format, as nginx writes it.
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"GET /file.txt HTTP/2.0\" 200 36 \"-\" \"curl/"))
+        .unwrap_or_else(|| panic!("an HTTP/2 line in the access log:\n{log}"));
+    let time = line.split(['[', ']']).nth(1).expect("[time]");
+    let shape: String = time
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                '9'
+            } else if c.is_ascii_alphabetic() {
+                'a'
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert_eq!(shape, "99/aaa/9999:99:99:99 +9999", "{line}");
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    drop(server);
+
+    // TLS: a self-signed certificate, written out for curl to verify against.
+    let (server, base, site) =
+        start_with(&["--tls-self-signed", "--tls-cert-out", "{site}/cert.pem"]);
+    let cacert = site.path().join("cert.pem");
+    let cacert = cacert.to_str().expect("utf-8 path");
+    let file = format!("{base}/file.txt");
+    assert_eq!(version(&["--cacert", cacert, "--http2", &file]), "2 200");
+    assert_eq!(version(&["--cacert", cacert, "--http1.1", &file]), "1.1 200");
+    assert_eq!(version(&["--cacert", cacert, "--http1.0", &file]), "1 200");
+    assert_eq!(curl(&["--cacert", cacert, &file]).stdout, BODY);
+    // Without the certificate, curl refuses it: the server really is using that one.
+    let unverified = curl(&[&file]);
+    assert_ne!(unverified.status, Some(0), "{unverified:?}");
+    assert!(server.log().contains("\"GET /file.txt HTTP/2.0\" 200"), "{}", server.log());
+}
+
+#[test]
+fn h2load_completes_with_no_errors_over_h2c_and_tls() {
+    for extra in [&[][..], &["--tls-self-signed"][..]] {
+        let (server, base, _site) = start_with(&[&["--no-access-log"][..], extra].concat());
+        let url = format!("{base}/file.txt");
+        let load = run(
+            "h2load",
+            "nghttp2-client",
+            &["-n", "2000", "-c", "8", "-m", "10", &url],
+            Duration::from_secs(60),
+        );
+        assert!(
+            load.stdout.contains("2000 succeeded, 0 failed, 0 errored"),
+            "{url}: {}\n{}",
+            load.stdout,
+            load.stderr
+        );
+        let expected = if extra.is_empty() { "h2c" } else { "h2" };
+        assert!(
+            load.stdout.contains(&format!("Application protocol: {expected}")),
+            "{}",
+            load.stdout
+        );
+        drop(server);
     }
 }
 
@@ -434,6 +563,9 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     ] {
         assert!(text.contains(expected), "{expected} missing:\n{text}");
     }
+    // The same over HTTP/2: the body arrives in DATA frames, the protocol is said as nginx does.
+    let got = curl(&["--http2-prior-knowledge", "--data-binary", "h2 body", &url]).stdout;
+    assert!(got.contains("SERVER_PROTOCOL=HTTP/2.0") && got.contains("BODY=h2 body"), "{got}");
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/broken.py")]), "502");
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/missing.py")]), "404");
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use domain::base::iana::{Class, Rtype};
 use domain::base::opt::UnknownOptData;
@@ -377,39 +377,23 @@ fn printable(data: &[u8]) -> String {
 
 /// `Tue Dec 01 08:13:19 UTC 2026`, as `date` prints it, in UTC.
 fn when(time: SystemTime) -> String {
-    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (seconds / 86_400) as i64;
-    let (year, month, day) = civil_from_days(days);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days.rem_euclid(7)) as usize];
-    let months =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let of_day = seconds % 86_400;
+    let utc = appnet_service::calendar::Utc::of(time);
     format!(
-        "{weekday} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
-        months[(month - 1) as usize],
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        utc.weekday_name(),
+        utc.month_name(),
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.year
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -448,7 +432,6 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_796_112_799);
         assert_eq!(when(t), "Tue Dec 01 08:13:19 UTC 2026");
         assert_eq!(when(UNIX_EPOCH), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use appnet_http::server::{self, ServeSettings};
+use appnet_http::tls;
 use appnet_http::upload::Uploads;
 use appnet_service::Lifecycle;
 
@@ -29,12 +30,30 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(tls::from_pem_files(cert, key)?),
+        (_, _, true) => {
+            let (config, pem) = tls::self_signed()?;
+            if let Some(out) = &args.tls_cert_out {
+                std::fs::write(out, pem.as_bytes())
+                    .with_context(|| format!("write the certificate to {}", out.display()))?;
+            }
+            tracing::info!(
+                "TLS with a self-signed certificate for {}",
+                tls::SELF_SIGNED_NAMES.join(", ")
+            );
+            Some(config)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let settings = ServeSettings {
         root: args.root.clone(),
         listen: args.listen.clone(),
         access_log: !args.no_access_log,
         uploads,
         cgi: args.cgi.clone(),
+        tls,
         ..ServeSettings::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -50,7 +69,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("serve {} on {:?}", args.root.display(), args.listen))?;
         for addr in running.local_addrs() {
-            tracing::info!("serving {} on http://{addr}/", args.root.display());
+            tracing::info!("serving {} on {scheme}://{addr}/", args.root.display());
         }
         lifecycle.shutdown_token().cancelled().await;
         running.shutdown().await;

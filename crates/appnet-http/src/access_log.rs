@@ -1,0 +1,98 @@
+//! The access log: one line per request in the combined log format that Apache and nginx
+//! write, so log analysers (goaccess, awstats, a shell pipeline) read ours unchanged.
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use appnet_service::calendar::Utc;
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Request, Response};
+
+use crate::body::Payload;
+
+/// What the access log line needs from a request, taken before the request is consumed.
+#[derive(Debug)]
+pub struct LogHead {
+    peer: SocketAddr,
+    request_line: String,
+    referer: String,
+    agent: String,
+}
+
+impl LogHead {
+    /// Takes the request line, Referer and User-Agent of `request` from `peer`.
+    pub fn of(request: &Request<Incoming>, peer: SocketAddr) -> Self {
+        let header = |name: header::HeaderName| {
+            request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
+        };
+        Self {
+            peer,
+            request_line: format!(
+                "{} {} {:?}",
+                request.method(),
+                // HTTP/2's :path, or HTTP/1's request target, as origin-form.
+                request.uri().path_and_query().map_or("/", |p| p.as_str()),
+                request.version()
+            ),
+            referer: header(header::REFERER),
+            agent: header(header::USER_AGENT),
+        }
+    }
+
+    /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`,
+    /// as Apache and nginx write it.
+    pub fn line(&self, response: &Response<Payload>) -> String {
+        let bytes = hyper::body::Body::size_hint(response.body())
+            .exact()
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        format!(
+            "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"",
+            self.peer.ip(),
+            common_log_time(SystemTime::now()),
+            self.request_line,
+            response.status().as_u16(),
+            bytes,
+            self.referer,
+            self.agent
+        )
+    }
+}
+
+/// `10/Oct/2000:13:55:36 +0000`: the Common Log Format's time, in UTC.
+pub fn common_log_time(time: SystemTime) -> String {
+    let utc = Utc::of(time);
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        utc.day,
+        utc.month_name(),
+        utc.year,
+        utc.hour,
+        utc.minute,
+        utc.second
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn at(seconds: u64) -> String {
+        common_log_time(UNIX_EPOCH + Duration::from_secs(seconds))
+    }
+
+    #[test]
+    fn times_are_written_as_apache_and_nginx_write_them() {
+        assert_eq!(at(0), "01/Jan/1970:00:00:00 +0000");
+        // Apache's documentation example, 10/Oct/2000:13:55:36 -0700, in UTC.
+        assert_eq!(at(971_211_336), "10/Oct/2000:20:55:36 +0000");
+        // Leap days and the ends of months and years.
+        assert_eq!(at(951_782_400), "29/Feb/2000:00:00:00 +0000");
+        assert_eq!(at(1_709_251_199), "29/Feb/2024:23:59:59 +0000");
+        assert_eq!(at(1_798_761_599), "31/Dec/2026:23:59:59 +0000");
+        assert_eq!(at(4_107_542_400), "01/Mar/2100:00:00:00 +0000");
+    }
+}
