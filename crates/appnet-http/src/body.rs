@@ -1,5 +1,5 @@
 //! Response bodies: small ones in memory, files streamed from disk in 64 KiB chunks, so a
-//! large file costs a buffer, not its size, per request.
+//! large file costs a buffer, not its size, per request, and CGI output as the script writes it.
 //!
 //! File reads are plain blocking `read(2)` calls from the connection's task, as nginx makes
 //! them: served files are in the page cache, and tokio's file type hands every read to a
@@ -28,6 +28,8 @@ pub enum Payload {
         /// Bytes still to send.
         remaining: u64,
     },
+    /// A CGI script's output, as it writes it; the length is not known ahead.
+    Script(Box<crate::cgi::CgiBody>),
 }
 
 impl Payload {
@@ -53,9 +55,12 @@ impl Body for Payload {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
+            Self::Script(script) => {
+                script.poll_chunk(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
+            }
             Self::Full(bytes) => {
                 Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))))
             }
@@ -87,6 +92,7 @@ impl Body for Payload {
         match self {
             Self::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
             Self::File { remaining, .. } => *remaining == 0,
+            Self::Script(script) => script.is_done(),
         }
     }
 
@@ -94,6 +100,7 @@ impl Body for Payload {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::File { remaining, .. } => SizeHint::with_exact(*remaining),
+            Self::Script(_) => SizeHint::default(),
         }
     }
 }

@@ -1,15 +1,24 @@
 //! CGI/1.1 (RFC 3875): a request under a `--cgi PREFIX=DIR` prefix runs the executable it
 //! names in DIR, with the request's meta-variables in the environment and its body on standard
-//! input; the script's header lines (`Status`, `Content-Type`, `Location`, others) and body
-//! become the response. A script that runs too long is killed.
+//! input; the script's header lines (`Status`, `Content-Type`, `Location`, others) become the
+//! response's head as soon as they are complete, and its body is streamed to the client as
+//! the script writes it (chunked in HTTP/1.1, DATA frames in HTTP/2), so a slow report or an
+//! event stream reaches the client while it runs. A script that says nothing for the timeout
+//! (before its headers, or between writes) is killed, and so is one whose client went away.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Stdio;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdout};
+use tokio::time::{Instant, Sleep};
 
 /// One CGI mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +55,7 @@ impl CgiDir {
     }
 }
 
-/// What the script said.
+/// What the script said, all of it (for output already in memory: tests, the fuzz target).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgiResponse {
     /// From `Status:` (200 by default, 302 with a `Location` and no status).
@@ -63,7 +72,7 @@ pub struct CgiResponse {
 pub enum CgiError {
     /// It could not be started (missing, not executable).
     #[error("cannot run the script: {0}")]
-    Spawn(std::io::Error),
+    Spawn(io::Error),
     /// It ran past its time and was killed.
     #[error("the script ran longer than {0:?}")]
     Timeout(Duration),
@@ -95,18 +104,34 @@ pub struct CgiRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Longest a script may run.
+/// Longest a script may stay silent by default: before its headers, and between writes.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Largest output read from a script.
-const MAX_OUTPUT: u64 = 64 << 20;
+/// Largest header block read from a script.
+const MAX_HEAD: usize = 64 * 1024;
 
-/// Runs `script` in `dir` for `request`.
+/// Bytes asked of the script's pipe per read (a pipe holds 64 KiB).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A running script whose headers have arrived.
+#[derive(Debug)]
+pub struct CgiOutput {
+    /// From `Status:` (200 by default, 302 with a `Location` and no status).
+    pub status: u16,
+    /// The other header lines, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, as the script writes it.
+    pub body: CgiBody,
+}
+
+/// Runs `script` in `dir` for `request`; returns once the script's header block is complete,
+/// with the body still streaming. `timeout` bounds each silence of the script.
 pub async fn run(
     dir: &Path,
     script: &str,
     request: &CgiRequest<'_>,
-) -> Result<CgiResponse, CgiError> {
+    timeout: Duration,
+) -> Result<CgiOutput, CgiError> {
     let program = dir.join(script);
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GATEWAY_INTERFACE".into(), "CGI/1.1".into());
@@ -143,36 +168,124 @@ pub async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(CgiError::Spawn)?;
-    let mut stdin = child.stdin.take();
-    let mut stdout = child.stdout.take().ok_or(CgiError::BadOutput)?;
-    let body = request.body.to_vec();
-    let exchange = async move {
-        if let Some(stdin) = stdin.as_mut() {
+    // The body goes in from its own task, so a script that writes before it reads (or never
+    // reads) cannot deadlock against us.
+    if let Some(mut stdin) = child.stdin.take() {
+        let body = request.body.to_vec();
+        tokio::spawn(async move {
             let _ = stdin.write_all(&body).await;
+        });
+    }
+    let mut stdout = child.stdout.take().ok_or(CgiError::BadOutput)?;
+    let mut seen = Vec::new();
+    let head = async {
+        loop {
+            if let Some(split) = head_end(&seen) {
+                return Ok(split);
+            }
+            if seen.len() > MAX_HEAD {
+                return Err(CgiError::BadOutput);
+            }
+            let mut chunk = [0; 4096];
+            match stdout.read(&mut chunk).await {
+                Ok(0) | Err(_) => return Err(CgiError::BadOutput),
+                Ok(read) => seen.extend_from_slice(&chunk[..read]),
+            }
         }
-        drop(stdin);
-        let mut output = Vec::new();
-        let _ = (&mut stdout).take(MAX_OUTPUT).read_to_end(&mut output).await;
-        output
     };
-    let Ok(output) = tokio::time::timeout(TIMEOUT, exchange).await else {
-        let _ = child.kill().await;
-        return Err(CgiError::Timeout(TIMEOUT));
+    let (head_length, body_start) = match tokio::time::timeout(timeout, head).await {
+        Ok(Ok(split)) => split,
+        Ok(Err(error)) => {
+            let _ = child.kill().await;
+            return Err(error);
+        }
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(CgiError::Timeout(timeout));
+        }
     };
-    let _ = child.wait().await;
-    parse_output(&output)
+    let (status, headers) = parse_head(&seen[..head_length])?;
+    let first = Bytes::copy_from_slice(&seen[body_start..]);
+    Ok(CgiOutput { status, headers, body: CgiBody::new(child, stdout, first, timeout) })
 }
 
-/// The script's output: header lines up to a blank line (LF or CRLF), then the body.
-pub fn parse_output(output: &[u8]) -> Result<CgiResponse, CgiError> {
-    let (head, body) = ["\r\n\r\n", "\n\n"]
+/// A script's body as it writes it. Dropping it (the client went away, the response was for
+/// HEAD) kills the script.
+#[derive(Debug)]
+pub struct CgiBody {
+    first: Option<Bytes>,
+    stdout: Option<ChildStdout>,
+    child: Child,
+    idle: Duration,
+    silence: Pin<Box<Sleep>>,
+}
+
+impl CgiBody {
+    fn new(child: Child, stdout: ChildStdout, first: Bytes, idle: Duration) -> Self {
+        let silence = Box::pin(tokio::time::sleep(idle));
+        Self { first: Some(first), stdout: Some(stdout), child, idle, silence }
+    }
+
+    /// The next piece of the body; `None` at its end. A script silent for longer than its
+    /// timeout is killed and the body ends in an error, so the client sees it cut short.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        if let Some(first) = self.first.take().filter(|b| !b.is_empty()) {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        let Some(stdout) = self.stdout.as_mut() else { return Poll::Ready(None) };
+        let mut chunk = BytesMut::with_capacity(READ_CHUNK);
+        match tokio_util::io::poll_read_buf(Pin::new(stdout), cx, &mut chunk) {
+            Poll::Ready(Ok(0)) => {
+                self.stdout = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Ok(_)) => {
+                self.silence.as_mut().reset(Instant::now() + self.idle);
+                Poll::Ready(Some(Ok(chunk.freeze())))
+            }
+            Poll::Ready(Err(error)) => {
+                self.stdout = None;
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Pending => {
+                if self.silence.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.stdout = None;
+                let _ = self.child.start_kill();
+                let silent = format!("the script said nothing for {:?}; killed", self.idle);
+                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::TimedOut, silent))))
+            }
+        }
+    }
+
+    /// Whether the body is over.
+    pub fn is_done(&self) -> bool {
+        self.stdout.is_none() && self.first.is_none()
+    }
+}
+
+/// Where the header block ends in `output`: (its length, where the body starts). The block
+/// ends at the first blank line, LF or CRLF.
+fn head_end(output: &[u8]) -> Option<(usize, usize)> {
+    ["\r\n\r\n", "\n\n"]
         .iter()
         .filter_map(|sep| {
             output.windows(sep.len()).position(|w| w == sep.as_bytes()).map(|at| (at, sep.len()))
         })
         .min_by_key(|(at, _)| *at)
-        .map(|(at, len)| (&output[..at], &output[at + len..]))
-        .ok_or(CgiError::BadOutput)?;
+        .map(|(at, len)| (at, at + len))
+}
+
+/// The script's output: header lines up to a blank line (LF or CRLF), then the body.
+pub fn parse_output(output: &[u8]) -> Result<CgiResponse, CgiError> {
+    let (head_length, body_start) = head_end(output).ok_or(CgiError::BadOutput)?;
+    let (status, headers) = parse_head(&output[..head_length])?;
+    Ok(CgiResponse { status, headers, body: output[body_start..].to_vec() })
+}
+
+/// The header block (without its blank line): the status and the other header lines.
+fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), CgiError> {
     let head = std::str::from_utf8(head).map_err(|_| CgiError::BadOutput)?;
     let mut status = None;
     let mut headers = Vec::new();
@@ -196,8 +309,7 @@ pub fn parse_output(output: &[u8]) -> Result<CgiResponse, CgiError> {
         }
     }
     let redirect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("location"));
-    let status = status.unwrap_or(if redirect { 302 } else { 200 });
-    Ok(CgiResponse { status, headers, body: body.to_vec() })
+    Ok((status.unwrap_or(if redirect { 302 } else { 200 }), headers))
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct ServeSettings {
     pub uploads: Option<Uploads>,
     /// CGI directories by URL prefix.
     pub cgi: Vec<CgiDir>,
+    /// A CGI script silent this long (before its headers, or between writes) is killed.
+    pub cgi_timeout: Duration,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -63,6 +65,7 @@ impl Default for ServeSettings {
             access_log: true,
             uploads: None,
             cgi: Vec::new(),
+            cgi_timeout: cgi::TIMEOUT,
             tls: None,
         }
     }
@@ -99,6 +102,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         access_log: settings.access_log,
         uploads: settings.uploads.clone(),
         cgi: settings.cgi.clone(),
+        cgi_timeout: settings.cgi_timeout,
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -241,6 +245,7 @@ struct Site {
     access_log: bool,
     uploads: Option<Uploads>,
     cgi: Vec<CgiDir>,
+    cgi_timeout: Duration,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -311,9 +316,9 @@ impl Site {
             headers,
             body: &body,
         };
-        match cgi::run(&dir.dir, script, &cgi_request).await {
+        match cgi::run(&dir.dir, script, &cgi_request, self.cgi_timeout).await {
             Ok(output) => {
-                let mut response = Response::new(Payload::bytes(output.body));
+                let mut response = Response::new(Payload::Script(Box::new(output.body)));
                 *response.status_mut() =
                     StatusCode::from_u16(output.status).unwrap_or(StatusCode::OK);
                 for (name, value) in output.headers {

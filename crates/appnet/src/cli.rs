@@ -131,7 +131,8 @@ pub(crate) struct DigArgs {
     listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). \
     Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
-    format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts. Not built yet \
+    format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts, their output streamed \
+    to the client as they write it. Not built yet \
     (issue #6): on-the-fly compression, per-path cache rules, Early Hints and push.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
@@ -158,6 +159,10 @@ pub(crate) struct ServeArgs {
     /// (e.g. /cgi-bin/=./cgi); repeatable.
     #[arg(long, value_name = "PREFIX=DIR", value_parser = appnet_http::cgi::CgiDir::parse)]
     pub(crate) cgi: Vec<appnet_http::cgi::CgiDir>,
+    /// Kill a CGI script that writes nothing for this many seconds (before its headers, or
+    /// between pieces of its body).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) cgi_timeout: u64,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
     #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,

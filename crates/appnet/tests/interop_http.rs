@@ -569,3 +569,86 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/broken.py")]), "502");
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/missing.py")]), "404");
 }
+
+#[test]
+fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
+    let site = tempfile::tempdir().expect("site dir");
+    let (root, cgi) = (site.path().join("root"), site.path().join("cgi"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    let scripts = [
+        (
+            "slow.py",
+            "#!/usr/bin/env python3\nimport sys, time\n\
+             sys.stdout.write('Content-Type: text/plain\\r\\n\\r\\nfirst\\n'); sys.stdout.flush()\n\
+             time.sleep(1.5)\nsys.stdout.write('second\\n')\n",
+        ),
+        (
+            "stall.py",
+            "#!/usr/bin/env python3\nimport os, sys, time\n\
+             open('stall.pid', 'w').write(str(os.getpid()))\n\
+             sys.stdout.write('Content-Type: text/plain\\n\\npartial\\n'); sys.stdout.flush()\n\
+             time.sleep(60)\n",
+        ),
+    ];
+    for (name, text) in scripts {
+        std::fs::write(cgi.join(name), text).unwrap();
+        let mut permissions = std::fs::metadata(cgi.join(name)).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(cgi.join(name), permissions).unwrap();
+    }
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
+    let mapping = format!("/cgi-bin/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--cgi", &mapping, "--cgi-timeout", "2"])
+        .args(["--root".as_ref(), root.as_os_str()])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+
+    // The first line arrives while the script sleeps; the second when it wakes.
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&listen).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    write!(stream, "GET /cgi-bin/slow.py HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut first_at = None;
+    let mut buffer = [0; 4096];
+    loop {
+        let read = stream.read(&mut buffer).unwrap_or(0);
+        if read == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buffer[..read]);
+        if first_at.is_none() && String::from_utf8_lossy(&seen).contains("first") {
+            first_at = Some(started.elapsed());
+        }
+    }
+    let text = String::from_utf8_lossy(&seen);
+    let first_at = first_at.unwrap_or_else(|| panic!("no first line: {text}"));
+    assert!(first_at < Duration::from_millis(1200), "first line after {first_at:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1400), "the whole body waited");
+    assert!(
+        text.contains("transfer-encoding: chunked") && text.contains("second"),
+        "streamed in chunks: {text}"
+    );
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", &format!("http://{listen}/cgi-bin/slow.py")]).stdout,
+        "first\nsecond\n"
+    );
+
+    // A script silent past --cgi-timeout is killed; the client sees what it sent, cut short.
+    let stalled = curl(&[&format!("http://{listen}/cgi-bin/stall.py")]);
+    assert_eq!(stalled.stdout, "partial\n", "{stalled:?}");
+    assert_ne!(stalled.status, Some(0), "the response is marked incomplete: {stalled:?}");
+    let pid = std::fs::read_to_string(cgi.join("stall.pid")).expect("the script's pid");
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .map_or(true, |stat| stat.split_whitespace().nth(2) == Some("Z"))
+    };
+    assert!(appnet_testkit::wait_until(Duration::from_secs(5), gone), "the script was killed");
+    drop(server);
+}

@@ -53,6 +53,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         access_log: !args.no_access_log,
         uploads,
         cgi: args.cgi.clone(),
+        cgi_timeout: std::time::Duration::from_secs(args.cgi_timeout.max(1)),
         tls,
         ..ServeSettings::default()
     };
