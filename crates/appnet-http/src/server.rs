@@ -29,6 +29,7 @@ use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
+use crate::files::rules::Rules;
 use crate::sniff::{self, Prefixed, Protocol};
 use crate::upload::{self, Permission, Uploads};
 
@@ -51,6 +52,8 @@ pub struct ServeSettings {
     pub cgi: Vec<CgiDir>,
     /// A CGI script silent this long (before its headers, or between writes) is killed.
     pub cgi_timeout: Duration,
+    /// Per-path Cache-Control, Expires and preload links for static files.
+    pub rules: Rules,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -66,6 +69,7 @@ impl Default for ServeSettings {
             uploads: None,
             cgi: Vec::new(),
             cgi_timeout: cgi::TIMEOUT,
+            rules: Rules::default(),
             tls: None,
         }
     }
@@ -103,6 +107,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         uploads: settings.uploads.clone(),
         cgi: settings.cgi.clone(),
         cgi_timeout: settings.cgi_timeout,
+        rules: settings.rules.clone(),
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -246,6 +251,7 @@ struct Site {
     uploads: Option<Uploads>,
     cgi: Vec<CgiDir>,
     cgi_timeout: Duration,
+    rules: Rules,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -445,7 +451,8 @@ impl Site {
             }
             Err(_) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
         };
-        let response = self.serve_file(request, &file).await;
+        let mut response = self.serve_file(request, &file).await;
+        self.apply_rules(request.uri().path(), &mut response);
         if method == Method::HEAD {
             // The headers a GET would get, Content-Length included; no body.
             let length = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
@@ -454,6 +461,23 @@ impl Site {
             return Response::from_parts(parts, Payload::empty());
         }
         response
+    }
+
+    /// The first rule for `path`, on the responses nginx's `expires` covers: a Cache-Control
+    /// or Expires already there (none are, for files) is kept.
+    fn apply_rules(&self, path: &str, response: &mut Response<Payload>) {
+        let covered = matches!(response.status().as_u16(), 200 | 204 | 206 | 301 | 302 | 304);
+        let Some(rule) = self.rules.for_path(path).filter(|_| covered) else { return };
+        let headers = response.headers_mut();
+        for (name, value) in rule.headers(SystemTime::now()) {
+            let Ok(value) = HeaderValue::from_str(&value) else { continue };
+            let name = header::HeaderName::from_static(name);
+            if name == header::LINK {
+                headers.append(name, value);
+            } else if !headers.contains_key(&name) {
+                headers.insert(name, value);
+            }
+        }
     }
 
     /// `file` is relative to the root; the kernel keeps it inside (see [`Root`]).

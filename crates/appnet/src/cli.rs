@@ -95,8 +95,8 @@ pub(crate) enum DnsCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HttpCommand {
-    /// Origin server for a directory of static files, over HTTP/1.0 and 1.1.
-    Serve(ServeArgs),
+    /// Origin server for a directory of static files and CGI scripts, over HTTP/1.0, 1.1 and 2.
+    Serve(Box<ServeArgs>),
     /// Load a page like a browser and measure its Page Load Time [not built yet: issue #7].
     #[command(long_about = "Fetch a page and its resources the way a browser does, measure \
         Page Load Time and draw the waterfall:\n  appnet http load URL --mode h2\n\n\
@@ -132,15 +132,21 @@ pub(crate) struct DigArgs {
     Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
     format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts, their output streamed \
-    to the client as they write it. Not built yet \
-    (issue #6): on-the-fly compression, per-path cache rules, Early Hints and push.")]
+    to the client as they write it. --config FILE adds per-path Cache-Control, Expires and \
+    preload Link rules. Not built yet (issue #6): on-the-fly compression, Early Hints and push.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
-    pub(crate) root: std::path::PathBuf,
+    pub(crate) root: Option<std::path::PathBuf>,
     /// Address to listen on; repeatable.
-    #[arg(long, value_name = "ADDR", required = true)]
+    #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// TOML settings under [http.server] (root, listen, cgi, uploads, tls) and per-path rules
+    /// ([[http.server.rule]]: match = "/static/" | "*.css" | "=/index.html", expires = "30d",
+    /// cache_control = "...", preload = ["/site.css"]); the command line adds to and overrides
+    /// them.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
     /// No access log on standard output.
     #[arg(long)]
     pub(crate) no_access_log: bool,
@@ -161,8 +167,8 @@ pub(crate) struct ServeArgs {
     pub(crate) cgi: Vec<appnet_http::cgi::CgiDir>,
     /// Kill a CGI script that writes nothing for this many seconds (before its headers, or
     /// between pieces of its body).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub(crate) cgi_timeout: u64,
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) cgi_timeout: Option<u64>,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
     #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,

@@ -652,3 +652,86 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
     assert!(appnet_testkit::wait_until(Duration::from_secs(5), gone), "the script was killed");
     drop(server);
 }
+
+#[test]
+fn a_config_file_sets_cache_rules_and_preload_links_per_path() {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    std::fs::create_dir_all(root.join("static")).unwrap();
+    std::fs::write(root.join("page.html"), "<h1>page</h1>").unwrap();
+    std::fs::write(root.join("static/site.css"), "h1 { color: red }").unwrap();
+    std::fs::write(root.join("static/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
+    let config = site.path().join("appnet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http.server]\nroot = \"{}\"\nlisten = [\"{listen}\"]\n\n\
+             [[http.server.rule]]\nmatch = \"=/page.html\"\nexpires = \"epoch\"\n\
+             preload = [\"/static/site.css\", \"/static/logo.png\"]\n\n\
+             [[http.server.rule]]\nmatch = \"*.css\"\nexpires = \"30d\"\n\
+             cache_control = \"public, max-age=2592000, immutable\"\n\n\
+             [[http.server.rule]]\nmatch = \"/static/\"\nexpires = \"1h\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().expect("utf-8 path");
+    let mut server =
+        Program::new(APPNET, "appnet").args(["http", "serve", "--config", config_arg]).start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let base = format!("http://{listen}");
+    let head = |path: &str, extra: &[&str]| {
+        let url = format!("{base}{path}");
+        let mut args = vec!["-D", "-", "-o", "/dev/null"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&args).stdout
+    };
+    let page = head("/page.html", &[]);
+    assert_eq!(header(&page, "cache-control"), Some("no-cache"), "{page}");
+    assert_eq!(header(&page, "expires"), Some("Thu, 01 Jan 1970 00:00:01 GMT"));
+    let links: Vec<&str> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("link: ").or_else(|| l.strip_prefix("Link: ")))
+        .collect();
+    assert_eq!(
+        links,
+        ["</static/site.css>; rel=preload; as=style", "</static/logo.png>; rel=preload; as=image"],
+        "{page}"
+    );
+    // The first matching rule wins: *.css before /static/.
+    let css = head("/static/site.css", &[]);
+    assert_eq!(header(&css, "cache-control"), Some("public, max-age=2592000, immutable"), "{css}");
+    let png = head("/static/logo.png", &[]);
+    assert_eq!(header(&png, "cache-control"), Some("max-age=3600"), "{png}");
+    let expires = httpdate_seconds(header(&png, "expires").expect("Expires"));
+    let date = httpdate_seconds(header(&png, "date").expect("Date"));
+    assert_eq!(expires - date, 3600, "{png}");
+    // A 304 carries the same caching fields (RFC 9110 §15.4.5).
+    let etag = header(&png, "etag").expect("ETag").to_owned();
+    let revalidated = head("/static/logo.png", &["-H", &format!("If-None-Match: {etag}")]);
+    assert!(revalidated.starts_with("HTTP/1.1 304"), "{revalidated}");
+    assert_eq!(header(&revalidated, "cache-control"), Some("max-age=3600"));
+    drop(server);
+
+    // A mistake in the file is reported with its line.
+    std::fs::write(&config, "[http.server]\nroot = \"x\"\n[[http.server.rule]]\nmatcher = \"/\"\n")
+        .unwrap();
+    let bad =
+        run(APPNET, "appnet", &["http", "serve", "--config", config_arg], Duration::from_secs(10));
+    assert_ne!(bad.status, Some(0));
+    assert!(bad.stderr.contains("appnet.toml:4"), "{}", bad.stderr);
+    std::fs::write(&config, "[http.server]\nroot = \"x\"\nlisten = [\"127.0.0.1:1\"]\n[[http.server.rule]]\nmatch = \"static\"\n").unwrap();
+    let bad =
+        run(APPNET, "appnet", &["http", "serve", "--config", config_arg], Duration::from_secs(10));
+    assert!(bad.stderr.contains("expected /PREFIX, *.EXT or =/PATH"), "{}", bad.stderr);
+}
+
+/// Seconds since 1970 of an HTTP date, for comparing two header fields.
+fn httpdate_seconds(date: &str) -> u64 {
+    let time = httpdate::parse_http_date(date).expect("an HTTP date");
+    time.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}

@@ -1,8 +1,9 @@
 //! Static files: the pure decisions (which file, which type, which preconditions, which
-//! ranges), kept apart from the server that reads files and writes responses.
+//! ranges, which per-path rules), kept apart from the server that reads files and writes responses.
 
 pub mod conditional;
 pub mod encoding;
 pub mod mime;
 pub mod path;
 pub mod range;
+pub mod rules;

@@ -1,59 +1,119 @@
 //! `appnet http serve`: serve a directory until told to stop.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use appnet_http::cgi::CgiDir;
+use appnet_http::files::rules::{Rule, RuleTable, Rules};
 use appnet_http::server::{self, ServeSettings};
 use appnet_http::tls;
 use appnet_http::upload::Uploads;
 use appnet_service::Lifecycle;
+use serde::Deserialize;
 
 use crate::cli::ServeArgs;
 
+/// The parts of an appnet config file this command reads.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    http: HttpTables,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HttpTables {
+    #[serde(default)]
+    server: ServerTable,
+}
+
+/// `[http.server]`: the command line's settings in a file, and the per-path rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerTable {
+    /// The directory served.
+    root: Option<PathBuf>,
+    /// Addresses to listen on.
+    #[serde(default)]
+    listen: Vec<SocketAddr>,
+    /// The access log on standard output (default true).
+    access_log: Option<bool>,
+    /// CGI mappings, `PREFIX=DIR`.
+    #[serde(default)]
+    cgi: Vec<String>,
+    /// Seconds a CGI script may stay silent.
+    cgi_timeout: Option<u64>,
+    /// PUT/DELETE under a prefix.
+    uploads: Option<UploadsTable>,
+    /// TLS.
+    tls: Option<TlsTable>,
+    /// Per-path rules, first match wins.
+    #[serde(default, rename = "rule")]
+    rules: Vec<RuleTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadsTable {
+    prefix: String,
+    token_file: PathBuf,
+    max_upload_mib: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsTable {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    #[serde(default)]
+    self_signed: bool,
+}
+
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let uploads = match (&args.uploads, &args.upload_token_file) {
-        (Some(prefix), Some(token_file)) => {
-            let token = std::fs::read_to_string(token_file)
-                .with_context(|| format!("read the upload token from {}", token_file.display()))?
-                .trim()
-                .to_owned();
-            anyhow::ensure!(
-                token.len() >= 16,
-                "{}: the upload token must be at least 16 characters",
-                token_file.display()
-            );
-            anyhow::ensure!(
-                prefix.starts_with('/') && prefix.ends_with('/'),
-                "--uploads takes a path prefix like /uploads/"
-            );
-            Some(Uploads { prefix: prefix.clone(), token, max_body: args.max_upload << 20 })
-        }
+    let table = match &args.config {
+        Some(path) => appnet_service::config::load::<ConfigFile>(path)?.http.server,
+        None => ServerTable::default(),
+    };
+    let Some(root) = args.root.clone().or_else(|| table.root.clone()) else {
+        bail!("nothing to serve: give --root DIR (or root = \"DIR\" under [http.server])");
+    };
+    let mut listen = table.listen.clone();
+    listen.extend(&args.listen);
+    if listen.is_empty() {
+        bail!("nothing to listen on: give --listen ADDR (e.g. --listen 127.0.0.1:8080)");
+    }
+    let uploads = match (&args.uploads, &args.upload_token_file, &table.uploads) {
+        (Some(prefix), Some(token_file), _) => Some(uploads(prefix, token_file, args.max_upload)?),
+        (_, _, Some(t)) => Some(uploads(&t.prefix, &t.token_file, t.max_upload_mib.unwrap_or(64))?),
         _ => None,
     };
-    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
-        (Some(cert), Some(key), _) => Some(tls::from_pem_files(cert, key)?),
-        (_, _, true) => {
-            let (config, pem) = tls::self_signed()?;
-            if let Some(out) = &args.tls_cert_out {
-                std::fs::write(out, pem.as_bytes())
-                    .with_context(|| format!("write the certificate to {}", out.display()))?;
-            }
-            tracing::info!(
-                "TLS with a self-signed certificate for {}",
-                tls::SELF_SIGNED_NAMES.join(", ")
-            );
-            Some(config)
-        }
-        _ => None,
-    };
+    let mut cgi = table
+        .cgi
+        .iter()
+        .map(|spec| CgiDir::parse(spec).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("[http.server] cgi")?;
+    cgi.extend(args.cgi.iter().cloned());
+    let rules = table
+        .rules
+        .iter()
+        .map(|rule| Rule::from_table(rule).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("[[http.server.rule]]")?;
+    let tls = tls_config(args, table.tls.as_ref())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let settings = ServeSettings {
-        root: args.root.clone(),
-        listen: args.listen.clone(),
-        access_log: !args.no_access_log,
+        root: root.clone(),
+        listen: listen.clone(),
+        access_log: !args.no_access_log && table.access_log.unwrap_or(true),
         uploads,
-        cgi: args.cgi.clone(),
-        cgi_timeout: std::time::Duration::from_secs(args.cgi_timeout.max(1)),
+        cgi,
+        cgi_timeout: Duration::from_secs(
+            args.cgi_timeout.or(table.cgi_timeout).unwrap_or(30).max(1),
+        ),
+        rules: Rules(rules),
         tls,
         ..ServeSettings::default()
     };
@@ -68,9 +128,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         lifecycle.listen_for_signals().context("watch signals")?;
         let running = server::spawn(settings)
             .await
-            .with_context(|| format!("serve {} on {:?}", args.root.display(), args.listen))?;
+            .with_context(|| format!("serve {} on {listen:?}", root.display()))?;
         for addr in running.local_addrs() {
-            tracing::info!("serving {} on {scheme}://{addr}/", args.root.display());
+            tracing::info!("serving {} on {scheme}://{addr}/", root.display());
         }
         lifecycle.shutdown_token().cancelled().await;
         running.shutdown().await;
@@ -78,4 +138,52 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// PUT/DELETE under `prefix` for the token in `token_file`, bodies up to `max_mib`.
+fn uploads(prefix: &str, token_file: &Path, max_mib: u64) -> anyhow::Result<Uploads> {
+    let token = std::fs::read_to_string(token_file)
+        .with_context(|| format!("read the upload token from {}", token_file.display()))?
+        .trim()
+        .to_owned();
+    anyhow::ensure!(
+        token.len() >= 16,
+        "{}: the upload token must be at least 16 characters",
+        token_file.display()
+    );
+    anyhow::ensure!(
+        prefix.starts_with('/') && prefix.ends_with('/'),
+        "--uploads takes a path prefix like /uploads/"
+    );
+    Ok(Uploads { prefix: prefix.to_owned(), token, max_body: max_mib << 20 })
+}
+
+/// TLS from the command line, else from `[http.server.tls]`; `None` for cleartext.
+fn tls_config(
+    args: &ServeArgs,
+    table: Option<&TlsTable>,
+) -> anyhow::Result<Option<std::sync::Arc<tls::ServerConfig>>> {
+    let from_file = table.map(|t| (t.cert.as_ref(), t.key.as_ref(), t.self_signed));
+    let (cert, key, self_signed) = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => (Some(cert), Some(key), false),
+        (_, _, true) => (None, None, true),
+        _ => from_file.unwrap_or((None, None, false)),
+    };
+    match (cert, key, self_signed) {
+        (Some(cert), Some(key), _) => Ok(Some(tls::from_pem_files(cert, key)?)),
+        (None, None, true) => {
+            let (config, pem) = tls::self_signed()?;
+            if let Some(out) = &args.tls_cert_out {
+                std::fs::write(out, pem.as_bytes())
+                    .with_context(|| format!("write the certificate to {}", out.display()))?;
+            }
+            tracing::info!(
+                "TLS with a self-signed certificate for {}",
+                tls::SELF_SIGNED_NAMES.join(", ")
+            );
+            Ok(Some(config))
+        }
+        (None, None, false) => Ok(None),
+        _ => bail!("[http.server.tls] needs both cert and key (or self_signed = true)"),
+    }
 }
