@@ -17,6 +17,7 @@ pub mod access_log;
 pub mod beneath;
 pub mod body;
 pub mod cgi;
+pub mod compression;
 pub mod files;
 pub mod server;
 pub mod sniff;

@@ -24,6 +24,7 @@ use crate::access_log::LogHead;
 use crate::beneath::Root;
 use crate::body::Payload;
 use crate::cgi::{self, CgiDir};
+use crate::compression;
 use crate::files::conditional::{self, Conditions, Precondition};
 use crate::files::encoding;
 use crate::files::mime;
@@ -54,6 +55,9 @@ pub struct ServeSettings {
     pub cgi_timeout: Duration,
     /// Per-path Cache-Control, Expires and preload links for static files.
     pub rules: Rules,
+    /// Memory for copies of files compressed on the fly; 0 turns on-the-fly compression off
+    /// (precompressed siblings are still served).
+    pub compression_cache: usize,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -70,6 +74,7 @@ impl Default for ServeSettings {
             cgi: Vec::new(),
             cgi_timeout: cgi::TIMEOUT,
             rules: Rules::default(),
+            compression_cache: 64 << 20,
             tls: None,
         }
     }
@@ -108,6 +113,8 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         cgi: settings.cgi.clone(),
         cgi_timeout: settings.cgi_timeout,
         rules: settings.rules.clone(),
+        compressed: (settings.compression_cache > 0)
+            .then(|| compression::Cache::new(settings.compression_cache)),
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -252,6 +259,7 @@ struct Site {
     cgi: Vec<CgiDir>,
     cgi_timeout: Duration,
     rules: Rules,
+    compressed: Option<compression::Cache>,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -538,34 +546,30 @@ impl Site {
                 }
             }
         }
+        // No sibling: compress on the fly (and keep the copy), unless a range is asked for —
+        // ranges are served from the file as it is, as nginx's gzip module does.
+        let on_the_fly = coding.is_none()
+            && compressible
+            && compression::worth_compressing(content_type)
+            && (compression::MIN_SIZE..=compression::MAX_SIZE).contains(&metadata.len())
+            && !request.headers().contains_key(header::RANGE);
+        if let (true, Some(cache)) = (on_the_fly, &self.compressed) {
+            let accept =
+                request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+            if let Some(&coding) = encoding::acceptable(accept).first() {
+                return serve_compressed(cache, request, opened, &metadata, coding, content_type)
+                    .await;
+            }
+        }
         let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let length = metadata.len();
         let etag = conditional::etag_for(length, modified);
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        let conditions = Conditions {
-            if_match: get(header::IF_MATCH),
-            if_none_match: get(header::IF_NONE_MATCH),
-            if_modified_since: get(header::IF_MODIFIED_SINCE),
-            if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
-        };
-        let validators = |response: &mut Response<Payload>| {
-            let headers = response.headers_mut();
-            insert(headers, header::ETAG, &etag);
-            insert(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
-        };
-        match conditional::evaluate(&conditions, &etag, modified, true) {
-            Precondition::Proceed => {}
-            Precondition::NotModified => {
-                let mut response = plain(StatusCode::NOT_MODIFIED, "");
-                response.headers_mut().remove(header::CONTENT_TYPE);
-                validators(&mut response);
-                return response;
-            }
-            Precondition::Failed => {
-                return plain(StatusCode::PRECONDITION_FAILED, "412 Precondition Failed\n");
-            }
+        if let Some(answered) = preconditions(request, &etag, modified) {
+            return answered;
         }
+        let validators = |response: &mut Response<Payload>| validators(response, &etag, modified);
         let range_header = get(header::RANGE).filter(|_| {
             get(header::IF_RANGE)
                 .is_none_or(|if_range| conditional::if_range_holds(if_range, &etag, modified))
@@ -615,6 +619,87 @@ impl Site {
         validators(&mut response);
         response
     }
+}
+
+/// The 304 or 412 that `request`'s preconditions call for against a representation with
+/// `etag` and `modified` (RFC 9110 §13.2.2), or `None` to go on.
+fn preconditions(
+    request: &Request<Incoming>,
+    etag: &str,
+    modified: SystemTime,
+) -> Option<Response<Payload>> {
+    let headers = request.headers();
+    let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let conditions = Conditions {
+        if_match: get(header::IF_MATCH),
+        if_none_match: get(header::IF_NONE_MATCH),
+        if_modified_since: get(header::IF_MODIFIED_SINCE),
+        if_unmodified_since: get(header::IF_UNMODIFIED_SINCE),
+    };
+    match conditional::evaluate(&conditions, etag, modified, true) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => {
+            let mut response = plain(StatusCode::NOT_MODIFIED, "");
+            response.headers_mut().remove(header::CONTENT_TYPE);
+            validators(&mut response, etag, modified);
+            Some(response)
+        }
+        Precondition::Failed => {
+            Some(plain(StatusCode::PRECONDITION_FAILED, "412 Precondition Failed\n"))
+        }
+    }
+}
+
+/// ETag and Last-Modified.
+fn validators(response: &mut Response<Payload>, etag: &str, modified: SystemTime) {
+    let headers = response.headers_mut();
+    insert(headers, header::ETAG, etag);
+    insert(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
+}
+
+/// `opened` in `coding`, from the cache or compressed now (off the async threads) and kept.
+/// The representation has its own strong ETag: the file's with the coding appended.
+async fn serve_compressed(
+    cache: &compression::Cache,
+    request: &Request<Incoming>,
+    opened: std::fs::File,
+    metadata: &std::fs::Metadata,
+    coding: encoding::Coding,
+    content_type: &str,
+) -> Response<Payload> {
+    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let length = metadata.len();
+    let identity = conditional::etag_for(length, modified);
+    let etag = format!("{}-{}\"", identity.trim_end_matches('"'), coding.token());
+    if let Some(answered) = preconditions(request, &etag, modified) {
+        return answered;
+    }
+    let key = compression::Key::new(metadata, coding);
+    let body = match cache.get(&key) {
+        Some(body) => body,
+        None => {
+            let made = tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+                (&opened).take(length).read_to_end(&mut data)?;
+                compression::compress(&data, coding)
+            })
+            .await;
+            let Ok(Ok(compressed)) = made else {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+            };
+            let body = Bytes::from(compressed);
+            cache.insert(key, body.clone());
+            body
+        }
+    };
+    let mut response = Response::new(Payload::bytes(body));
+    let headers = response.headers_mut();
+    insert(headers, header::CONTENT_TYPE, content_type);
+    insert(headers, header::CONTENT_ENCODING, coding.token());
+    insert(headers, header::VARY, "Accept-Encoding");
+    validators(&mut response, &etag, modified);
+    response
 }
 
 /// `file`, positioned at `offset`.

@@ -133,7 +133,9 @@ pub(crate) struct DigArgs {
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
     format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts, their output streamed \
     to the client as they write it. --config FILE adds per-path Cache-Control, Expires and \
-    preload Link rules. Not built yet (issue #6): on-the-fly compression, Early Hints and push.")]
+    preload Link rules. Text files without a sibling are compressed on the fly (br, zstd, \
+    gzip) and the copies kept in memory (--compression-cache). Not built yet (issue #6): Early \
+    Hints and push.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -169,6 +171,11 @@ pub(crate) struct ServeArgs {
     /// between pieces of its body).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) cgi_timeout: Option<u64>,
+    /// Memory in MiB for copies of files compressed on the fly (br, zstd, gzip, by
+    /// Accept-Encoding, for text types without a precompressed sibling); 0 turns on-the-fly
+    /// compression off. Default 64.
+    #[arg(long, value_name = "MIB")]
+    pub(crate) compression_cache: Option<usize>,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
     #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,

@@ -735,3 +735,63 @@ fn httpdate_seconds(date: &str) -> u64 {
     let time = httpdate::parse_http_date(date).expect("an HTTP date");
     time.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
 }
+
+#[test]
+fn text_without_a_sibling_is_compressed_on_the_fly_and_the_copy_kept() {
+    let (server, base, site) = start();
+    let root = site.path().join("root");
+    let page = "<p>compressed on the fly by appnet</p>\n".repeat(300);
+    std::fs::write(root.join("page.html"), &page).unwrap();
+    std::fs::write(root.join("tiny.txt"), "small").unwrap();
+    std::fs::write(root.join("photo.png"), vec![7u8; 4000]).unwrap();
+    let url = format!("{base}/page.html");
+    let fetch = |coding: &str, extra: &[&str]| {
+        let accept = format!("Accept-Encoding: {coding}");
+        let mut args = vec!["-D", "-", "-o", "/dev/null", "-H", &accept];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&args).stdout
+    };
+    let mut etags = Vec::new();
+    for coding in ["br", "zstd", "gzip"] {
+        let head = fetch(coding, &[]);
+        assert_eq!(header(&head, "content-encoding"), Some(coding), "{head}");
+        assert_eq!(header(&head, "vary"), Some("Accept-Encoding"));
+        let length: usize = header(&head, "content-length").unwrap().parse().unwrap();
+        assert!(length * 10 < page.len(), "{coding}: {length} of {}", page.len());
+        let etag = header(&head, "etag").unwrap().to_owned();
+        assert!(etag.ends_with(&format!("-{coding}\"")), "{etag}");
+        // curl decodes what it asked for: the same page comes out.
+        let decoded = curl(&["--compressed", "-H", &format!("Accept-Encoding: {coding}"), &url]);
+        assert_eq!(decoded.stdout, page, "{coding}");
+        // The coded representation revalidates against its own ETag.
+        let inm = format!("If-None-Match: {etag}");
+        assert!(fetch(coding, &["-H", &inm]).starts_with("HTTP/1.1 304"));
+        etags.push(etag);
+    }
+    assert!(etags[0] != etags[1] && etags[1] != etags[2], "{etags:?}");
+    // A range is served from the file as it is; so are small files, images and no-coding clients.
+    let ranged = fetch("br", &["-r", "0-9"]);
+    assert!(ranged.starts_with("HTTP/1.1 206") && header(&ranged, "content-encoding").is_none());
+    assert!(header(&fetch("identity", &[]), "content-encoding").is_none());
+    for (file, coding) in [("tiny.txt", "br"), ("photo.png", "gzip")] {
+        let head = curl(&[
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Accept-Encoding: {coding}"),
+            &format!("{base}/{file}"),
+        ])
+        .stdout;
+        assert!(header(&head, "content-encoding").is_none(), "{file}: {head}");
+    }
+    // An edited file is compressed afresh, never served from the old copy.
+    let edited = "<p>a new version of the page</p>\n".repeat(300);
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(root.join("page.html"), &edited).unwrap();
+    let decoded = curl(&["--compressed", "-H", "Accept-Encoding: br", &url]);
+    assert_eq!(decoded.stdout, edited);
+    drop(server);
+}

@@ -1,8 +1,9 @@
-//! Content-Encoding negotiation (RFC 9110 §12.5.3) for files with precompressed siblings:
-//! `page.html.br`, `page.html.zst`, `page.html.gz` beside `page.html`.
+//! Content-Encoding negotiation (RFC 9110 §12.5.3) for files with precompressed siblings
+//! (`page.html.br`, `page.html.zst`, `page.html.gz` beside `page.html`), and for the copies
+//! compressed on the fly (see `crate::compression`).
 
-/// A coding appnet can serve from a sibling file, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A coding appnet can serve (from a sibling file, or compressed on the fly), best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     /// Brotli, `.br`.
     Brotli,

@@ -45,6 +45,8 @@ struct ServerTable {
     cgi: Vec<String>,
     /// Seconds a CGI script may stay silent.
     cgi_timeout: Option<u64>,
+    /// MiB for copies compressed on the fly; 0: off.
+    compression_cache_mib: Option<usize>,
     /// PUT/DELETE under a prefix.
     uploads: Option<UploadsTable>,
     /// TLS.
@@ -114,6 +116,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             args.cgi_timeout.or(table.cgi_timeout).unwrap_or(30).max(1),
         ),
         rules: Rules(rules),
+        compression_cache: args.compression_cache.or(table.compression_cache_mib).unwrap_or(64)
+            << 20,
         tls,
         ..ServeSettings::default()
     };
