@@ -21,5 +21,6 @@ pub mod compression;
 pub mod files;
 pub mod server;
 pub mod sniff;
+pub mod stats;
 pub mod tls;
 pub mod upload;

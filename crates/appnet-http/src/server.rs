@@ -32,6 +32,7 @@ use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
 use crate::files::rules::Rules;
 use crate::sniff::{self, Prefixed, Protocol};
+use crate::stats::PeerStats;
 use crate::upload::{self, Permission, Uploads};
 
 /// What the server serves and how.
@@ -60,6 +61,8 @@ pub struct ServeSettings {
     pub compression_cache: usize,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Where to count connections, requests and bytes per client address, if anywhere.
+    pub peer_stats: Option<Arc<PeerStats>>,
 }
 
 impl Default for ServeSettings {
@@ -76,6 +79,7 @@ impl Default for ServeSettings {
             rules: Rules::default(),
             compression_cache: 64 << 20,
             tls: None,
+            peer_stats: None,
         }
     }
 }
@@ -115,6 +119,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         rules: settings.rules.clone(),
         compressed: (settings.compression_cache > 0)
             .then(|| compression::Cache::new(settings.compression_cache)),
+        peer_stats: settings.peer_stats.clone(),
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -166,7 +171,15 @@ async fn accept(
                 }
             },
         };
+        // As nginx's tcp_nodelay (on by default): a response's last short segment goes out at
+        // once, not after the client's delayed ACK of the one before.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let connections = connections.clone();
+        if let Some(stats) = &connections.site.peer_stats {
+            stats.connection(peer.ip());
+        }
         tokio::spawn(async move {
             if let Err(error) = connections.serve(stream, peer, local).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
@@ -260,6 +273,7 @@ struct Site {
     cgi_timeout: Duration,
     rules: Rules,
     compressed: Option<compression::Cache>,
+    peer_stats: Option<Arc<PeerStats>>,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -287,6 +301,10 @@ impl Site {
         };
         if let Some(head) = head {
             println!("{}", head.line(&response));
+        }
+        if let Some(stats) = &self.peer_stats {
+            let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
+            stats.response(peer.ip(), bytes);
         }
         response
     }

@@ -35,6 +35,12 @@ pub const SCENARIOS: &[Scenario] = &[
         status: Status::Ready,
     },
     Scenario {
+        name: "origin",
+        measures: "the HTTP origin with a generated site: page and catalogue loads per client \
+                   group, and the requests, bytes and connections the origin served each",
+        status: Status::Ready,
+    },
+    Scenario {
         name: "http",
         measures: "page load time under HTTP/1.0, parallel, persistent, pipelined and HTTP/2 at \
                    several RTTs and bandwidths",
@@ -103,7 +109,7 @@ mod tests {
     #[test]
     fn unknown_name_is_an_error_listing_the_valid_ones() {
         let error = select(&["dns,bogus".to_owned()]).unwrap_err().to_string();
-        assert_eq!(error, "no scenario named `bogus`; scenarios are: dns, http, cache");
+        assert_eq!(error, "no scenario named `bogus`; scenarios are: dns, origin, http, cache");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - [`link`]: the in-process link emulator (delay and bandwidth on a relay in front of a
 //!   server), for `--rtt` and `--bandwidth` where namespaces cannot be had.
 //! - [`host`]: a host as experiments see it — an address, and where its work runs.
+//! - [`net`]: one experiment's hosts by number and its links, on either topology.
 //! - [`report`]: the figures with their units, written as `report.json` and `report.html`
 //!   (inline SVG charts, no server or network needed to view it).
 #![warn(missing_docs)]
@@ -24,9 +25,12 @@ pub mod dns;
 pub mod environment;
 pub mod host;
 pub mod link;
+pub mod net;
 pub mod netns;
+pub mod origin;
 pub mod report;
 pub mod topology;
+pub mod zipf;
 
 /// Why the lab could not finish an experiment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -41,17 +41,41 @@ impl LinkSpec {
     }
 }
 
-/// Relays UDP from `front` to `back` and back through a link of `spec`, until `stop`.
+/// One link in use: its spec, and until when each direction is busy sending. Every datagram and
+/// every TCP connection through one relay shares it, as every flow on a real link shares its
+/// bandwidth.
+#[derive(Debug)]
+pub struct Link {
+    spec: LinkSpec,
+    to_server: Mutex<Instant>,
+    to_client: Mutex<Instant>,
+}
+
+impl Link {
+    /// An idle link of `spec`.
+    pub fn new(spec: LinkSpec) -> Arc<Self> {
+        let now = Instant::now();
+        Arc::new(Self { spec, to_server: Mutex::new(now), to_client: Mutex::new(now) })
+    }
+
+    /// When `bytes` entering now towards the server (or the client) come out.
+    fn due(&self, bytes: usize, to_server: bool) -> Instant {
+        let busy = if to_server { &self.to_server } else { &self.to_client };
+        let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+        self.spec.schedule(bytes, Instant::now(), &mut busy)
+    }
+}
+
+/// Relays UDP from `front` to `back` and back through `link`, until `stop`.
 pub async fn spawn_udp(
     front: SocketAddr,
     back: SocketAddr,
-    spec: LinkSpec,
+    link: Arc<Link>,
     stop: CancellationToken,
 ) -> io::Result<()> {
     let socket = Arc::new(UdpSocket::bind(front).await?);
     tokio::spawn(async move {
         let upstreams: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Arc::default();
-        let mut busy = Instant::now();
         let mut buffer = vec![0; 65_535];
         loop {
             let (length, client) = tokio::select! {
@@ -61,11 +85,11 @@ pub async fn spawn_udp(
                     Err(_) => continue,
                 },
             };
-            let Ok(upstream) = upstream_for(&upstreams, client, back, &socket, spec, &stop).await
+            let Ok(upstream) = upstream_for(&upstreams, client, back, &socket, &link, &stop).await
             else {
                 continue;
             };
-            let due = spec.schedule(length, Instant::now(), &mut busy);
+            let due = link.due(length, true);
             let datagram = buffer[..length].to_vec();
             tokio::spawn(async move {
                 tokio::time::sleep_until(due).await;
@@ -83,7 +107,7 @@ async fn upstream_for(
     client: SocketAddr,
     back: SocketAddr,
     front: &Arc<UdpSocket>,
-    spec: LinkSpec,
+    link: &Arc<Link>,
     stop: &CancellationToken,
 ) -> io::Result<Arc<UdpSocket>> {
     if let Some(existing) = upstreams.lock().unwrap_or_else(PoisonError::into_inner).get(&client) {
@@ -92,9 +116,8 @@ async fn upstream_for(
     let upstream = Arc::new(UdpSocket::bind(SocketAddr::new(client.ip(), 0)).await?);
     upstream.connect(back).await?;
     upstreams.lock().unwrap_or_else(PoisonError::into_inner).insert(client, upstream.clone());
-    let (reader, front, stop) = (upstream.clone(), front.clone(), stop.clone());
+    let (reader, front, stop, link) = (upstream.clone(), front.clone(), stop.clone(), link.clone());
     tokio::spawn(async move {
-        let mut busy = Instant::now();
         let mut buffer = vec![0; 65_535];
         loop {
             let length = tokio::select! {
@@ -104,7 +127,7 @@ async fn upstream_for(
                     Err(_) => continue,
                 },
             };
-            let due = spec.schedule(length, Instant::now(), &mut busy);
+            let due = link.due(length, false);
             let (front, datagram) = (front.clone(), buffer[..length].to_vec());
             tokio::spawn(async move {
                 tokio::time::sleep_until(due).await;
@@ -115,11 +138,11 @@ async fn upstream_for(
     Ok(upstream)
 }
 
-/// Relays TCP connections from `front` to `back`, each direction through a link of `spec`.
+/// Relays TCP connections from `front` to `back`, each direction through `link`.
 pub async fn spawn_tcp(
     front: SocketAddr,
     back: SocketAddr,
-    spec: LinkSpec,
+    link: Arc<Link>,
     stop: CancellationToken,
 ) -> io::Result<()> {
     let listener = TcpListener::bind(front).await?;
@@ -132,19 +155,22 @@ pub async fn spawn_tcp(
                     Err(_) => continue,
                 },
             };
-            let stop = stop.clone();
+            let (stop, link) = (stop.clone(), link.clone());
             tokio::spawn(async move {
                 let Ok(socket) = tokio::net::TcpSocket::new_v4() else { return };
                 if socket.bind(SocketAddr::new(peer.ip(), 0)).is_err() {
                     return;
                 }
                 let Ok(server) = socket.connect(back).await else { return };
+                // The relay must add only the link's delay: no Nagle holding back a short
+                // last segment until the peer's (delayed) ACK.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
                 tokio::select! {
                     () = stop.cancelled() => {}
-                    _ = pipe(client_read, server_write, spec) => {}
-                    _ = pipe(server_read, client_write, spec) => {}
+                    _ = pipe(client_read, server_write, &link, true) => {}
+                    _ = pipe(server_read, client_write, &link, false) => {}
                 }
             });
         }
@@ -152,22 +178,43 @@ pub async fn spawn_tcp(
     Ok(())
 }
 
-/// Copies `from` to `to`, each chunk held until the link lets it out.
+/// Chunks a TCP relay may hold in flight one way: 16 MiB, more than any lab link's
+/// bandwidth-delay product, so the relay never limits a transfer below its link.
+const IN_FLIGHT: usize = 1024;
+
+/// Copies `from` to `to`, each chunk held until the link lets it out. Reading and writing are
+/// apart, so chunks are in flight together as packets on a real link are: the throughput is
+/// the link's bandwidth, not one chunk per half round trip.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    spec: LinkSpec,
+    link: &Link,
+    to_server: bool,
 ) -> io::Result<()> {
-    let mut busy = Instant::now();
-    let mut buffer = vec![0; 16 * 1024];
-    loop {
-        let length = from.read(&mut buffer).await?;
-        if length == 0 {
-            return to.shutdown().await;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(IN_FLIGHT);
+    let read = async move {
+        loop {
+            let mut chunk = vec![0; 16 * 1024];
+            let length = from.read(&mut chunk).await?;
+            if length == 0 {
+                return Ok::<_, io::Error>(());
+            }
+            chunk.truncate(length);
+            let due = link.due(length, to_server);
+            if sender.send((due, chunk)).await.is_err() {
+                return Ok(());
+            }
         }
-        tokio::time::sleep_until(spec.schedule(length, Instant::now(), &mut busy)).await;
-        to.write_all(&buffer[..length]).await?;
-    }
+    };
+    let write = async move {
+        while let Some((due, chunk)) = receiver.recv().await {
+            tokio::time::sleep_until(due).await;
+            to.write_all(&chunk).await?;
+        }
+        to.shutdown().await
+    };
+    let (read, write) = tokio::join!(read, write);
+    read.and(write)
 }
 
 /// A group of lab clients and the link between them and the resolver.
@@ -275,7 +322,7 @@ mod tests {
         });
         let stop = CancellationToken::new();
         let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: None };
-        spawn_udp(front, back_addr, spec, stop.clone()).await.unwrap();
+        spawn_udp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
         tokio::spawn(async move {
             let mut buffer = [0; 64];
             let (length, from) = back.recv_from(&mut buffer).await.unwrap();
@@ -291,6 +338,38 @@ mod tests {
         assert_eq!((&buffer[..length], from), (&b"ping"[..], front));
         assert!(
             elapsed >= Duration::from_millis(40) && elapsed < Duration::from_millis(200),
+            "{elapsed:?}"
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_tcp_transfer_is_paced_by_the_bandwidth_not_by_the_round_trip() {
+        let back = TcpListener::bind("127.53.9.3:0").await.unwrap();
+        let back_addr = back.local_addr().unwrap();
+        let front = SocketAddr::new(back_addr.ip(), {
+            let probe = std::net::TcpListener::bind("127.53.9.3:0").unwrap();
+            probe.local_addr().unwrap().port()
+        });
+        let stop = CancellationToken::new();
+        // 40 ms round trip, 80 Mbit/s: 2 MB take ~200 ms on the wire. A relay that held each
+        // 16 KiB chunk for the half round trip before reading the next would take 2.5 s.
+        let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: Some(80_000_000) };
+        spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
+        const SIZE: usize = 2_000_000;
+        tokio::spawn(async move {
+            let (mut stream, _) = back.accept().await.unwrap();
+            stream.write_all(&vec![7; SIZE]).await.unwrap();
+            stream.shutdown().await.unwrap();
+        });
+        let started = std::time::Instant::now();
+        let mut client = tokio::net::TcpStream::connect(front).await.unwrap();
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(received.len(), SIZE);
+        assert!(
+            elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(1200),
             "{elapsed:?}"
         );
         stop.cancel();

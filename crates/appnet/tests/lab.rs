@@ -45,6 +45,18 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     assert!(value("/notify_propagation/value") > 0.0 && dns["notify_propagation"]["unit"] == "ms");
     assert_eq!(dns["failover_answered"], serde_json::json!([20, 20]), "the replica answers: {dns}");
 
+    // The origin: the local clients loaded the front page and the catalogue sample, and the
+    // origin's own counts say so — one request per resource, on 1 + 6 + 4 connections.
+    let origin = &json["origin"];
+    let group = &origin["groups"][0];
+    let resources = origin["page_resources"].as_u64().expect("page_resources");
+    let objects = origin["settings"]["object_requests"].as_u64().expect("object_requests");
+    assert_eq!(group["name"], "local");
+    assert_eq!(group["requests"].as_u64(), Some(1 + resources + objects), "{origin}");
+    assert_eq!(group["connections"].as_u64(), Some(11), "{origin}");
+    assert!(group["bytes"]["value"].as_f64().unwrap_or(0.0) > 1e6, "{origin}");
+    assert!(group["page_load"]["value"].as_f64().unwrap_or(0.0) > 0.0, "{origin}");
+
     // Chromium renders the page from disk: the charts' elements are in the DOM, and the
     // screenshot is far from a blank page's few kilobytes.
     let page = format!("file://{}", out.join("report.html").display());
@@ -62,7 +74,7 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         "sequence diagram arrows: {}",
         dom.stderr
     );
-    assert!(count("class=\"bar\"") >= 4, "bar charts");
+    assert!(count("class=\"bar\"") >= 6, "bar charts, the origin's included");
     assert_eq!(count("class=\"series\""), 1, "the hit-ratio line");
     let mut shot_args: Vec<&str> = flags.to_vec();
     shot_args.extend([
@@ -162,7 +174,7 @@ fn links_in_network_namespaces_shape_traffic_and_the_lab_can_be_entered() {
         "lab",
         "--quick",
         "--only",
-        "dns",
+        "dns,origin",
         "--links",
         "namespaces",
         "--rtt",
@@ -202,6 +214,14 @@ fn links_in_network_namespaces_shape_traffic_and_the_lab_can_be_entered() {
         assert!(micros("/first_lookup/value") >= 40_000.0, "{}", dns["first_lookup"]);
         assert!(micros("/cached_lookup/value") >= 10_000.0, "{}", dns["cached_lookup"]);
     }
+
+    // The origin on its own namespace host served both client groups, each from its address.
+    let groups = json["origin"]["groups"].as_array().expect("origin groups");
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(groups[1]["name"], "far");
+    assert_eq!(groups[1]["address"], "198.18.10.1");
+    assert_eq!(groups[0]["requests"], groups[1]["requests"], "{groups:?}");
+    assert_eq!(groups[1]["connections"].as_u64(), Some(11), "{groups:?}");
 
     // The printed way in works: dig, run inside the clients' namespace, asks the resolver.
     let try_line = log.lines().find(|l| l.starts_with("Try: nsenter")).expect("Try line");

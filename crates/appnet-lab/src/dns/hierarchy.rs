@@ -4,7 +4,7 @@
 //! running in this process, each on its own host: 127.53.0.x on loopback (all on one free
 //! port), or 198.18.0.x in its own network namespace (all on port 53, as on the Internet).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,13 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::LabError;
 use crate::host::LabHost;
 use crate::link::{self, LinkSpec};
-use crate::netns::{self, Network};
+use crate::net::{LabNet, loopback};
 use crate::topology::Topology;
-
-/// A loopback lab host's address: 127.53.`third`.`fourth`.
-fn loopback(third: u8, fourth: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 53, third, fourth)
-}
 
 /// The hosts, by role.
 pub const ROOT_A: u8 = 1;
@@ -65,48 +60,6 @@ impl Authority {
     }
 }
 
-/// How the hosts are joined: loopback (with relays when there is a link), or namespaces.
-enum Net {
-    Loopback { link: Option<LinkSpec> },
-    Namespaces { network: Network, hosts: Vec<netns::Host> },
-}
-
-impl Net {
-    /// The address of the host 127.53.`third`.`fourth` (or 198.18.`third`.`fourth`).
-    fn address(&self, third: u8, fourth: u8) -> IpAddr {
-        IpAddr::V4(self.address_v4(third, fourth))
-    }
-
-    fn address_v4(&self, third: u8, fourth: u8) -> Ipv4Addr {
-        match self {
-            Self::Loopback { .. } => loopback(third, fourth),
-            Self::Namespaces { .. } => netns::address(third, fourth),
-        }
-    }
-
-    /// The host at 127.53/198.18.`third`.`fourth`; in namespaces, a new one behind `link`.
-    fn host(&mut self, third: u8, fourth: u8, link: Option<LinkSpec>) -> Result<LabHost, LabError> {
-        let ip = self.address_v4(third, fourth);
-        match self {
-            Self::Loopback { .. } => Ok(LabHost::loopback(IpAddr::V4(ip))),
-            Self::Namespaces { network, hosts } => {
-                let host = network.add_host(ip, link)?;
-                let lab_host = host.host().clone();
-                hosts.push(host);
-                Ok(lab_host)
-            }
-        }
-    }
-
-    /// The link to emulate with relays (loopback only; namespaces shape their veths).
-    fn relay_link(&self) -> Option<LinkSpec> {
-        match self {
-            Self::Loopback { link } => *link,
-            Self::Namespaces { .. } => None,
-        }
-    }
-}
-
 /// The whole naming system, running.
 pub struct Hierarchy {
     /// The authorities: two roots, the TLD, the site's primary and replica.
@@ -124,7 +77,7 @@ pub struct Hierarchy {
     /// The primary's zone file, rewritten for the NOTIFY experiment.
     pub site_zone: PathBuf,
     resolver_running: Option<RunningResolver>,
-    net: Net,
+    net: LabNet,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -180,26 +133,22 @@ impl Hierarchy {
         topology: Topology,
     ) -> Result<Self, LabError> {
         let dir = tempfile::tempdir()?;
-        let mut net = match topology {
-            Topology::Namespaces { netem } => {
-                Net::Namespaces { network: Network::new(netem)?, hosts: Vec::new() }
-            }
-            Topology::Loopback => Net::Loopback { link: None },
-            Topology::InProcess => Net::Loopback { link },
-        };
+        let mut net = LabNet::new(topology, link)?;
         // In namespaces every host has port 53 to itself. On loopback the hosts share one
         // port space, so take a port free on all of them; with a relay in front, each server
         // listens on a second, hidden port and the relay holds the public one.
-        let (port, back_port) = match &net {
-            Net::Namespaces { .. } => (53, 53),
-            Net::Loopback { link } => {
-                let port = free_port()?;
-                (port, if link.is_some() { free_port_other_than(port)? } else { port })
-            }
+        let (port, back_port) = if net.in_namespaces() {
+            (53, 53)
+        } else {
+            let port = free_port()?;
+            (port, if net.relay_link().is_some() { free_port_other_than(port)? } else { port })
         };
-        let zone_text = |text: &str| match &net {
-            Net::Loopback { .. } => text.to_owned(),
-            Net::Namespaces { .. } => text.replace("127.53.0.", "198.18.0."),
+        let zone_text = |text: &str| {
+            if net.in_namespaces() {
+                text.replace("127.53.0.", "198.18.0.")
+            } else {
+                text.to_owned()
+            }
         };
         let write = |name: &str, text: &str| -> std::io::Result<PathBuf> {
             let path = dir.path().join(name);
@@ -227,7 +176,7 @@ impl Hierarchy {
             let source = ZoneSource { origin: Some(origin.into()), path: path.clone() };
             let zones = Arc::new(Zones::load(vec![source], options)?);
             let host = net.host(0, last, link)?;
-            authorities.push(serve(name, host, ports, net.relay_link(), &stop, zones).await?);
+            authorities.push(serve(name, host, ports, &net, zones).await?);
         }
         // The replica: a secondary of example.lab., NOTIFY accepted from the primary.
         let primary = SocketAddr::new(net.address(0, PRIMARY), port);
@@ -238,8 +187,7 @@ impl Hierarchy {
         let replica_zones = Arc::new(Zones::load(Vec::new(), options)?);
         let host = net.host(0, REPLICA, link)?;
         let name = "ns2.example.lab (replica)";
-        let replica =
-            serve(name, host, ports, net.relay_link(), &stop, replica_zones.clone()).await?;
+        let replica = serve(name, host, ports, &net, replica_zones.clone()).await?;
         let secondary_stop = stop.clone();
         replica.host.enter(|| server::spawn_secondary(spec, replica_zones, secondary_stop));
         authorities.push(replica);
@@ -258,12 +206,11 @@ impl Hierarchy {
         // The resolver's own link is none in namespaces: its clients' hosts carry the client
         // side of the path, the authorities' hosts the other.
         let resolver_host = net.host(0, RESOLVER, None)?;
-        let (resolver_port, resolver_back) = match &net {
-            Net::Namespaces { .. } => (53, 53),
-            Net::Loopback { link } => {
-                let port = free_port_on(resolver_host.ip)?;
-                (port, if link.is_some() { free_port_on(resolver_host.ip)? } else { port })
-            }
+        let (resolver_port, resolver_back) = if net.in_namespaces() {
+            (53, 53)
+        } else {
+            let port = free_port_on(resolver_host.ip)?;
+            (port, if net.relay_link().is_some() { free_port_on(resolver_host.ip)? } else { port })
         };
         let settings = ServiceSettings {
             listen: vec![SocketAddr::new(resolver_host.ip, resolver_back)],
@@ -277,7 +224,7 @@ impl Hierarchy {
         let resolver_addr = SocketAddr::new(resolver_host.ip, resolver_port);
         let resolver_backend = running.local_addrs()[0];
         if let Some(spec) = net.relay_link() {
-            relay(resolver_addr, resolver_backend, spec, &stop).await?;
+            net.relay(resolver_addr, resolver_backend, spec).await?;
         }
         let clients = net.host(1, 1, link)?;
         let hierarchy = Self {
@@ -304,17 +251,12 @@ impl Hierarchy {
 
     /// Whether the hosts are network namespaces.
     pub fn in_namespaces(&self) -> bool {
-        matches!(self.net, Net::Namespaces { .. })
+        self.net.in_namespaces()
     }
 
     /// Paths to the hosts' namespaces (for `nsenter --net=PATH`), by address; empty on loopback.
     pub fn namespace_paths(&self) -> Vec<(IpAddr, String)> {
-        match &self.net {
-            Net::Loopback { .. } => Vec::new(),
-            Net::Namespaces { hosts, .. } => {
-                hosts.iter().map(|h| (h.host().ip, h.namespace_path())).collect()
-            }
-        }
+        self.net.namespace_paths()
     }
 
     /// Waits (up to 10 s) until the replica answers `name` with `address`.
@@ -361,7 +303,7 @@ impl Hierarchy {
         }
         let front_ip = IpAddr::V4(loopback(network, RESOLVER));
         let front = SocketAddr::new(front_ip, free_port_on(front_ip)?);
-        relay(front, self.resolver_backend, region.link, &self.stop).await?;
+        self.net.relay(front, self.resolver_backend, region.link).await?;
         Ok((LabHost::loopback(IpAddr::V4(loopback(network, 1))), front))
     }
 
@@ -388,13 +330,12 @@ impl Hierarchy {
 }
 
 /// An authority on `host`: on the first port directly, or on the second behind a relay on the
-/// first that applies `relay_link`.
+/// first that applies `net`'s relay link.
 async fn serve(
     name: &'static str,
     host: LabHost,
     (port, back_port): (u16, u16),
-    relay_link: Option<LinkSpec>,
-    stop: &CancellationToken,
+    net: &LabNet,
     zones: Arc<Zones>,
 ) -> Result<Authority, LabError> {
     let addr = SocketAddr::new(host.ip, port);
@@ -403,22 +344,10 @@ async fn serve(
     let serving = zones.clone();
     let running =
         host.run(async move { server::spawn(&settings, serving, &Metrics::new()).await }).await??;
-    if let Some(spec) = relay_link {
-        relay(addr, back, spec, stop).await?;
+    if let Some(spec) = net.relay_link() {
+        net.relay(addr, back, spec).await?;
     }
     Ok(Authority { name, host, addr, zones, running: Some(running) })
-}
-
-/// UDP and TCP relays from `front` to `back` through a link of `spec`.
-async fn relay(
-    front: SocketAddr,
-    back: SocketAddr,
-    spec: LinkSpec,
-    stop: &CancellationToken,
-) -> Result<(), LabError> {
-    link::spawn_udp(front, back, spec, stop.clone()).await?;
-    link::spawn_tcp(front, back, spec, stop.clone()).await?;
-    Ok(())
 }
 
 /// A UDP and TCP port free on `ip`.

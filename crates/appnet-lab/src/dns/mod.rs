@@ -5,7 +5,6 @@
 
 pub mod client;
 pub mod hierarchy;
-pub mod workload;
 
 use std::time::Duration;
 
@@ -15,8 +14,8 @@ use serde::Serialize;
 use crate::LabError;
 use crate::report::Figure;
 use crate::topology::Topology;
+use crate::zipf::Zipf;
 use hierarchy::Hierarchy;
-use workload::Zipf;
 
 /// Lab clients asking at once during the workload.
 const CLIENTS: usize = 16;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Figure, Report};
 use crate::dns::DnsReport;
+use crate::origin::OriginReport;
 
 /// The page for `report`.
 pub(super) fn render(report: &Report) -> String {
@@ -28,6 +29,9 @@ pub(super) fn render(report: &Report) -> String {
     page.push_str("</ul>");
     if let Some(dns) = &report.dns {
         dns_section(&mut page, dns);
+    }
+    if let Some(origin) = &report.origin {
+        origin_section(&mut page, origin);
     }
     if !report.not_built.is_empty() {
         page.push_str("<h2>Not measured yet</h2><ul>");
@@ -102,6 +106,47 @@ fn dns_section(page: &mut String, dns: &DnsReport) {
             "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
             escape(&name),
             escape(&value)
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+fn origin_section(page: &mut String, origin: &OriginReport) {
+    let _ = writeln!(
+        page,
+        "<h2>Origin</h2>\n<p>appnet's HTTP server at {} with a generated site of {}; each client \
+         group loads the front page ({} resources, six connections) and {} catalogue objects of \
+         Zipf({}) popularity (four connections).</p>",
+        escape(&origin.origin),
+        origin.site_bytes.human(),
+        origin.page_resources,
+        origin.settings.object_requests,
+        origin.settings.zipf_exponent
+    );
+    let names: Vec<String> = origin.groups.iter().map(|g| format!("clients {}", g.name)).collect();
+    let series = |pick: fn(&crate::origin::GroupReport) -> Figure| -> Vec<(&str, Figure)> {
+        names.iter().map(String::as_str).zip(origin.groups.iter().map(pick)).collect()
+    };
+    page.push_str("<h3>Front page load, by client group</h3>\n");
+    bars(page, "page load", &series(|g| g.page_load));
+    page.push_str("<h3>Bytes the origin served, by client group</h3>\n");
+    bars(page, "bytes served", &series(|g| g.bytes));
+    page.push_str(
+        "<h3>Figures</h3><table><tr><th>clients</th><th>address</th><th>page</th><th>catalogue</th>\
+         <th>requests</th><th>bytes</th><th>connections</th></tr>",
+    );
+    for group in &origin.groups {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&group.name),
+            escape(&group.address),
+            group.page_load.human(),
+            group.catalogue_fetch.human(),
+            group.requests,
+            group.bytes.human(),
+            group.connections
         );
     }
     page.push_str("</table>\n");

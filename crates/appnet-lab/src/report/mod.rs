@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::dns::DnsReport;
+use crate::origin::OriginReport;
 
 /// A measured number and its unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -32,6 +33,11 @@ impl Figure {
         Self { value: duration.as_secs_f64() * 1e3, unit: "ms" }
     }
 
+    /// A count of bytes.
+    pub fn bytes(count: u64) -> Self {
+        Self { value: count as f64, unit: "bytes" }
+    }
+
     /// `part` of `whole` (0 when `whole` is 0).
     pub fn ratio(part: u64, whole: u64) -> Self {
         Self { value: if whole == 0 { 0.0 } else { part as f64 / whole as f64 }, unit: "ratio" }
@@ -44,6 +50,9 @@ impl Figure {
             "us" => format!("{:.0} µs", self.value),
             "ms" => format!("{:.1} ms", self.value),
             "ratio" => format!("{:.1} %", self.value * 100.0),
+            "bytes" if self.value >= 1e6 => format!("{:.1} MB", self.value / 1e6),
+            "bytes" if self.value >= 1e3 => format!("{:.1} kB", self.value / 1e3),
+            "bytes" => format!("{} B", self.value),
             other => format!("{} {other}", self.value),
         }
     }
@@ -62,6 +71,8 @@ pub struct Report {
     pub links: String,
     /// The DNS experiment, if it ran.
     pub dns: Option<DnsReport>,
+    /// The origin experiment's figures, if it ran.
+    pub origin: Option<OriginReport>,
     /// Scenarios not built yet, with their issue.
     pub not_built: Vec<String>,
 }
@@ -133,6 +144,26 @@ impl Report {
                 dns.failover_latency[1].human()
             ));
         }
+        if let Some(origin) = &self.origin {
+            out.push_str(&format!(
+                "Origin ({}: a site of {}, front page with {} resources)\n",
+                origin.origin,
+                origin.site_bytes.human(),
+                origin.page_resources
+            ));
+            for group in &origin.groups {
+                out.push_str(&format!(
+                    "  clients {:<10} page {:>9}  catalogue ({} objects) {:>9}   origin served {} requests, {}, on {} connections\n",
+                    group.name,
+                    group.page_load.human(),
+                    origin.settings.object_requests,
+                    group.catalogue_fetch.human(),
+                    group.requests,
+                    group.bytes.human(),
+                    group.connections
+                ));
+            }
+        }
         for missing in &self.not_built {
             out.push_str(&format!("{missing}\n"));
         }
@@ -160,5 +191,8 @@ mod tests {
         assert_eq!(Figure::ratio(7, 8).human(), "87.5 %");
         assert_eq!(Figure::ratio(0, 0).value, 0.0);
         assert_eq!(Figure::millis(Duration::from_micros(3100)).human(), "3.1 ms");
+        assert_eq!(Figure::bytes(2_500_000).human(), "2.5 MB");
+        assert_eq!(Figure::bytes(1_234).human(), "1.2 kB");
+        assert_eq!(Figure::bytes(12).human(), "12 B");
     }
 }

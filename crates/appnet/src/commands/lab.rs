@@ -9,6 +9,7 @@ use appnet_lab::dns::hierarchy::Hierarchy;
 use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
 use appnet_lab::link::LinkSpec;
+use appnet_lab::origin::{self, OriginSettings};
 use appnet_lab::report::Report;
 use appnet_lab::report::live::{self, LivePage};
 use appnet_lab::topology::{self, Needs, Topology};
@@ -56,6 +57,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         environment: described,
         links,
         dns: None,
+        origin: None,
         not_built: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -72,19 +74,27 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         println!("  live report: http://{}/", listener.local_addr()?);
         runtime.spawn(live::serve(listener, live.clone(), stop_serving.clone()));
     }
+    let mut progress = |step: &str| {
+        println!("  … {step}");
+        live.progress(step);
+    };
     for scenario in &selected {
         match (scenario.name, scenario.status) {
             ("dns", Status::Ready) => {
                 println!("\nDNS experiment:");
                 let settings = DnsSettings { link, topology, ..DnsSettings::new(args.quick) };
-                let mut progress = |step: &str| {
-                    println!("  … {step}");
-                    live.progress(step);
-                };
                 let measured = runtime
                     .block_on(dns::run(settings, &args.region, &mut progress))
                     .context("the DNS experiment failed")?;
                 report.dns = Some(measured);
+            }
+            ("origin", Status::Ready) => {
+                println!("\nOrigin experiment:");
+                let settings = OriginSettings { link, topology, ..OriginSettings::new(args.quick) };
+                let measured = runtime
+                    .block_on(origin::run(settings, &args.region, &mut progress))
+                    .context("the origin experiment failed")?;
+                report.origin = Some(measured);
             }
             (name, state) => {
                 report.not_built.push(format!("{name}: {} — {}", status(state), scenario.measures));

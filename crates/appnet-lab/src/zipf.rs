@@ -1,5 +1,5 @@
-//! The names lab clients ask for: a Zipf popularity law (rank r asked with weight 1/r^s), the
-//! shape real DNS traffic has — a few names asked constantly, a long tail asked once.
+//! What lab clients ask for: a Zipf popularity law (rank r asked with weight 1/r^s), the shape
+//! real DNS and web traffic have — a few names and objects asked constantly, a long tail once.
 
 use rand::Rng;
 
