@@ -19,6 +19,7 @@ pub mod body;
 pub mod cgi;
 pub mod compression;
 pub mod files;
+pub mod loader;
 pub mod server;
 pub mod sniff;
 pub mod stats;

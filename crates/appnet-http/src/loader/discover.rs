@@ -1,0 +1,319 @@
+//! Which resources a page needs, found as a browser's preload scanner finds them: in HTML,
+//! `img src`/`srcset`, `script src`, `link rel=stylesheet|icon|preload|modulepreload href`,
+//! `source src`/`srcset`, `video poster`, `input type=image src`, and `url()`s in `style`
+//! attributes and `<style>` blocks; in CSS, `url()` and `@import`. URLs are resolved against
+//! the document's URL (or its `<base href>`), fragments dropped, `data:` and non-HTTP schemes
+//! skipped, duplicates kept once in document order.
+//!
+//! HTML is tokenized by html5gum (the WHATWG tokenizer, with raw-text states for script and
+//! style) and CSS by cssparser (Servo's), so comments, quoting and escapes are theirs.
+
+use cssparser::{Parser, ParserInput, Token};
+use html5gum::{DefaultEmitter, Tokenizer};
+use url::Url;
+
+/// What a resource is for, as the page asks for it (the HAR and the waterfall show it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An HTML document.
+    Document,
+    /// A stylesheet (its own `url()`s and `@import`s are fetched in turn).
+    Stylesheet,
+    /// A script.
+    Script,
+    /// An image (img, srcset, icon, poster, CSS backgrounds).
+    Image,
+    /// A font (CSS `url()` in `@font-face`, or a preload with `as=font`).
+    Font,
+    /// Anything else a page links for fetching.
+    Other,
+}
+
+/// A resource found in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Where it is.
+    pub url: Url,
+    /// What it is for.
+    pub kind: Kind,
+}
+
+/// Resources of the HTML document at `base`.
+pub fn html(base: &Url, document: &[u8]) -> Vec<Found> {
+    let mut emitter = DefaultEmitter::default();
+    emitter.naively_switch_states(true);
+    let mut base = base.clone();
+    let mut found = Vec::new();
+    let mut in_style = false;
+    for token in Tokenizer::new_with_emitter(document, emitter).flatten() {
+        match token {
+            html5gum::Token::StartTag(tag) => {
+                let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
+                let attribute = |key: &str| {
+                    tag.attributes
+                        .get(key.as_bytes())
+                        .map(|value| String::from_utf8_lossy(&value.value).into_owned())
+                };
+                in_style = name == "style";
+                if let Some(style) = attribute("style") {
+                    found.extend(css_urls(&base, &style, Kind::Image));
+                }
+                let mut add = |value: Option<String>, kind: Kind| {
+                    if let Some(url) = value.and_then(|v| resolve(&base, &v)) {
+                        found.push(Found { url, kind });
+                    }
+                };
+                match name.as_str() {
+                    "base" => {
+                        if let Some(url) = attribute("href").and_then(|v| resolve(&base, &v)) {
+                            base = url;
+                        }
+                    }
+                    "img" => {
+                        add(attribute("src"), Kind::Image);
+                        for candidate in srcset(attribute("srcset").as_deref()) {
+                            add(Some(candidate), Kind::Image);
+                        }
+                    }
+                    "source" => {
+                        add(attribute("src"), Kind::Other);
+                        for candidate in srcset(attribute("srcset").as_deref()) {
+                            add(Some(candidate), Kind::Image);
+                        }
+                    }
+                    "script" => add(attribute("src"), Kind::Script),
+                    "video" => add(attribute("poster"), Kind::Image),
+                    "input" if attribute("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) => {
+                        add(attribute("src"), Kind::Image);
+                    }
+                    "link" => {
+                        let rel = attribute("rel").unwrap_or_default().to_ascii_lowercase();
+                        let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
+                        let kind = if rels.contains(&"stylesheet") {
+                            Some(Kind::Stylesheet)
+                        } else if rels.iter().any(|r| matches!(*r, "icon" | "apple-touch-icon")) {
+                            Some(Kind::Image)
+                        } else if rels.iter().any(|r| matches!(*r, "preload" | "modulepreload")) {
+                            Some(preload_kind(attribute("as").as_deref()))
+                        } else {
+                            None
+                        };
+                        if let Some(kind) = kind {
+                            add(attribute("href"), kind);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            html5gum::Token::EndTag(_) => in_style = false,
+            html5gum::Token::String(text) if in_style => {
+                found.extend(css(&base, &String::from_utf8_lossy(&text.value)));
+            }
+            _ => {}
+        }
+    }
+    unique(found)
+}
+
+/// Resources of the stylesheet at `base`: `@import`s are stylesheets, fonts are fonts, other
+/// `url()`s images.
+pub fn css(base: &Url, sheet: &str) -> Vec<Found> {
+    css_urls(base, sheet, Kind::Image)
+}
+
+fn css_urls(base: &Url, sheet: &str, default: Kind) -> Vec<Found> {
+    let mut input = ParserInput::new(sheet);
+    let mut parser = Parser::new(&mut input);
+    let mut found = Vec::new();
+    let mut context = Context::default();
+    walk(&mut parser, base, default, &mut context, &mut found);
+    unique(found)
+}
+
+/// Where in the sheet the walk is: after `@import`, or inside `@font-face`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Context {
+    importing: bool,
+    font_face: bool,
+}
+
+/// Every token of `parser`, into blocks and functions, collecting URLs.
+fn walk(
+    parser: &mut Parser<'_, '_>,
+    base: &Url,
+    default: Kind,
+    context: &mut Context,
+    found: &mut Vec<Found>,
+) {
+    let mut pending_font_face = false;
+    loop {
+        let token = match parser.next_including_whitespace_and_comments() {
+            Ok(token) => token.clone(),
+            Err(_) => return,
+        };
+        let kind = if context.importing {
+            Kind::Stylesheet
+        } else if context.font_face {
+            Kind::Font
+        } else {
+            default
+        };
+        match token {
+            Token::UnquotedUrl(url) => push(found, base, &url, kind),
+            Token::QuotedString(text) if context.importing => push(found, base, &text, kind),
+            Token::AtKeyword(name) => {
+                context.importing = name.eq_ignore_ascii_case("import");
+                pending_font_face = name.eq_ignore_ascii_case("font-face");
+            }
+            Token::Semicolon => context.importing = false,
+            Token::Function(name) => {
+                let is_url = name.eq_ignore_ascii_case("url");
+                let mut inner = *context;
+                let _ = parser.parse_nested_block(|nested| {
+                    if is_url {
+                        // url("…") with a quoted string: the string is the URL.
+                        while let Ok(token) = nested.next() {
+                            if let Token::QuotedString(text) = token {
+                                push(found, base, text, kind);
+                            }
+                        }
+                    } else {
+                        walk(nested, base, default, &mut inner, found);
+                    }
+                    Ok::<(), cssparser::ParseError<'_, ()>>(())
+                });
+            }
+            Token::CurlyBracketBlock | Token::SquareBracketBlock | Token::ParenthesisBlock => {
+                let mut inner = Context { importing: false, font_face: pending_font_face };
+                pending_font_face = false;
+                context.importing = false;
+                let _ = parser.parse_nested_block(|nested| {
+                    walk(nested, base, default, &mut inner, found);
+                    Ok::<(), cssparser::ParseError<'_, ()>>(())
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push(found: &mut Vec<Found>, base: &Url, text: &str, kind: Kind) {
+    if let Some(url) = resolve(base, text) {
+        found.push(Found { url, kind });
+    }
+}
+
+/// `text` resolved against `base`; `None` for empty, fragment-only, `data:` and other
+/// non-HTTP URLs.
+fn resolve(base: &Url, text: &str) -> Option<Url> {
+    let text = text.trim();
+    if text.is_empty() || text.starts_with('#') {
+        return None;
+    }
+    let mut url = base.join(text).ok()?;
+    url.set_fragment(None);
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+/// The URLs of a `srcset`: comma-separated candidates, each a URL and an optional descriptor.
+fn srcset(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|candidate| candidate.split_ascii_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A preload's kind from its `as`.
+fn preload_kind(destination: Option<&str>) -> Kind {
+    match destination.map(str::to_ascii_lowercase).as_deref() {
+        Some("style") => Kind::Stylesheet,
+        Some("script") => Kind::Script,
+        Some("image") => Kind::Image,
+        Some("font") => Kind::Font,
+        _ => Kind::Other,
+    }
+}
+
+/// `found` with later duplicates of a URL dropped.
+fn unique(found: Vec<Found>) -> Vec<Found> {
+    let mut seen = std::collections::HashSet::new();
+    found.into_iter().filter(|f| seen.insert(f.url.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(found: &[Found]) -> Vec<(String, Kind)> {
+        found.iter().map(|f| (f.url.to_string(), f.kind)).collect()
+    }
+
+    #[test]
+    fn html_resources_in_document_order_resolved_and_once_each() {
+        let base = Url::parse("http://lab.test/dir/page.html").unwrap();
+        let page = br#"<!DOCTYPE html><html><head>
+            <link rel="stylesheet" href="site.css"><link rel="icon" href="/favicon.ico">
+            <link rel=preload href="/f.woff2" as=font crossorigin><link rel=alternate href=feed.xml>
+            <script src="app.js?v=1#frag"></script>
+            <script>var s = "<img src=not-a-resource.png>";</script>
+            <style>body { background: url(bg.png) } /* url(commented.png) */</style>
+            </head><body>
+            <img src="a.png" srcset="a-2x.png 2x, a-3x.png 3x"><img src="a.png">
+            <img src="data:image/png;base64,AAAA"><a href="other.html">link</a>
+            <div style="background-image: url('/inline.png')"></div>
+            <video poster="poster.jpg"></video>
+            </body></html>"#;
+        assert_eq!(
+            urls(&html(&base, page)),
+            [
+                ("http://lab.test/dir/site.css".into(), Kind::Stylesheet),
+                ("http://lab.test/favicon.ico".into(), Kind::Image),
+                ("http://lab.test/f.woff2".into(), Kind::Font),
+                ("http://lab.test/dir/app.js?v=1".into(), Kind::Script),
+                ("http://lab.test/dir/bg.png".into(), Kind::Image),
+                ("http://lab.test/dir/a.png".into(), Kind::Image),
+                ("http://lab.test/dir/a-2x.png".into(), Kind::Image),
+                ("http://lab.test/dir/a-3x.png".into(), Kind::Image),
+                ("http://lab.test/inline.png".into(), Kind::Image),
+                ("http://lab.test/dir/poster.jpg".into(), Kind::Image),
+            ]
+        );
+    }
+
+    #[test]
+    fn base_href_moves_relative_urls() {
+        let base = Url::parse("http://lab.test/a/page.html").unwrap();
+        let page = b"<base href=\"http://cdn.test/assets/\"><img src=x.png>";
+        assert_eq!(urls(&html(&base, page)), [("http://cdn.test/assets/x.png".into(), Kind::Image)]);
+    }
+
+    #[test]
+    fn css_imports_fonts_and_images() {
+        let base = Url::parse("http://lab.test/css/site.css").unwrap();
+        let sheet = r#"@import "reset.css"; @import url(print.css) print;
+            /* url(ignored.png) */
+            @font-face { font-family: F; src: url("../fonts/f.woff2") format("woff2"), url(f.ttf); }
+            .hero { background: url( '../img/hero.jpg' ) no-repeat, url(data:image/gif;base64,R0) }
+            .x { content: "url(not-a-url.png)" }"#;
+        assert_eq!(
+            urls(&css(&base, sheet)),
+            [
+                ("http://lab.test/css/reset.css".into(), Kind::Stylesheet),
+                ("http://lab.test/css/print.css".into(), Kind::Stylesheet),
+                ("http://lab.test/fonts/f.woff2".into(), Kind::Font),
+                ("http://lab.test/css/f.ttf".into(), Kind::Font),
+                ("http://lab.test/img/hero.jpg".into(), Kind::Image),
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_gives_nothing_and_never_panics() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        assert!(html(&base, b"<<<img src=\xff\xfe>>><link rel=stylesheet>").len() <= 1);
+        assert!(css(&base, "url(((( @import ;;; }}} {").is_empty());
+    }
+}
