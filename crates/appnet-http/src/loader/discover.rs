@@ -84,7 +84,9 @@ pub fn html(base: &Url, document: &[u8]) -> Vec<Found> {
                     }
                     "script" => add(attribute("src"), Kind::Script),
                     "video" => add(attribute("poster"), Kind::Image),
-                    "input" if attribute("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) => {
+                    "input"
+                        if attribute("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) =>
+                    {
                         add(attribute("src"), Kind::Image);
                     }
                     "link" => {
@@ -287,7 +289,10 @@ mod tests {
     fn base_href_moves_relative_urls() {
         let base = Url::parse("http://lab.test/a/page.html").unwrap();
         let page = b"<base href=\"http://cdn.test/assets/\"><img src=x.png>";
-        assert_eq!(urls(&html(&base, page)), [("http://cdn.test/assets/x.png".into(), Kind::Image)]);
+        assert_eq!(
+            urls(&html(&base, page)),
+            [("http://cdn.test/assets/x.png".into(), Kind::Image)]
+        );
     }
 
     #[test]

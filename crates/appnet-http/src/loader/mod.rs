@@ -3,4 +3,29 @@
 //! - [`discover`]: which resources a document needs (HTML and CSS; pure).
 //! - [`mode`]: the fetching strategies compared (`http1.0`, `parallel:N`, `persistent`,
 //!   `pipelined`, `h2`).
+//! - [`connection`]: DNS, TCP, TLS and the HTTP handshake, timed.
+//! - [`load`]: the driver that fetches by the mode's rules; [`record`]: what it measured.
+//! - [`decode`]: Content-Encoding undone, with a size cap.
+//! - [`har`] and [`waterfall`]: the load as a HAR 1.2 file and as an SVG waterfall.
+pub mod connection;
+pub mod decode;
 pub mod discover;
+pub mod har;
+pub mod load;
+pub mod mode;
+pub mod record;
+pub mod waterfall;
+
+/// Why a page could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LoadError {
+    message: String,
+}
+
+impl LoadError {
+    /// An error saying `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}

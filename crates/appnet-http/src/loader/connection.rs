@@ -1,0 +1,216 @@
+//! Connections the loader opens: DNS, TCP, TLS (rustls, ALPN) and the HTTP handshake, each
+//! timed, and the request sender that results.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::ClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::net::TcpStream;
+use url::Url;
+
+use super::LoadError;
+
+/// Where the system's trusted certificates are on Debian (package ca-certificates).
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Which servers' certificates to believe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The system's roots.
+    System,
+    /// The certificates in this PEM file (e.g. a self-signed server's).
+    CaFile(PathBuf),
+    /// Any certificate (`--insecure`, as curl -k): signatures are still checked, names and
+    /// chains are not.
+    Insecure,
+}
+
+/// A host to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// `https`.
+    pub tls: bool,
+    /// The host name or address literal.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl Origin {
+    /// The origin of `url`.
+    pub fn of(url: &Url) -> Result<Self, LoadError> {
+        let host = url.host_str().ok_or_else(|| LoadError::new(format!("{url}: no host")))?;
+        let port =
+            url.port_or_known_default().ok_or_else(|| LoadError::new(format!("{url}: no port")))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        Ok(Self { tls: url.scheme() == "https", host, port })
+    }
+}
+
+/// The way requests go on an open connection.
+pub enum Sender {
+    /// HTTP/1.x: one request at a time.
+    Http1(http1::SendRequest<Empty<Bytes>>),
+    /// HTTP/2: any number at once (the sender clones).
+    Http2(http2::SendRequest<Empty<Bytes>>),
+}
+
+/// A connection just opened, and what opening it cost.
+pub struct Opened {
+    /// Its requests' sender.
+    pub sender: Sender,
+    /// Resolving the name.
+    pub dns: Duration,
+    /// The TCP handshake.
+    pub connect: Duration,
+    /// The TLS handshake (zero without TLS).
+    pub tls: Duration,
+}
+
+/// The TLS client configurations, made once per load.
+#[derive(Clone)]
+pub struct TlsClients {
+    h1: Arc<ClientConfig>,
+    h2: Arc<ClientConfig>,
+}
+
+impl TlsClients {
+    /// Configurations believing `trust`, offering http/1.1 only or h2 first.
+    pub fn new(trust: &Trust) -> Result<Self, LoadError> {
+        let make = |alpn: &[&[u8]]| -> Result<Arc<ClientConfig>, LoadError> {
+            let mut config = client_config(trust)?;
+            config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+            Ok(Arc::new(config))
+        };
+        Ok(Self { h1: make(&[b"http/1.1"])?, h2: make(&[b"h2", b"http/1.1"])? })
+    }
+}
+
+fn client_config(trust: &Trust) -> Result<ClientConfig, LoadError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let file = match trust {
+        Trust::System => Some(PathBuf::from(SYSTEM_ROOTS)),
+        Trust::CaFile(path) => Some(path.clone()),
+        Trust::Insecure => None,
+    };
+    if let Some(file) = file.filter(|f| f.exists() || matches!(trust, Trust::CaFile(_))) {
+        let certificates = CertificateDer::pem_file_iter(&file)
+            .map_err(|e| LoadError::new(format!("{}: {e}", file.display())))?;
+        for certificate in certificates.flatten() {
+            let _ = roots.add(certificate);
+        }
+    }
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LoadError::new(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    if *trust == Trust::Insecure {
+        config.dangerous().set_certificate_verifier(Arc::new(AnyCertificate(provider)));
+    }
+    Ok(config)
+}
+
+/// Believes any certificate, but still checks the handshake's signatures with it.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signed: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, certificate, signed, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signed: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, certificate, signed, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Opens a connection to `origin`: HTTP/2 when `h2` (ALPN over TLS, prior knowledge without;
+/// over TLS a server that picks http/1.1 gets HTTP/1.1), else HTTP/1.x.
+pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened, LoadError> {
+    let failed = |what: &str, error: &dyn std::fmt::Display| {
+        LoadError::new(format!("{what} {}:{}: {error}", origin.host, origin.port))
+    };
+    let started = Instant::now();
+    let address = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+        .await
+        .map_err(|e| failed("cannot resolve", &e))?
+        .next()
+        .ok_or_else(|| failed("no address for", &"empty answer"))?;
+    let dns = started.elapsed();
+    let started = Instant::now();
+    let stream = TcpStream::connect(address).await.map_err(|e| failed("cannot connect to", &e))?;
+    stream.set_nodelay(true).map_err(|e| failed("cannot set up", &e))?;
+    let connect = started.elapsed();
+    if !origin.tls {
+        let sender = handshake(stream, h2).await.map_err(|e| failed("HTTP handshake with", &e))?;
+        return Ok(Opened { sender, dns, connect, tls: Duration::ZERO });
+    }
+    let started = Instant::now();
+    let config = if h2 { tls.h2.clone() } else { tls.h1.clone() };
+    let name = ServerName::try_from(origin.host.clone()).map_err(|e| failed("bad name", &e))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| failed("TLS with", &e))?;
+    let tls = started.elapsed();
+    let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let sender =
+        handshake(stream, negotiated_h2).await.map_err(|e| failed("HTTP handshake with", &e))?;
+    Ok(Opened { sender, dns, connect, tls })
+}
+
+async fn handshake<I>(io: I, h2: bool) -> hyper::Result<Sender>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    if h2 {
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(io)
+            .await?;
+        tokio::spawn(connection);
+        return Ok(Sender::Http2(sender));
+    }
+    let (sender, connection) = http1::handshake(io).await?;
+    tokio::spawn(connection);
+    Ok(Sender::Http1(sender))
+}

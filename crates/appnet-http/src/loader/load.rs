@@ -1,0 +1,402 @@
+//! The loader's driver: fetch the document, discover what it needs, fetch that by the mode's
+//! rules — which connections may be opened, reused or shared — discover again in each
+//! stylesheet, until nothing is left; every request timed by phase.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper::{Request, Version, header};
+use url::Url;
+
+use super::connection::{self, Opened, Origin, Sender, TlsClients, Trust};
+use super::discover::{self, Found, Kind};
+use super::mode::Mode;
+use super::record::{Entry, PageLoad};
+use super::{LoadError, decode};
+
+/// What a load may do.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The strategy.
+    pub mode: Mode,
+    /// Which certificates to believe.
+    pub trust: Trust,
+    /// Requests at most (the document and its redirects included).
+    pub max_resources: usize,
+    /// Body bytes at most, over the wire, for the whole page.
+    pub max_bytes: u64,
+    /// The whole load at most.
+    pub timeout: Duration,
+    /// Redirects followed at most for one resource.
+    pub max_redirects: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Parallel(super::mode::DEFAULT_PARALLEL),
+            trust: Trust::System,
+            max_resources: 500,
+            max_bytes: 256 << 20,
+            timeout: Duration::from_secs(60),
+            max_redirects: 10,
+        }
+    }
+}
+
+/// Loads the page at `url`.
+pub async fn load(url: &Url, options: &LoadOptions) -> Result<PageLoad, LoadError> {
+    if options.mode == Mode::Pipelined {
+        return Err(LoadError::new("--mode pipelined is not built yet (issue #7)"));
+    }
+    tokio::time::timeout(options.timeout, Loader::new(options)?.run(url)).await.map_err(|_| {
+        LoadError::new(format!("{url}: the page took longer than {:?}", options.timeout))
+    })?
+}
+
+/// A connection of the load.
+struct Conn {
+    id: usize,
+    origin: Origin,
+    sender: Sender,
+}
+
+/// A resource waiting for a connection.
+struct Wanted {
+    found: Found,
+    queued: Duration,
+    redirects: usize,
+}
+
+/// What a request task hands back.
+struct Done {
+    conn: Option<Conn>,
+    wanted: Wanted,
+    entry: Result<(Entry, Option<Vec<u8>>), LoadError>,
+}
+
+struct Loader<'a> {
+    options: &'a LoadOptions,
+    tls: TlsClients,
+    start: Instant,
+    entries: Vec<Entry>,
+    seen: HashSet<Url>,
+    queue: VecDeque<Wanted>,
+    idle: HashMap<Origin, Vec<Conn>>,
+    open: HashMap<Origin, usize>,
+    opened: usize,
+    bytes: u64,
+    requests: usize,
+}
+
+impl<'a> Loader<'a> {
+    fn new(options: &'a LoadOptions) -> Result<Self, LoadError> {
+        Ok(Self {
+            options,
+            tls: TlsClients::new(&options.trust)?,
+            start: Instant::now(),
+            entries: Vec::new(),
+            seen: HashSet::new(),
+            queue: VecDeque::new(),
+            idle: HashMap::new(),
+            open: HashMap::new(),
+            opened: 0,
+            bytes: 0,
+            requests: 0,
+        })
+    }
+
+    async fn run(mut self, url: &Url) -> Result<PageLoad, LoadError> {
+        let started_at = SystemTime::now();
+        self.start = Instant::now();
+        self.want(Found { url: url.clone(), kind: Kind::Document }, 0);
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            while let Some(wanted) = self.queue.pop_front() {
+                match self.dispatch(wanted, tasks.len()) {
+                    Ok(task) => {
+                        tasks.spawn(task);
+                    }
+                    Err(wanted) => {
+                        self.queue.push_front(wanted);
+                        break;
+                    }
+                }
+            }
+            let Some(done) = tasks.join_next().await else { break };
+            let done = done.map_err(|e| LoadError::new(e.to_string()))?;
+            self.finish(done)?;
+        }
+        let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
+        Ok(PageLoad {
+            url: url.to_string(),
+            mode: self.options.mode.to_string(),
+            plt,
+            entries: self.entries,
+            connections: self.opened,
+            bytes: self.bytes,
+            started_at,
+        })
+    }
+
+    /// Queues `found` unless seen, or past the caps.
+    fn want(&mut self, found: Found, redirects: usize) {
+        if self.requests >= self.options.max_resources || self.bytes >= self.options.max_bytes {
+            return;
+        }
+        if redirects == 0 && !self.seen.insert(found.url.clone()) {
+            return;
+        }
+        self.requests += 1;
+        self.queue.push_back(Wanted { found, queued: self.start.elapsed(), redirects });
+    }
+
+    /// A task fetching `wanted` on a connection the mode allows now, or `wanted` back when it
+    /// must wait for one.
+    fn dispatch(
+        &mut self,
+        wanted: Wanted,
+        in_flight: usize,
+    ) -> Result<impl Future<Output = Done> + Send + 'static, Wanted> {
+        let Ok(origin) = Origin::of(&wanted.found.url) else {
+            let error = LoadError::new(format!("{}: no host", wanted.found.url));
+            return Ok(Task::Failed(wanted, error).run(self.start, self.options.max_bytes));
+        };
+        let mode = self.options.mode;
+        let idle = self.idle.entry(origin.clone()).or_default();
+        // An HTTP/2 connection takes every request at once; it stays in the pool.
+        let shared = idle.iter().find_map(|c| match &c.sender {
+            Sender::Http2(sender) => Some((c.id, sender.clone())),
+            Sender::Http1(_) => None,
+        });
+        if let Some((id, sender)) = shared {
+            let task = Task::Shared { id, sender, wanted };
+            return Ok(task.run(self.start, self.options.max_bytes));
+        }
+        if let Some(conn) = idle.pop() {
+            return Ok(
+                Task::Reuse { conn, wanted, http10: false }.run(self.start, self.options.max_bytes)
+            );
+        }
+        let open = self.open.entry(origin.clone()).or_default();
+        let may_open =
+            *open < mode.connections_per_host() && (mode != Mode::Http10 || in_flight == 0);
+        if !may_open {
+            return Err(wanted);
+        }
+        *open += 1;
+        self.opened += 1;
+        let task = Task::Open {
+            id: self.opened,
+            origin,
+            h2: mode == Mode::H2,
+            http10: mode == Mode::Http10,
+            tls: self.tls.clone(),
+            wanted,
+        };
+        Ok(task.run(self.start, self.options.max_bytes))
+    }
+
+    /// Records a finished request, returns its connection to the pool, and queues what it
+    /// pointed to: a redirect's target, a document's or stylesheet's resources.
+    fn finish(&mut self, done: Done) -> Result<(), LoadError> {
+        let Done { conn, wanted, entry } = done;
+        if let Some(conn) = conn {
+            if self.options.mode == Mode::Http10 {
+                *self.open.entry(conn.origin.clone()).or_default() -= 1;
+            } else {
+                self.idle.entry(conn.origin.clone()).or_default().push(conn);
+            }
+        } else if let Ok(origin) = Origin::of(&wanted.found.url) {
+            // The connection broke or could not be opened: it no longer counts.
+            if entry.is_err() {
+                let open = self.open.entry(origin).or_default();
+                *open = open.saturating_sub(1);
+            }
+        }
+        let (entry, body) = match entry {
+            Ok(done) => done,
+            // The document itself failing fails the load; a resource failing is recorded.
+            Err(error) if wanted.found.kind == Kind::Document && self.entries.is_empty() => {
+                return Err(error);
+            }
+            Err(error) => {
+                tracing::debug!(url = %wanted.found.url, %error, "resource failed");
+                return Ok(());
+            }
+        };
+        self.bytes += entry.bytes;
+        if let Some(location) = &entry.redirect {
+            if wanted.redirects >= self.options.max_redirects {
+                return Err(LoadError::new(format!("{}: too many redirects", wanted.found.url)));
+            }
+            if let Ok(target) = wanted.found.url.join(location) {
+                let found = Found { url: target, kind: wanted.found.kind };
+                self.want(found, wanted.redirects + 1);
+            }
+        } else if let Some(body) = body {
+            let url = Url::parse(&entry.url).unwrap_or_else(|_| wanted.found.url.clone());
+            let found = match wanted.found.kind {
+                Kind::Document => discover::html(&url, &body),
+                Kind::Stylesheet => discover::css(&url, &String::from_utf8_lossy(&body)),
+                _ => Vec::new(),
+            };
+            for resource in found {
+                self.want(resource, 0);
+            }
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+/// One request's work, run as its own task.
+enum Task {
+    Open {
+        id: usize,
+        origin: Origin,
+        h2: bool,
+        http10: bool,
+        tls: TlsClients,
+        wanted: Wanted,
+    },
+    Reuse {
+        conn: Conn,
+        wanted: Wanted,
+        http10: bool,
+    },
+    Shared {
+        id: usize,
+        sender: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+        wanted: Wanted,
+    },
+    Failed(Wanted, LoadError),
+}
+
+impl Task {
+    async fn run(self, start: Instant, max_bytes: u64) -> Done {
+        let started = start.elapsed();
+        match self {
+            Self::Failed(wanted, error) => Done { conn: None, wanted, entry: Err(error) },
+            Self::Open { id, origin, h2, http10, tls, wanted } => {
+                let opened = match connection::open(&origin, h2, &tls).await {
+                    Ok(opened) => opened,
+                    Err(error) => return Done { conn: None, wanted, entry: Err(error) },
+                };
+                let Opened { sender, dns, connect, tls } = opened;
+                let mut conn = Conn { id, origin, sender };
+                let result = request(&mut conn.sender, id, &wanted, http10, max_bytes).await;
+                let entry = result.map(|(mut entry, body)| {
+                    entry.started = started;
+                    (entry.dns, entry.connect, entry.tls) = (dns, connect, tls);
+                    entry.queued = wanted.queued;
+                    (entry, body)
+                });
+                let conn = entry.is_ok().then_some(conn);
+                Done { conn, wanted, entry }
+            }
+            Self::Reuse { mut conn, wanted, http10 } => {
+                let result = request(&mut conn.sender, conn.id, &wanted, http10, max_bytes).await;
+                let entry = result.map(|(mut entry, body)| {
+                    (entry.started, entry.queued) = (started, wanted.queued);
+                    (entry, body)
+                });
+                let conn = entry.is_ok().then_some(conn);
+                Done { conn, wanted, entry }
+            }
+            Self::Shared { id, sender, wanted } => {
+                let mut sender = Sender::Http2(sender);
+                let result = request(&mut sender, id, &wanted, false, max_bytes).await;
+                let entry = result.map(|(mut entry, body)| {
+                    (entry.started, entry.queued) = (started, wanted.queued);
+                    (entry, body)
+                });
+                Done { conn: None, wanted, entry }
+            }
+        }
+    }
+}
+
+/// GET `wanted` on `sender`: the entry (phases from sending on) and, for documents and
+/// stylesheets, the decoded body.
+async fn request(
+    sender: &mut Sender,
+    connection: usize,
+    wanted: &Wanted,
+    http10: bool,
+    max_bytes: u64,
+) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
+    let url = &wanted.found.url;
+    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+    let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
+    let mut builder = Request::get(target)
+        .header(header::ACCEPT_ENCODING, "br, zstd, gzip")
+        .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")));
+    let sent = Instant::now();
+    let response = match sender {
+        Sender::Http1(sender) => {
+            builder = builder.header(header::HOST, authority);
+            if http10 {
+                builder = builder.version(Version::HTTP_10);
+            }
+            let request = builder.body(Empty::new()).map_err(|e| failed(&e))?;
+            sender.ready().await.map_err(|e| failed(&e))?;
+            sender.send_request(request).await.map_err(|e| failed(&e))?
+        }
+        Sender::Http2(sender) => {
+            // HTTP/2 wants the absolute form: hyper turns it into :scheme and :authority.
+            let request = Request::get(url.as_str())
+                .header(header::ACCEPT_ENCODING, "br, zstd, gzip")
+                .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")))
+                .version(Version::HTTP_2)
+                .body(Empty::new())
+                .map_err(|e| failed(&e))?;
+            sender.ready().await.map_err(|e| failed(&e))?;
+            sender.send_request(request).await.map_err(|e| failed(&e))?
+        }
+    };
+    let wait = sent.elapsed();
+    let head_at = Instant::now();
+    let (parts, body) = response.into_parts();
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let body = Limited::new(body, limit).collect().await.map_err(|e| failed(&e))?.to_bytes();
+    let receive = head_at.elapsed();
+    let text = |name: header::HeaderName| {
+        parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    let content_encoding = text(header::CONTENT_ENCODING);
+    let redirect = parts.status.is_redirection().then(|| text(header::LOCATION)).flatten();
+    let wants_body =
+        matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet) && parts.status.is_success();
+    let decoded = if wants_body || content_encoding.is_some() {
+        Some(
+            decode::decode(&body, content_encoding.as_deref(), max_bytes)
+                .map_err(|e| failed(&e))?,
+        )
+    } else {
+        None
+    };
+    let entry = Entry {
+        url: url.to_string(),
+        kind: wanted.found.kind,
+        status: parts.status.as_u16(),
+        protocol: format!("{:?}", parts.version),
+        connection,
+        queued: wanted.queued,
+        started: Duration::ZERO,
+        dns: Duration::ZERO,
+        connect: Duration::ZERO,
+        tls: Duration::ZERO,
+        wait,
+        receive,
+        bytes: body.len() as u64,
+        decoded_bytes: decoded.as_ref().map_or(body.len(), Vec::len) as u64,
+        content_type: text(header::CONTENT_TYPE),
+        content_encoding,
+        redirect,
+    };
+    Ok((entry, decoded.filter(|_| wants_body)))
+}
