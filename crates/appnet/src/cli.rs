@@ -97,11 +97,52 @@ pub(crate) enum DnsCommand {
 pub(crate) enum HttpCommand {
     /// Origin server for a directory of static files and CGI scripts, over HTTP/1.0, 1.1 and 2.
     Serve(Box<ServeArgs>),
-    /// Load a page like a browser and measure its Page Load Time [not built yet: issue #7].
-    #[command(long_about = "Fetch a page and its resources the way a browser does, measure \
-        Page Load Time and draw the waterfall:\n  appnet http load URL --mode h2\n\n\
-        Not built yet: tracked in issue #7.")]
-    Load(Planned),
+    /// Load a page like a browser: Page Load Time, per-resource phases, HAR and waterfall.
+    Load(LoadArgs),
+}
+
+/// `appnet http load …`
+#[derive(Debug, Args)]
+#[command(long_about = "Fetch a page and everything it embeds the way a browser does — \
+    stylesheets (and what they import), scripts, images, srcsets, icons, preloads, fonts — and \
+    measure where the time goes:\n  appnet http load http://127.0.0.1:8080/ --mode parallel:6\n  \
+    appnet http load https://localhost:8443/ --mode h2 --cacert ca.pem --har page.har \
+    --waterfall page.svg\n  appnet http load http://127.0.0.1:8080/ --mode compare\n\n\
+    Modes: http1.0 (a new connection per resource, one at a time), parallel:N (HTTP/1.1, up to N \
+    persistent connections per host; default 6), persistent (one HTTP/1.1 connection, one \
+    request after another), h2 (one HTTP/2 connection per host, every request multiplexed: ALPN \
+    over TLS, prior knowledge over http://), compare (each in turn, a table of PLT). gzip, br and \
+    zstd are accepted and decoded. Prints the Page Load Time, requests, bytes, connections and, \
+    per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. Not built \
+    yet (issue #7): pipelined, --repeat (a private cache), --dns (a given resolver).")]
+pub(crate) struct LoadArgs {
+    /// The page.
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// http1.0, parallel[:N], persistent, h2, or compare.
+    #[arg(long, value_name = "MODE", default_value = "parallel:6")]
+    pub(crate) mode: String,
+    /// Write the load as a HAR 1.2 file (with compare: one file per mode, the mode in the name).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) har: Option<std::path::PathBuf>,
+    /// Draw the waterfall as SVG (with compare: one file per mode).
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) waterfall: Option<std::path::PathBuf>,
+    /// Print the load as JSON instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Believe the certificates in this PEM file (e.g. a self-signed server's).
+    #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
+    pub(crate) cacert: Option<std::path::PathBuf>,
+    /// Believe any certificate (as curl -k).
+    #[arg(long, short = 'k')]
+    pub(crate) insecure: bool,
+    /// Requests at most.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub(crate) max_resources: usize,
+    /// Seconds the whole load may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) timeout: u64,
 }
 
 /// `appnet dig …`: dig's own syntax (`@server`, `+options`, `-p`), which is parsed by

@@ -130,6 +130,8 @@ impl<'a> Loader<'a> {
             self.finish(done)?;
         }
         let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
+        // In the order the requests were made (they finish in another).
+        self.entries.sort_by_key(|e| (e.started, e.queued));
         Ok(PageLoad {
             url: url.to_string(),
             mode: self.options.mode.to_string(),

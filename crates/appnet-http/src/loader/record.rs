@@ -1,5 +1,6 @@
 //! What a page load recorded: per resource, when it started and how long each phase took,
-//! the way browsers' network panels and HAR files split a request.
+//! the way browsers' network panels and HAR files split a request. In JSON every time is in
+//! milliseconds, its field named `…_ms`.
 
 use std::time::Duration;
 
@@ -21,18 +22,25 @@ pub struct Entry {
     /// The connection it went on (1, 2, …, in the order they were opened).
     pub connection: usize,
     /// When it was discovered, from the start of the page load.
+    #[serde(rename = "queued_ms", serialize_with = "millis")]
     pub queued: Duration,
     /// When its request (or the connection made for it) started, from the start of the load.
+    #[serde(rename = "started_ms", serialize_with = "millis")]
     pub started: Duration,
     /// Resolving the host name (zero on a reused connection).
+    #[serde(rename = "dns_ms", serialize_with = "millis")]
     pub dns: Duration,
     /// The TCP handshake (zero on a reused connection).
+    #[serde(rename = "connect_ms", serialize_with = "millis")]
     pub connect: Duration,
     /// The TLS handshake (zero without TLS or on a reused connection).
+    #[serde(rename = "tls_ms", serialize_with = "millis")]
     pub tls: Duration,
     /// From sending the request to the response's head (time to first byte).
+    #[serde(rename = "wait_ms", serialize_with = "millis")]
     pub wait: Duration,
     /// From the head to the body's last byte.
+    #[serde(rename = "receive_ms", serialize_with = "millis")]
     pub receive: Duration,
     /// Body bytes as they came over the wire (coded, when coded).
     pub bytes: u64,
@@ -61,6 +69,7 @@ pub struct PageLoad {
     /// The strategy used.
     pub mode: String,
     /// Page Load Time: from the start to the last resource's last byte.
+    #[serde(rename = "plt_ms", serialize_with = "millis")]
     pub plt: Duration,
     /// Every request, in the order they were made.
     pub entries: Vec<Entry>,
@@ -71,4 +80,18 @@ pub struct PageLoad {
     /// When the load started (for the HAR's `startedDateTime`).
     #[serde(skip)]
     pub started_at: std::time::SystemTime,
+}
+
+/// A duration as milliseconds (fractional), for JSON readers.
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((duration.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+/// `812 B`, `12.3 kB`, `4.5 MB`: sizes as the table and the waterfall print them.
+pub fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
 }

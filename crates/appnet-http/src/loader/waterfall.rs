@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::record::PageLoad;
+use super::record::{PageLoad, human_bytes};
 
 /// The phases drawn, their colours and names (the legend).
 const PHASES: [(&str, &str); 6] = [
@@ -114,14 +114,6 @@ pub fn svg(load: &PageLoad) -> String {
     }
     out.push_str("\n</svg>\n");
     out
-}
-
-fn human_bytes(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
-        _ => format!("{:.1} MB", bytes as f64 / 1e6),
-    }
 }
 
 fn escape(text: &str) -> String {

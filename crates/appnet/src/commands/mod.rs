@@ -3,6 +3,7 @@
 mod dig;
 mod dns_authority;
 mod dns_resolver;
+mod http_load;
 mod http_serve;
 mod lab;
 mod planned;
@@ -18,7 +19,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dns(DnsCommand::Resolver(args)) => dns_resolver::run(*args),
         Command::Dig(args) => dig::run(&args.args),
         Command::Http(HttpCommand::Serve(args)) => http_serve::run(&args),
-        Command::Http(HttpCommand::Load(_)) => Ok(planned::report("http load", Some(7))),
+        Command::Http(HttpCommand::Load(args)) => http_load::run(&args),
         Command::Proxy(_) => Ok(planned::report("proxy", Some(8))),
         Command::Torrent(_) => Ok(planned::report("torrent", None)),
         Command::Tracker(_) => Ok(planned::report("tracker", None)),

@@ -1,0 +1,147 @@
+//! `appnet http load`: load a page like a browser and say where the time went.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use appnet_http::loader::connection::Trust;
+use appnet_http::loader::load::{self, LoadOptions};
+use appnet_http::loader::mode::Mode;
+use appnet_http::loader::record::{PageLoad, human_bytes};
+use appnet_http::loader::{har, waterfall};
+
+use crate::cli::LoadArgs;
+
+pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let url = url::Url::parse(&args.url).with_context(|| format!("`{}` is not a URL", args.url))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("{url}: only http:// and https:// pages can be loaded");
+    }
+    let modes: Vec<Mode> = if args.mode == "compare" {
+        Mode::COMPARED.into_iter().filter(|m| *m != Mode::Pipelined).collect()
+    } else {
+        vec![args.mode.parse().map_err(anyhow::Error::msg)?]
+    };
+    let trust = match (&args.cacert, args.insecure) {
+        (Some(file), _) => Trust::CaFile(file.clone()),
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::System,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let mut loads = Vec::new();
+    for mode in &modes {
+        let options = LoadOptions {
+            mode: *mode,
+            trust: trust.clone(),
+            max_resources: args.max_resources,
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            ..LoadOptions::default()
+        };
+        if modes.len() > 1 && !args.json {
+            eprintln!("loading {url} with {mode} …");
+        }
+        let page = runtime.block_on(load::load(&url, &options))?;
+        let suffix = (modes.len() > 1).then(|| mode.to_string().replace(':', "-"));
+        if let Some(path) = &args.har {
+            let text = serde_json::to_string_pretty(&har::har(&page))?;
+            write(&named(path, suffix.as_deref()), text.as_bytes())?;
+        }
+        if let Some(path) = &args.waterfall {
+            write(&named(path, suffix.as_deref()), waterfall::svg(&page).as_bytes())?;
+        }
+        loads.push(page);
+    }
+    if args.json {
+        let value = if loads.len() == 1 {
+            serde_json::to_value(&loads[0])?
+        } else {
+            serde_json::to_value(&loads)?
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if loads.len() == 1 {
+        print!("{}", table(&loads[0]));
+    } else {
+        print!("{}", comparison(&loads));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `page.har` → `page.h2.har` for one mode of a comparison.
+fn named(path: &Path, suffix: Option<&str>) -> PathBuf {
+    let Some(suffix) = suffix else { return path.to_path_buf() };
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{suffix}"),
+    };
+    path.with_file_name(name)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
+}
+
+fn ms(d: Duration) -> String {
+    if d.is_zero() { "-".to_owned() } else { format!("{:.1}", d.as_secs_f64() * 1e3) }
+}
+
+/// The summary and a line per resource, times in milliseconds.
+fn table(page: &PageLoad) -> String {
+    let mut out = format!(
+        "{} ({}): PLT {:.1} ms, {} requests, {}, {} connection{}\n\n",
+        page.url,
+        page.mode,
+        page.plt.as_secs_f64() * 1e3,
+        page.entries.len(),
+        human_bytes(page.bytes),
+        page.connections,
+        if page.connections == 1 { "" } else { "s" }
+    );
+    out.push_str(
+        "  #  status proto     conn   start    dns  connect    tls    wait  receive      size  url\n",
+    );
+    for (i, entry) in page.entries.iter().enumerate() {
+        out.push_str(&format!(
+            "{:>3}  {:<6} {:<9} {:>4} {:>7} {:>6} {:>8} {:>6} {:>7} {:>8} {:>9}  {}\n",
+            i + 1,
+            entry.status,
+            entry.protocol,
+            entry.connection,
+            format!("{:.1}", entry.started.as_secs_f64() * 1e3),
+            ms(entry.dns),
+            ms(entry.connect),
+            ms(entry.tls),
+            ms(entry.wait),
+            ms(entry.receive),
+            human_bytes(entry.bytes),
+            entry.url
+        ));
+    }
+    out
+}
+
+/// One line per mode, fastest marked.
+fn comparison(loads: &[PageLoad]) -> String {
+    let best = loads.iter().map(|l| l.plt).min().unwrap_or_default();
+    let mut out = format!(
+        "{}\n\n  mode           PLT (ms)  requests  connections      bytes\n",
+        loads[0].url
+    );
+    for load in loads {
+        out.push_str(&format!(
+            "  {:<12} {:>10.1} {:>9} {:>12} {:>10}{}\n",
+            load.mode,
+            load.plt.as_secs_f64() * 1e3,
+            load.entries.len(),
+            load.connections,
+            human_bytes(load.bytes),
+            if load.plt == best { "  fastest" } else { "" }
+        ));
+    }
+    out
+}

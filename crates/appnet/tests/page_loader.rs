@@ -1,0 +1,259 @@
+//! `appnet http load` against real servers: our origin (HTTP/1.x, h2c, TLS with h2) and nginx;
+//! the resources it finds are the ones headless Chromium fetches for the same page; the HAR
+//! has HAR 1.2's structure and the waterfall a row per request.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
+
+const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
+
+/// A page with a stylesheet that imports another and has a background, a script, images (one
+/// with a srcset) and a preloaded font: 10 requests in all. (No icon: headless Chromium does
+/// not fetch icons, so the comparison with it would differ; icons are in the unit tests.)
+fn write_site(root: &Path) {
+    let write = |path: &str, contents: &[u8]| {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, contents).unwrap();
+    };
+    write(
+        "index.html",
+        b"<!DOCTYPE html><html><head>\
+          <link rel=stylesheet href=css/site.css><script src=js/app.js></script>\
+          <link rel=preload href=fonts/f.woff2 as=font type=font/woff2 crossorigin></head>\
+          <body><h1 class=hero>appnet</h1><img src=img/a.png><img src=img/b.png>\
+          <img src=img/c.png srcset=\"img/c.png 1x\"><img src=img/d.png></body></html>",
+    );
+    write("css/site.css", b"@import url(reset.css);\n.hero { background: url(../img/bg.png) }\n");
+    write("css/reset.css", b"h1 { margin: 0 }\n");
+    write("js/app.js", b"document.title = 'loaded';\n");
+    // Real PNG headers so Chromium decodes and keeps them (1x1 pixel).
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    for image in ["img/a.png", "img/b.png", "img/c.png", "img/d.png", "img/bg.png"] {
+        write(image, png);
+    }
+    write("fonts/f.woff2", b"wOF2 not really a font");
+}
+
+const EXPECTED: [&str; 10] = [
+    "/",
+    "/css/site.css",
+    "/js/app.js",
+    "/fonts/f.woff2",
+    "/img/a.png",
+    "/img/b.png",
+    "/img/c.png",
+    "/img/d.png",
+    "/css/reset.css",
+    "/img/bg.png",
+];
+
+fn expected() -> BTreeSet<String> {
+    EXPECTED.iter().map(|p| (*p).to_owned()).collect()
+}
+
+fn serve(root: &Path, extra: &[&str]) -> (RunningProgram, u16) {
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--root"])
+        .args([root.as_os_str()])
+        .args(extra.iter().copied())
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    (server, port)
+}
+
+fn load(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["http", "load", "--json"];
+    all.extend_from_slice(args);
+    let out: CommandOutput = run(APPNET, "appnet", &all, Duration::from_secs(60));
+    out.assert_success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// The URL paths a load requested.
+fn paths(load: &serde_json::Value) -> BTreeSet<String> {
+    load["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            let url = url::Url::parse(e["url"].as_str().unwrap()).unwrap();
+            url.path().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_mode_fetches_the_whole_page_on_the_connections_it_allows() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let (_server, port) = serve(site.path(), &["--no-access-log"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    for (mode, connections, protocol) in [
+        ("http1.0", Some(10), "HTTP/1.0"),
+        ("persistent", Some(1), "HTTP/1.1"),
+        ("parallel:6", None, "HTTP/1.1"),
+        ("parallel:2", None, "HTTP/1.1"),
+        ("h2", Some(1), "HTTP/2.0"),
+    ] {
+        let page = load(&["--mode", mode, &url]);
+        assert_eq!(paths(&page), expected(), "{mode}");
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 10, "{mode}: each resource once");
+        assert!(
+            entries.iter().all(|e| e["status"] == 200 && e["protocol"] == protocol),
+            "{mode}: {page}"
+        );
+        let opened = page["connections"].as_u64().unwrap();
+        match connections {
+            Some(n) => assert_eq!(opened, n, "{mode}"),
+            None => {
+                let most: u64 = mode.trim_start_matches("parallel:").parse().unwrap();
+                assert!((2..=most).contains(&opened), "{mode}: {opened} connections");
+            }
+        }
+        // The document is decoded (br by default from our server) before it is read.
+        let first = &entries[0];
+        assert_eq!(first["content_encoding"], "br", "{mode}");
+        assert!(first["decoded_bytes"].as_u64() > first["bytes"].as_u64());
+        assert!(page["plt_ms"].as_f64().unwrap() > 0.0, "{page}");
+    }
+}
+
+#[test]
+fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let ca = site.path().join("ca.pem");
+    let ca_arg = ca.to_str().unwrap();
+    let (_server, port) =
+        serve(site.path(), &["--no-access-log", "--tls-self-signed", "--tls-cert-out", ca_arg]);
+    let url = format!("https://localhost:{port}/");
+    let har = site.path().join("page.har");
+    let svg = site.path().join("page.svg");
+    let (har_arg, svg_arg) = (har.to_str().unwrap(), svg.to_str().unwrap());
+    let page =
+        load(&["--mode", "h2", "--cacert", ca_arg, "--har", har_arg, "--waterfall", svg_arg, &url]);
+    assert_eq!(paths(&page), expected());
+    assert_eq!(page["connections"], 1);
+    let first = &page["entries"][0];
+    assert_eq!(first["protocol"], "HTTP/2.0");
+    assert!(first["tls_ms"].as_f64().unwrap() > 0.0, "{first}");
+
+    // HAR 1.2: the fields a viewer needs, one entry per request, phases that add up.
+    let har: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&har).unwrap()).unwrap();
+    let log = &har["log"];
+    assert_eq!(log["version"], "1.2");
+    assert_eq!(log["creator"]["name"], "appnet");
+    assert!(log["pages"][0]["pageTimings"]["onLoad"].as_f64().unwrap() > 0.0);
+    let entries = log["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 10);
+    for entry in entries {
+        for field in ["startedDateTime", "time", "request", "response", "cache", "timings"] {
+            assert!(!entry[field].is_null(), "{field}: {entry}");
+        }
+        let timings = &entry["timings"];
+        let sum: f64 = ["blocked", "dns", "connect", "send", "wait", "receive"]
+            .iter()
+            .map(|k| timings[k].as_f64().unwrap().max(0.0))
+            .sum();
+        assert!((sum - entry["time"].as_f64().unwrap()).abs() < 0.01, "{entry}");
+        assert_eq!(entry["response"]["httpVersion"], "HTTP/2.0");
+    }
+    assert!(entries[0]["timings"]["ssl"].as_f64().unwrap() > 0.0);
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<g class=\"request\">").count() == 10);
+
+    // Without the certificate, the load is refused with a clear error.
+    let refused = run(APPNET, "appnet", &["http", "load", &url], Duration::from_secs(30));
+    assert_ne!(refused.status, Some(0));
+    assert!(refused.stderr.contains("TLS with localhost"), "{}", refused.stderr);
+}
+
+#[test]
+fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let (server, port) = serve(site.path(), &[]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let profile = tempfile::tempdir().unwrap();
+    let profile_arg = format!("--user-data-dir={}", profile.path().display());
+    let mut args = appnet_testkit::CHROMIUM_FLAGS.to_vec();
+    args.extend([profile_arg.as_str(), "--dump-dom", url.as_str()]);
+    let dom = run("chromium", "chromium", &args, Duration::from_secs(60));
+    assert!(dom.stdout.contains("<title>loaded</title>"), "the script ran: {}", dom.stdout);
+    // What Chromium asked for, from the access log: "GET /path HTTP/1.1" 200 …
+    let chromium: BTreeSet<String> = server
+        .log()
+        .lines()
+        .filter_map(|line| line.split('"').nth(1))
+        .filter_map(|request| request.strip_prefix("GET "))
+        .filter_map(|rest| rest.split(' ').next())
+        // A page that declares no icon gets Chromium asking for /favicon.ico on its own, after
+        // the load, racing --dump-dom's exit; it is not a resource of the page.
+        .filter(|path| *path != "/favicon.ico")
+        .map(str::to_owned)
+        .collect();
+    let page = load(&[&url]);
+    assert_eq!(paths(&page), chromium, "the loader's requests against Chromium's");
+    assert_eq!(chromium, expected());
+}
+
+#[test]
+fn pages_load_from_nginx_too() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let nginx = appnet_testkit::require("nginx", "nginx");
+    let (port, h2c) = (free_tcp_port(), free_tcp_port());
+    let dir = site.path().join("nginx");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("nginx.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "worker_processes 1; daemon off; master_process off; pid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn; events {{ worker_connections 64; }}\n\
+             http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p;\n\
+             fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+             include /etc/nginx/mime.types; gzip on; gzip_types text/css application/javascript;\n\
+             server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{h2c} http2; root {root}; }} }}\n",
+            d = dir.display(),
+            root = site.path().display()
+        ),
+    )
+    .unwrap();
+    let mut server = Program::new(nginx.to_str().unwrap(), "nginx")
+        .args(["-c", config.to_str().unwrap()])
+        .start();
+    let listen = format!("127.0.0.1:{port}");
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    // nginx speaks HTTP/1.x on one port and h2c (prior knowledge only) on the other.
+    for (mode, port) in [("parallel:6", port), ("persistent", port), ("h2", h2c)] {
+        let page = load(&["--mode", mode, &format!("http://127.0.0.1:{port}/")]);
+        assert_eq!(paths(&page), expected(), "{mode}: {page}");
+    }
+    drop(server);
+}
+
+#[test]
+fn an_unreachable_host_is_a_clear_error() {
+    let port = free_tcp_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = run(APPNET, "appnet", &["http", "load", &url], Duration::from_secs(30));
+    assert_ne!(out.status, Some(0));
+    assert!(out.stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{}", out.stderr);
+    let out =
+        run(APPNET, "appnet", &["http", "load", "--mode", "spdy", &url], Duration::from_secs(30));
+    assert!(out.stderr.contains("modes are http1.0, parallel:N"), "{}", out.stderr);
+}
