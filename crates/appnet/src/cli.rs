@@ -110,16 +110,17 @@ pub(crate) enum HttpCommand {
     --waterfall page.svg\n  appnet http load http://127.0.0.1:8080/ --mode compare\n\n\
     Modes: http1.0 (a new connection per resource, one at a time), parallel:N (HTTP/1.1, up to N \
     persistent connections per host; default 6), persistent (one HTTP/1.1 connection, one \
-    request after another), h2 (one HTTP/2 connection per host, every request multiplexed: ALPN \
+    request after another), pipelined (one HTTP/1.1 connection, every known request written at \
+    once, responses read in order), h2 (one HTTP/2 connection per host, every request multiplexed: ALPN \
     over TLS, prior knowledge over http://), compare (each in turn, a table of PLT). gzip, br and \
     zstd are accepted and decoded. Prints the Page Load Time, requests, bytes, connections and, \
     per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. Not built \
-    yet (issue #7): pipelined, --repeat (a private cache), --dns (a given resolver).")]
+    yet (issue #7): --repeat (a private cache), --dns (a given resolver).")]
 pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
     pub(crate) url: String,
-    /// http1.0, parallel[:N], persistent, h2, or compare.
+    /// http1.0, parallel[:N], persistent, pipelined, h2, or compare.
     #[arg(long, value_name = "MODE", default_value = "parallel:6")]
     pub(crate) mode: String,
     /// Write the load as a HAR 1.2 file (with compare: one file per mode, the mode in the name).

@@ -99,6 +99,7 @@ fn every_mode_fetches_the_whole_page_on_the_connections_it_allows() {
     for (mode, connections, protocol) in [
         ("http1.0", Some(10), "HTTP/1.0"),
         ("persistent", Some(1), "HTTP/1.1"),
+        ("pipelined", Some(1), "HTTP/1.1"),
         ("parallel:6", None, "HTTP/1.1"),
         ("parallel:2", None, "HTTP/1.1"),
         ("h2", Some(1), "HTTP/2.0"),
@@ -239,7 +240,9 @@ fn pages_load_from_nginx_too() {
         wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
     });
     // nginx speaks HTTP/1.x on one port and h2c (prior knowledge only) on the other.
-    for (mode, port) in [("parallel:6", port), ("persistent", port), ("h2", h2c)] {
+    for (mode, port) in
+        [("parallel:6", port), ("persistent", port), ("pipelined", port), ("h2", h2c)]
+    {
         let page = load(&["--mode", mode, &format!("http://127.0.0.1:{port}/")]);
         assert_eq!(paths(&page), expected(), "{mode}: {page}");
     }

@@ -162,9 +162,28 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// Opens a connection to `origin`: HTTP/2 when `h2` (ALPN over TLS, prior knowledge without;
-/// over TLS a server that picks http/1.1 gets HTTP/1.1), else HTTP/1.x.
-pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened, LoadError> {
+/// Any stream a connection runs on: TCP, or TLS over it.
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// A stream to `origin` and what opening it cost; `h2` says whether ALPN settled on h2.
+pub struct Connected {
+    /// The byte stream.
+    pub stream: Box<dyn Stream>,
+    /// Whether to speak HTTP/2 on it.
+    pub h2: bool,
+    /// Resolving the name.
+    pub dns: Duration,
+    /// The TCP handshake.
+    pub connect: Duration,
+    /// The TLS handshake (zero without TLS).
+    pub tls: Duration,
+}
+
+/// Resolves `origin`, connects, and over `https` shakes hands offering h2 first when `h2`
+/// (http/1.1 only otherwise). Without TLS, `h2` means prior knowledge.
+pub async fn connect(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Connected, LoadError> {
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LoadError::new(format!("{what} {}:{}: {error}", origin.host, origin.port))
     };
@@ -180,8 +199,7 @@ pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened,
     stream.set_nodelay(true).map_err(|e| failed("cannot set up", &e))?;
     let connect = started.elapsed();
     if !origin.tls {
-        let sender = handshake(stream, h2).await.map_err(|e| failed("HTTP handshake with", &e))?;
-        return Ok(Opened { sender, dns, connect, tls: Duration::ZERO });
+        return Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls: Duration::ZERO });
     }
     let started = Instant::now();
     let config = if h2 { tls.h2.clone() } else { tls.h1.clone() };
@@ -191,9 +209,17 @@ pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened,
         .await
         .map_err(|e| failed("TLS with", &e))?;
     let tls = started.elapsed();
-    let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    let sender =
-        handshake(stream, negotiated_h2).await.map_err(|e| failed("HTTP handshake with", &e))?;
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls })
+}
+
+/// Opens a connection to `origin`: HTTP/2 when `h2` (ALPN over TLS, prior knowledge without;
+/// over TLS a server that picks http/1.1 gets HTTP/1.1), else HTTP/1.x.
+pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened, LoadError> {
+    let Connected { stream, h2, dns, connect, tls } = connect(origin, h2, tls).await?;
+    let sender = handshake(stream, h2).await.map_err(|e| {
+        LoadError::new(format!("HTTP handshake with {}:{}: {e}", origin.host, origin.port))
+    })?;
     Ok(Opened { sender, dns, connect, tls })
 }
 

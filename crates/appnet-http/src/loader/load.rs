@@ -13,6 +13,7 @@ use url::Url;
 use super::connection::{self, Opened, Origin, Sender, TlsClients, Trust};
 use super::discover::{self, Found, Kind};
 use super::mode::Mode;
+use super::pipeline::Pipeline;
 use super::record::{Entry, PageLoad};
 use super::{LoadError, decode};
 
@@ -48,9 +49,6 @@ impl Default for LoadOptions {
 
 /// Loads the page at `url`.
 pub async fn load(url: &Url, options: &LoadOptions) -> Result<PageLoad, LoadError> {
-    if options.mode == Mode::Pipelined {
-        return Err(LoadError::new("--mode pipelined is not built yet (issue #7)"));
-    }
     tokio::time::timeout(options.timeout, Loader::new(options)?.run(url)).await.map_err(|_| {
         LoadError::new(format!("{url}: the page took longer than {:?}", options.timeout))
     })?
@@ -112,6 +110,27 @@ impl<'a> Loader<'a> {
         let started_at = SystemTime::now();
         self.start = Instant::now();
         self.want(Found { url: url.clone(), kind: Kind::Document }, 0);
+        if self.options.mode == Mode::Pipelined {
+            self.run_pipelined().await?;
+        } else {
+            self.run_tasks().await?;
+        }
+        let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
+        // In the order the requests were made (they finish in another).
+        self.entries.sort_by_key(|e| (e.started, e.queued));
+        Ok(PageLoad {
+            url: url.to_string(),
+            mode: self.options.mode.to_string(),
+            plt,
+            entries: self.entries,
+            connections: self.opened,
+            bytes: self.bytes,
+            started_at,
+        })
+    }
+
+    /// Every mode but pipelining: a task per request, on the connections the mode allows.
+    async fn run_tasks(&mut self) -> Result<(), LoadError> {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             while let Some(wanted) = self.queue.pop_front() {
@@ -129,18 +148,87 @@ impl<'a> Loader<'a> {
             let done = done.map_err(|e| LoadError::new(e.to_string()))?;
             self.finish(done)?;
         }
-        let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
-        // In the order the requests were made (they finish in another).
-        self.entries.sort_by_key(|e| (e.started, e.queued));
-        Ok(PageLoad {
-            url: url.to_string(),
-            mode: self.options.mode.to_string(),
-            plt,
-            entries: self.entries,
-            connections: self.opened,
-            bytes: self.bytes,
-            started_at,
-        })
+        Ok(())
+    }
+
+    /// Pipelining: one connection per host; everything known for a host is written to it at
+    /// once and read back in order, then what those responses revealed, and so on. A server
+    /// that closes early gets the rest on a new connection.
+    async fn run_pipelined(&mut self) -> Result<(), LoadError> {
+        let mut pipes: HashMap<Origin, (Pipeline, usize)> = HashMap::new();
+        while !self.queue.is_empty() {
+            let mut by_origin: Vec<(Origin, Vec<Wanted>)> = Vec::new();
+            for wanted in std::mem::take(&mut self.queue) {
+                let origin = Origin::of(&wanted.found.url)?;
+                match by_origin.iter_mut().find(|(o, _)| *o == origin) {
+                    Some((_, batch)) => batch.push(wanted),
+                    None => by_origin.push((origin, vec![wanted])),
+                }
+            }
+            for (origin, mut batch) in by_origin {
+                while !batch.is_empty() {
+                    let started = self.start.elapsed();
+                    let mut costs = [Duration::ZERO; 3];
+                    if !pipes.get(&origin).is_some_and(|(p, _)| p.reusable()) {
+                        let url = &batch[0].found.url;
+                        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+                        let (pipe, opening) = Pipeline::open(&origin, authority, &self.tls).await?;
+                        self.opened += 1;
+                        pipes.insert(origin.clone(), (pipe, self.opened));
+                        costs = opening;
+                    }
+                    let Some((pipe, id)) = pipes.get_mut(&origin) else { break };
+                    let id = *id;
+                    let targets: Vec<String> = batch
+                        .iter()
+                        .map(|w| {
+                            w.found.url[url::Position::BeforePath..url::Position::AfterQuery]
+                                .to_owned()
+                        })
+                        .collect();
+                    let sent = self.start.elapsed();
+                    let answered = pipe.exchange(&targets).await?;
+                    if answered.is_empty() && !pipe.reusable() && costs == [Duration::ZERO; 3] {
+                        // A kept connection the server had closed: open a new one and retry.
+                        pipes.remove(&origin);
+                        continue;
+                    }
+                    if answered.is_empty() {
+                        return Err(LoadError::new(format!("{}: no response", batch[0].found.url)));
+                    }
+                    let rest = batch.split_off(answered.len());
+                    for (index, (wanted, timed)) in batch.into_iter().zip(answered).enumerate() {
+                        let response = &timed.response;
+                        let header = |name: header::HeaderName| {
+                            response.header(name.as_str()).map(str::to_owned)
+                        };
+                        let protocol =
+                            if response.minor_version == 0 { "HTTP/1.0" } else { "HTTP/1.1" };
+                        let made = make_entry(
+                            &wanted,
+                            id,
+                            (response.status, protocol),
+                            header,
+                            &response.body,
+                            (timed.wait, timed.receive),
+                            self.options.max_bytes,
+                        );
+                        let made = made.map(|(mut entry, body)| {
+                            // The first request of a batch on a new connection paid for it.
+                            entry.started = if index == 0 { started } else { sent };
+                            if index == 0 {
+                                (entry.dns, entry.connect, entry.tls) =
+                                    (costs[0], costs[1], costs[2]);
+                            }
+                            (entry, body)
+                        });
+                        self.record(wanted, made)?;
+                    }
+                    batch = rest;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Queues `found` unless seen, or past the caps.
@@ -218,6 +306,15 @@ impl<'a> Loader<'a> {
                 *open = open.saturating_sub(1);
             }
         }
+        self.record(wanted, entry)
+    }
+
+    /// Keeps a finished request's entry and queues what it pointed to.
+    fn record(
+        &mut self,
+        wanted: Wanted,
+        entry: Result<(Entry, Option<Vec<u8>>), LoadError>,
+    ) -> Result<(), LoadError> {
         let (entry, body) = match entry {
             Ok(done) => done,
             // The document itself failing fails the load; a resource failing is recorded.
@@ -366,26 +463,41 @@ async fn request(
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let body = Limited::new(body, limit).collect().await.map_err(|e| failed(&e))?.to_bytes();
     let receive = head_at.elapsed();
-    let text = |name: header::HeaderName| {
+    let header = |name: header::HeaderName| {
         parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
     };
-    let content_encoding = text(header::CONTENT_ENCODING);
-    let redirect = parts.status.is_redirection().then(|| text(header::LOCATION)).flatten();
-    let wants_body =
-        matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet) && parts.status.is_success();
+    let protocol = format!("{:?}", parts.version);
+    let status = (parts.status.as_u16(), protocol.as_str());
+    make_entry(wanted, connection, status, header, &body, (wait, receive), max_bytes)
+}
+
+/// The entry for `wanted`'s response, and for documents and stylesheets its decoded body.
+fn make_entry(
+    wanted: &Wanted,
+    connection: usize,
+    (status, protocol): (u16, &str),
+    header: impl Fn(header::HeaderName) -> Option<String>,
+    body: &[u8],
+    (wait, receive): (Duration, Duration),
+    max_bytes: u64,
+) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
+    let url = &wanted.found.url;
+    let content_encoding = header(header::CONTENT_ENCODING);
+    let is_redirect = (300..400).contains(&status) && status != 304;
+    let redirect = is_redirect.then(|| header(header::LOCATION)).flatten();
+    let wants_body = matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet)
+        && (200..300).contains(&status);
     let decoded = if wants_body || content_encoding.is_some() {
-        Some(
-            decode::decode(&body, content_encoding.as_deref(), max_bytes)
-                .map_err(|e| failed(&e))?,
-        )
+        let decoded = decode::decode(body, content_encoding.as_deref(), max_bytes);
+        Some(decoded.map_err(|e| LoadError::new(format!("{url}: {e}")))?)
     } else {
         None
     };
     let entry = Entry {
         url: url.to_string(),
         kind: wanted.found.kind,
-        status: parts.status.as_u16(),
-        protocol: format!("{:?}", parts.version),
+        status,
+        protocol: protocol.to_owned(),
         connection,
         queued: wanted.queued,
         started: Duration::ZERO,
@@ -396,7 +508,7 @@ async fn request(
         receive,
         bytes: body.len() as u64,
         decoded_bytes: decoded.as_ref().map_or(body.len(), Vec::len) as u64,
-        content_type: text(header::CONTENT_TYPE),
+        content_type: header(header::CONTENT_TYPE),
         content_encoding,
         redirect,
     };

@@ -5,14 +5,17 @@
 //!   `pipelined`, `h2`).
 //! - [`connection`]: DNS, TCP, TLS and the HTTP handshake, timed.
 //! - [`load`]: the driver that fetches by the mode's rules; [`record`]: what it measured.
-//! - [`decode`]: Content-Encoding undone, with a size cap.
+//! - [`decode`]: Content-Encoding undone, with a size cap; [`framing`]: pipelined HTTP/1.1
+//!   responses told apart (pure), for [`pipeline`], the pipelining client.
 //! - [`har`] and [`waterfall`]: the load as a HAR 1.2 file and as an SVG waterfall.
 pub mod connection;
 pub mod decode;
 pub mod discover;
+pub mod framing;
 pub mod har;
 pub mod load;
 pub mod mode;
+pub mod pipeline;
 pub mod record;
 pub mod waterfall;
 

@@ -19,7 +19,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         bail!("{url}: only http:// and https:// pages can be loaded");
     }
     let modes: Vec<Mode> = if args.mode == "compare" {
-        Mode::COMPARED.into_iter().filter(|m| *m != Mode::Pipelined).collect()
+        Mode::COMPARED.to_vec()
     } else {
         vec![args.mode.parse().map_err(anyhow::Error::msg)?]
     };

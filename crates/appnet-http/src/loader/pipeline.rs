@@ -1,0 +1,98 @@
+//! The pipelining client: several GETs written back to back on one HTTP/1.1 connection, the
+//! responses read in the same order ([`super::framing`] tells them apart). What browsers once
+//! tried and gave up on — one slow response holds up every one behind it — and what the lab
+//! compares with parallel connections and HTTP/2.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::LoadError;
+use super::connection::{self, Connected, Origin, Stream, TlsClients};
+use super::framing::{Framer, Response};
+
+/// One response of a batch and when its parts arrived.
+#[derive(Debug)]
+pub struct Timed {
+    /// The response.
+    pub response: Response,
+    /// From writing the batch to the response's first bytes.
+    pub wait: Duration,
+    /// From its first bytes to its last.
+    pub receive: Duration,
+}
+
+/// An open pipelining connection.
+pub struct Pipeline {
+    stream: Box<dyn Stream>,
+    framer: Framer,
+    authority: String,
+    /// Whether the server said it will close after a response already read.
+    closing: bool,
+}
+
+impl Pipeline {
+    /// Connects to `origin` (HTTP/1.1 only, also over TLS): the pipeline, and what connecting
+    /// cost (DNS, TCP, TLS).
+    pub async fn open(
+        origin: &Origin,
+        authority: &str,
+        tls: &TlsClients,
+    ) -> Result<(Self, [Duration; 3]), LoadError> {
+        let Connected { stream, dns, connect, tls, .. } =
+            connection::connect(origin, false, tls).await?;
+        let pipeline =
+            Self { stream, framer: Framer::new(), authority: authority.to_owned(), closing: false };
+        Ok((pipeline, [dns, connect, tls]))
+    }
+
+    /// Whether the connection can take another batch.
+    pub fn reusable(&self) -> bool {
+        !self.closing
+    }
+
+    /// Writes a GET for every one of `targets` (origin-form paths) at once, then reads the
+    /// responses in order. Fewer come back than asked when the server closes early (it may,
+    /// after any response): the caller asks again for the rest on a new connection.
+    pub async fn exchange(&mut self, targets: &[String]) -> Result<Vec<Timed>, LoadError> {
+        let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{}: {e}", self.authority));
+        let mut requests = String::new();
+        for target in targets {
+            requests.push_str(&format!(
+                "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: br, zstd, gzip\r\n\
+                 User-Agent: appnet/{}\r\n\r\n",
+                self.authority,
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let sent = Instant::now();
+        self.stream.write_all(requests.as_bytes()).await.map_err(|e| failed(&e))?;
+        self.stream.flush().await.map_err(|e| failed(&e))?;
+        let mut done = Vec::with_capacity(targets.len());
+        let mut buffer = vec![0; 64 * 1024];
+        // A response's first bytes come right after the one before it ends.
+        let mut first_bytes: Option<Instant> = None;
+        while done.len() < targets.len() && !self.closing {
+            let read = self.stream.read(&mut buffer).await.map_err(|e| failed(&e))?;
+            let now = Instant::now();
+            let complete = if read == 0 {
+                self.closing = true;
+                self.framer.close().map_err(|e| failed(&e))?.into_iter().collect()
+            } else {
+                first_bytes.get_or_insert(now);
+                self.framer.feed(&buffer[..read]).map_err(|e| failed(&e))?
+            };
+            for response in complete {
+                let began = first_bytes.unwrap_or(now);
+                if response.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
+                    || response.minor_version == 0
+                {
+                    self.closing = true;
+                }
+                done.push(Timed { response, wait: began - sent, receive: now - began });
+                first_bytes = Some(now);
+            }
+        }
+        Ok(done)
+    }
+}
