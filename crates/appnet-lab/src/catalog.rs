@@ -43,8 +43,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "http",
         measures: "page load time under HTTP/1.0, parallel, persistent, pipelined and HTTP/2 at \
-                   several RTTs and bandwidths",
-        status: Status::Planned { issue: 7 },
+                   several RTTs and bandwidths, with waterfalls, and what compression saves",
+        status: Status::Ready,
     },
     Scenario {
         name: "cache",

@@ -7,6 +7,7 @@
 //! - [`environment`]: what this machine allows — loopback hosts, IPv6, network namespaces with
 //!   netem — probed before anything starts, and stated in the report.
 //! - [`catalog`]: the scenarios, one per system, with what each measures and whether it is built.
+//! - [`pageload`]: the HTTP experiment — Page Load Time per fetching mode, RTT and bandwidth.
 //! - [`dns`]: the DNS scenario — roots, a TLD, a site zone with a replica, a resolver — and its
 //!   measurements.
 //! - [`topology`]: how hosts are joined — network namespaces, the in-process emulator, or plain
@@ -28,6 +29,7 @@ pub mod link;
 pub mod net;
 pub mod netns;
 pub mod origin;
+pub mod pageload;
 pub mod report;
 pub mod topology;
 pub mod zipf;

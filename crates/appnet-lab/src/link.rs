@@ -156,6 +156,10 @@ pub async fn spawn_tcp(
                 },
             };
             let (stop, link) = (stop.clone(), link.clone());
+            // The client's handshake ended here at once, on loopback; on the link it would
+            // have taken a round trip before the client could send. So nothing it sends
+            // reaches the server before then plus the half round trip on the way.
+            let handshake_done = Instant::now() + link.spec.rtt;
             tokio::spawn(async move {
                 let Ok(socket) = tokio::net::TcpSocket::new_v4() else { return };
                 if socket.bind(SocketAddr::new(peer.ip(), 0)).is_err() {
@@ -169,8 +173,8 @@ pub async fn spawn_tcp(
                 let (server_read, server_write) = server.into_split();
                 tokio::select! {
                     () = stop.cancelled() => {}
-                    _ = pipe(client_read, server_write, &link, true) => {}
-                    _ = pipe(server_read, client_write, &link, false) => {}
+                    _ = pipe(client_read, server_write, &link, Some(handshake_done)) => {}
+                    _ = pipe(server_read, client_write, &link, None) => {}
                 }
             });
         }
@@ -184,13 +188,16 @@ const IN_FLIGHT: usize = 1024;
 
 /// Copies `from` to `to`, each chunk held until the link lets it out. Reading and writing are
 /// apart, so chunks are in flight together as packets on a real link are: the throughput is
-/// the link's bandwidth, not one chunk per half round trip.
+/// the link's bandwidth, not one chunk per half round trip. Towards the server, nothing
+/// leaves before the emulated handshake is over (`handshake_done`) plus the way there.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     link: &Link,
-    to_server: bool,
+    handshake_done: Option<Instant>,
 ) -> io::Result<()> {
+    let to_server = handshake_done.is_some();
+    let floor = handshake_done.map(|at| at + link.spec.rtt / 2);
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(IN_FLIGHT);
     let read = async move {
         loop {
@@ -201,6 +208,7 @@ async fn pipe(
             }
             chunk.truncate(length);
             let due = link.due(length, to_server);
+            let due = floor.map_or(due, |floor| due.max(floor));
             if sender.send((due, chunk)).await.is_err() {
                 return Ok(());
             }
@@ -371,6 +379,47 @@ mod tests {
         assert!(
             elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(1200),
             "{elapsed:?}"
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_fresh_connection_pays_a_round_trip_for_its_handshake() {
+        let back = TcpListener::bind("127.53.9.4:0").await.unwrap();
+        let back_addr = back.local_addr().unwrap();
+        let front = SocketAddr::new(back_addr.ip(), {
+            let probe = std::net::TcpListener::bind("127.53.9.4:0").unwrap();
+            probe.local_addr().unwrap().port()
+        });
+        let stop = CancellationToken::new();
+        let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: None };
+        spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = back.accept().await.unwrap();
+            let mut byte = [0; 1];
+            while stream.read_exact(&mut byte).await.is_ok() {
+                stream.write_all(&byte).await.unwrap();
+            }
+        });
+        // Connect, then one exchange: the handshake's round trip and the exchange's.
+        let started = std::time::Instant::now();
+        let mut client = tokio::net::TcpStream::connect(front).await.unwrap();
+        client.write_all(b"x").await.unwrap();
+        let mut byte = [0; 1];
+        client.read_exact(&mut byte).await.unwrap();
+        let first = started.elapsed();
+        assert!(
+            first >= Duration::from_millis(80) && first < Duration::from_millis(300),
+            "{first:?}"
+        );
+        // A second exchange on the same connection: one round trip.
+        let again = std::time::Instant::now();
+        client.write_all(b"y").await.unwrap();
+        client.read_exact(&mut byte).await.unwrap();
+        let second = again.elapsed();
+        assert!(
+            second >= Duration::from_millis(40) && second < Duration::from_millis(75),
+            "{second:?}"
         );
         stop.cancel();
     }

@@ -18,6 +18,11 @@ pub fn loopback(third: u8, fourth: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 53, third, fourth)
 }
 
+/// A TCP port free on `ip` (on loopback, where hosts share one port space).
+pub fn free_tcp_port(ip: IpAddr) -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(SocketAddr::new(ip, 0))?.local_addr()?.port())
+}
+
 /// One experiment's hosts and links. Dropping it stops its relays and takes its namespaces down.
 pub struct LabNet {
     kind: Kind,

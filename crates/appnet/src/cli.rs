@@ -138,6 +138,9 @@ pub(crate) struct LoadArgs {
     /// Believe any certificate (as curl -k).
     #[arg(long, short = 'k')]
     pub(crate) insecure: bool,
+    /// Ask for no content coding (Accept-Encoding: identity), to see what compression saves.
+    #[arg(long)]
+    pub(crate) no_compression: bool,
     /// Requests at most.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub(crate) max_resources: usize,

@@ -18,7 +18,7 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     lab.assert_success();
     assert!(lab.stdout.contains("first lookup of www.example.lab"), "{}", lab.stdout);
     assert!(
-        lab.stdout.contains("http: not built yet"),
+        lab.stdout.contains("cache: not built yet"),
         "systems without an experiment are listed:\n{}",
         lab.stdout
     );
@@ -44,6 +44,25 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     assert_eq!(dns["hit_ratio_over_time"].as_array().map(Vec::len), Some(10));
     assert!(value("/notify_propagation/value") > 0.0 && dns["notify_propagation"]["unit"] == "ms");
     assert_eq!(dns["failover_answered"], serde_json::json!([20, 20]), "the replica answers: {dns}");
+
+    // The HTTP experiment: every mode under every link, a fastest mode and a finding for each,
+    // HTTP/1.0's fresh connection per resource costing more than one persistent connection at
+    // the longer round trip.
+    let http = &json["http"];
+    let conditions = http["conditions"].as_array().expect("http conditions");
+    assert_eq!(conditions.len(), 4, "two RTTs x two bandwidths: {http}");
+    for condition in conditions {
+        let loads = condition["loads"].as_array().unwrap();
+        let modes: Vec<&str> = loads.iter().map(|l| l["mode"].as_str().unwrap()).collect();
+        assert_eq!(modes, ["http1.0", "persistent", "pipelined", "parallel:6", "h2"]);
+        assert!(loads.iter().all(|l| l["plt"]["value"].as_f64().unwrap_or(0.0) > 0.0));
+        assert!(modes.contains(&condition["fastest"].as_str().unwrap()));
+    }
+    let long = &conditions[2]["loads"];
+    let plt = |i: usize| long[i]["plt"]["value"].as_f64().unwrap();
+    assert!(plt(0) > plt(1), "at 40 ms, http1.0 {} > persistent {}", plt(0), plt(1));
+    assert_eq!(long[0]["connections"], long[0]["requests"], "http1.0: a connection each");
+    assert_eq!(http["findings"].as_array().map(Vec::len), Some(4));
 
     // The origin: the local clients loaded the front page and the catalogue sample, and the
     // origin's own counts say so — one request per resource, on 1 + 6 + 4 connections.
@@ -74,7 +93,8 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         "sequence diagram arrows: {}",
         dom.stderr
     );
-    assert!(count("class=\"bar\"") >= 6, "bar charts, the origin's included");
+    assert!(count("class=\"bar\"") >= 26, "bar charts, the origin's and HTTP's included");
+    assert_eq!(count("class=\"waterfall\""), 5, "a waterfall per mode");
     assert_eq!(count("class=\"series\""), 1, "the hit-ratio line");
     let mut shot_args: Vec<&str> = flags.to_vec();
     shot_args.extend([

@@ -32,7 +32,12 @@ pub struct LoadOptions {
     pub timeout: Duration,
     /// Redirects followed at most for one resource.
     pub max_redirects: usize,
+    /// The Accept-Encoding sent: [`COMPRESSED`] or `identity`.
+    pub accept_encoding: &'static str,
 }
+
+/// What the loader accepts by default, best first.
+pub const COMPRESSED: &str = "br, zstd, gzip";
 
 impl Default for LoadOptions {
     fn default() -> Self {
@@ -43,6 +48,7 @@ impl Default for LoadOptions {
             max_bytes: 256 << 20,
             timeout: Duration::from_secs(60),
             max_redirects: 10,
+            accept_encoding: COMPRESSED,
         }
     }
 }
@@ -187,7 +193,7 @@ impl<'a> Loader<'a> {
                         })
                         .collect();
                     let sent = self.start.elapsed();
-                    let answered = pipe.exchange(&targets).await?;
+                    let answered = pipe.exchange(&targets, self.options.accept_encoding).await?;
                     if answered.is_empty() && !pipe.reusable() && costs == [Duration::ZERO; 3] {
                         // A kept connection the server had closed: open a new one and retry.
                         pipes.remove(&origin);
@@ -231,6 +237,10 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    fn fetch(&self) -> Fetch {
+        Fetch { max_bytes: self.options.max_bytes, accept_encoding: self.options.accept_encoding }
+    }
+
     /// Queues `found` unless seen, or past the caps.
     fn want(&mut self, found: Found, redirects: usize) {
         if self.requests >= self.options.max_resources || self.bytes >= self.options.max_bytes {
@@ -252,7 +262,7 @@ impl<'a> Loader<'a> {
     ) -> Result<impl Future<Output = Done> + Send + 'static, Wanted> {
         let Ok(origin) = Origin::of(&wanted.found.url) else {
             let error = LoadError::new(format!("{}: no host", wanted.found.url));
-            return Ok(Task::Failed(wanted, error).run(self.start, self.options.max_bytes));
+            return Ok(Task::Failed(wanted, error).run(self.start, self.fetch()));
         };
         let mode = self.options.mode;
         let idle = self.idle.entry(origin.clone()).or_default();
@@ -263,12 +273,10 @@ impl<'a> Loader<'a> {
         });
         if let Some((id, sender)) = shared {
             let task = Task::Shared { id, sender, wanted };
-            return Ok(task.run(self.start, self.options.max_bytes));
+            return Ok(task.run(self.start, self.fetch()));
         }
         if let Some(conn) = idle.pop() {
-            return Ok(
-                Task::Reuse { conn, wanted, http10: false }.run(self.start, self.options.max_bytes)
-            );
+            return Ok(Task::Reuse { conn, wanted, http10: false }.run(self.start, self.fetch()));
         }
         let open = self.open.entry(origin.clone()).or_default();
         let may_open =
@@ -286,7 +294,7 @@ impl<'a> Loader<'a> {
             tls: self.tls.clone(),
             wanted,
         };
-        Ok(task.run(self.start, self.options.max_bytes))
+        Ok(task.run(self.start, self.fetch()))
     }
 
     /// Records a finished request, returns its connection to the pool, and queues what it
@@ -351,6 +359,13 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// What every request of a load shares.
+#[derive(Debug, Clone, Copy)]
+struct Fetch {
+    max_bytes: u64,
+    accept_encoding: &'static str,
+}
+
 /// One request's work, run as its own task.
 enum Task {
     Open {
@@ -375,7 +390,7 @@ enum Task {
 }
 
 impl Task {
-    async fn run(self, start: Instant, max_bytes: u64) -> Done {
+    async fn run(self, start: Instant, fetch: Fetch) -> Done {
         let started = start.elapsed();
         match self {
             Self::Failed(wanted, error) => Done { conn: None, wanted, entry: Err(error) },
@@ -386,7 +401,7 @@ impl Task {
                 };
                 let Opened { sender, dns, connect, tls } = opened;
                 let mut conn = Conn { id, origin, sender };
-                let result = request(&mut conn.sender, id, &wanted, http10, max_bytes).await;
+                let result = request(&mut conn.sender, id, &wanted, http10, fetch).await;
                 let entry = result.map(|(mut entry, body)| {
                     entry.started = started;
                     (entry.dns, entry.connect, entry.tls) = (dns, connect, tls);
@@ -397,7 +412,7 @@ impl Task {
                 Done { conn, wanted, entry }
             }
             Self::Reuse { mut conn, wanted, http10 } => {
-                let result = request(&mut conn.sender, conn.id, &wanted, http10, max_bytes).await;
+                let result = request(&mut conn.sender, conn.id, &wanted, http10, fetch).await;
                 let entry = result.map(|(mut entry, body)| {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)
@@ -407,7 +422,7 @@ impl Task {
             }
             Self::Shared { id, sender, wanted } => {
                 let mut sender = Sender::Http2(sender);
-                let result = request(&mut sender, id, &wanted, false, max_bytes).await;
+                let result = request(&mut sender, id, &wanted, false, fetch).await;
                 let entry = result.map(|(mut entry, body)| {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)
@@ -425,14 +440,14 @@ async fn request(
     connection: usize,
     wanted: &Wanted,
     http10: bool,
-    max_bytes: u64,
+    Fetch { max_bytes, accept_encoding }: Fetch,
 ) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
     let url = &wanted.found.url;
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
     let mut builder = Request::get(target)
-        .header(header::ACCEPT_ENCODING, "br, zstd, gzip")
+        .header(header::ACCEPT_ENCODING, accept_encoding)
         .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")));
     let sent = Instant::now();
     let response = match sender {
@@ -448,7 +463,7 @@ async fn request(
         Sender::Http2(sender) => {
             // HTTP/2 wants the absolute form: hyper turns it into :scheme and :authority.
             let request = Request::get(url.as_str())
-                .header(header::ACCEPT_ENCODING, "br, zstd, gzip")
+                .header(header::ACCEPT_ENCODING, accept_encoding)
                 .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")))
                 .version(Version::HTTP_2)
                 .body(Empty::new())

@@ -54,12 +54,16 @@ impl Pipeline {
     /// Writes a GET for every one of `targets` (origin-form paths) at once, then reads the
     /// responses in order. Fewer come back than asked when the server closes early (it may,
     /// after any response): the caller asks again for the rest on a new connection.
-    pub async fn exchange(&mut self, targets: &[String]) -> Result<Vec<Timed>, LoadError> {
+    pub async fn exchange(
+        &mut self,
+        targets: &[String],
+        accept_encoding: &str,
+    ) -> Result<Vec<Timed>, LoadError> {
         let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{}: {e}", self.authority));
         let mut requests = String::new();
         for target in targets {
             requests.push_str(&format!(
-                "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: br, zstd, gzip\r\n\
+                "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: {accept_encoding}\r\n\
                  User-Agent: appnet/{}\r\n\r\n",
                 self.authority,
                 env!("CARGO_PKG_VERSION")

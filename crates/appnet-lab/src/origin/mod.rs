@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::LabError;
 use crate::host::LabHost;
 use crate::link::{LinkSpec, Region};
-use crate::net::{LabNet, loopback};
+use crate::net::{LabNet, free_tcp_port, loopback};
 use crate::report::Figure;
 use crate::topology::Topology;
 use crate::zipf::Zipf;
@@ -123,8 +123,8 @@ pub async fn run(
     let (port, back_port) = if net.in_namespaces() {
         (80, 80)
     } else {
-        let port = free_port(origin_host.ip)?;
-        (port, if net.relay_link().is_some() { free_port(origin_host.ip)? } else { port })
+        let port = free_tcp_port(origin_host.ip)?;
+        (port, if net.relay_link().is_some() { free_tcp_port(origin_host.ip)? } else { port })
     };
     let stats = Arc::new(PeerStats::default());
     let serve = ServeSettings {
@@ -152,7 +152,7 @@ pub async fn run(
             groups.push((region.name.clone(), host, origin, Some(region.link)));
         } else {
             let front_ip = IpAddr::V4(loopback(third, ORIGIN));
-            let front = SocketAddr::new(front_ip, free_port(front_ip)?);
+            let front = SocketAddr::new(front_ip, free_tcp_port(front_ip)?);
             net.relay(front, backend, region.link).await?;
             let host = LabHost::loopback(IpAddr::V4(loopback(third, 1)));
             groups.push((region.name.clone(), host, front, Some(region.link)));
@@ -215,9 +215,4 @@ pub async fn run(
         site_bytes: Figure::bytes(site.bytes),
         groups,
     })
-}
-
-/// A TCP port free on `ip`.
-fn free_port(ip: IpAddr) -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(SocketAddr::new(ip, 0))?.local_addr()?.port())
 }

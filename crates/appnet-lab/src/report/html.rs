@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::{Figure, Report};
 use crate::dns::DnsReport;
 use crate::origin::OriginReport;
+use crate::pageload::PageLoadReport;
 
 /// The page for `report`.
 pub(super) fn render(report: &Report) -> String {
@@ -32,6 +33,9 @@ pub(super) fn render(report: &Report) -> String {
     }
     if let Some(origin) = &report.origin {
         origin_section(&mut page, origin);
+    }
+    if let Some(http) = &report.http {
+        http_section(&mut page, http);
     }
     if !report.not_built.is_empty() {
         page.push_str("<h2>Not measured yet</h2><ul>");
@@ -109,6 +113,43 @@ fn dns_section(page: &mut String, dns: &DnsReport) {
         );
     }
     page.push_str("</table>\n");
+}
+
+fn http_section(page: &mut String, http: &PageLoadReport) {
+    let _ = writeln!(
+        page,
+        "<h2>HTTP: page load time by strategy</h2>\n<p>The lab origin's front page ({} \
+         resources) loaded by appnet's page loader under each mode, over each link.</p><ul>",
+        http.page_resources
+    );
+    for finding in &http.findings {
+        let _ = write!(page, "<li>{}</li>", escape(finding));
+    }
+    page.push_str("</ul>\n");
+    for condition in &http.conditions {
+        let _ = writeln!(
+            page,
+            "<h3>{:.0} ms round trip, {} Mbit/s</h3>",
+            condition.link.rtt.as_secs_f64() * 1e3,
+            condition.link.bandwidth.unwrap_or(0) / 1_000_000
+        );
+        let items: Vec<(&str, Figure)> =
+            condition.loads.iter().map(|l| (l.mode.as_str(), l.plt)).collect();
+        bars(page, "page load time", &items);
+    }
+    let _ = writeln!(
+        page,
+        "<h3>Compression at the slowest link (parallel:6)</h3><p>{} with br/zstd/gzip accepted, \
+         {} with identity only; {} against {} over the wire.</p>",
+        http.compression[0].human(),
+        http.compression[1].human(),
+        http.compression_bytes[0].human(),
+        http.compression_bytes[1].human()
+    );
+    page.push_str("<h3>Waterfalls at the slowest link</h3>\n");
+    for (mode, svg) in &http.waterfalls {
+        let _ = writeln!(page, "<h4>{}</h4>\n{svg}", escape(mode));
+    }
 }
 
 fn origin_section(page: &mut String, origin: &OriginReport) {

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::dns::DnsReport;
 use crate::origin::OriginReport;
+use crate::pageload::PageLoadReport;
 
 /// A measured number and its unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -73,6 +74,8 @@ pub struct Report {
     pub dns: Option<DnsReport>,
     /// The origin experiment's figures, if it ran.
     pub origin: Option<OriginReport>,
+    /// The HTTP page-load experiment's figures, if it ran.
+    pub http: Option<PageLoadReport>,
     /// Scenarios not built yet, with their issue.
     pub not_built: Vec<String>,
 }
@@ -163,6 +166,45 @@ impl Report {
                     group.connections
                 ));
             }
+        }
+        if let Some(http) = &self.http {
+            out.push_str(&format!(
+                "HTTP page loads (a page of {} resources; PLT in ms)\n  {:<22}",
+                http.page_resources, "link"
+            ));
+            let modes: Vec<&str> = http
+                .conditions
+                .first()
+                .map(|c| c.loads.iter().map(|l| l.mode.as_str()).collect())
+                .unwrap_or_default();
+            for mode in &modes {
+                out.push_str(&format!("{mode:>12}"));
+            }
+            out.push('\n');
+            for condition in &http.conditions {
+                out.push_str(&format!(
+                    "  {:<22}",
+                    format!(
+                        "{:.0} ms, {} Mbit/s",
+                        condition.link.rtt.as_secs_f64() * 1e3,
+                        condition.link.bandwidth.unwrap_or(0) / 1_000_000
+                    )
+                ));
+                for load in &condition.loads {
+                    out.push_str(&format!("{:>12.0}", load.plt.value));
+                }
+                out.push('\n');
+            }
+            for finding in &http.findings {
+                out.push_str(&format!("  {finding}\n"));
+            }
+            out.push_str(&format!(
+                "  compression at the slowest link (parallel:6): {} with br, {} without ({} vs {})\n",
+                http.compression[0].human(),
+                http.compression[1].human(),
+                http.compression_bytes[0].human(),
+                http.compression_bytes[1].human()
+            ));
         }
         for missing in &self.not_built {
             out.push_str(&format!("{missing}\n"));

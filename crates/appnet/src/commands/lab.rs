@@ -10,6 +10,7 @@ use appnet_lab::dns::{self, DnsSettings};
 use appnet_lab::environment::Environment;
 use appnet_lab::link::LinkSpec;
 use appnet_lab::origin::{self, OriginSettings};
+use appnet_lab::pageload::{self, PageLoadSettings};
 use appnet_lab::report::Report;
 use appnet_lab::report::live::{self, LivePage};
 use appnet_lab::topology::{self, Needs, Topology};
@@ -58,6 +59,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         links,
         dns: None,
         origin: None,
+        http: None,
         not_built: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,6 +97,23 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
                     .block_on(origin::run(settings, &args.region, &mut progress))
                     .context("the origin experiment failed")?;
                 report.origin = Some(measured);
+            }
+            ("http", Status::Ready) => {
+                println!("\nHTTP experiment:");
+                // Its links need delay: namespaces only with netem, else in-process relays.
+                let delay = Needs { links: true, delay: true };
+                let topology = match topology::choose(args.links, &environment, delay) {
+                    Ok((topology, _)) => topology,
+                    Err(why) => {
+                        println!("  ({why}; this experiment uses in-process links)");
+                        Topology::InProcess
+                    }
+                };
+                let settings = PageLoadSettings { topology, ..PageLoadSettings::new(args.quick) };
+                let measured = runtime
+                    .block_on(pageload::run(settings, &mut progress))
+                    .context("the HTTP experiment failed")?;
+                report.http = Some(measured);
             }
             (name, state) => {
                 report.not_built.push(format!("{name}: {} — {}", status(state), scenario.measures));

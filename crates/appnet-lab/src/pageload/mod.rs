@@ -1,0 +1,240 @@
+//! The HTTP experiment: the Page Load Time of one page under every fetching strategy —
+//! `http1.0`, `persistent`, `pipelined`, `parallel:6`, `h2` — over links of several round-trip
+//! times and bandwidths, with a waterfall of each mode at the slowest link; and what br/gzip
+//! compression changes. The page is the lab origin's generated front page; the loader is
+//! `appnet http load`'s. The report says which mode wins at which RTT, from this run's numbers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use appnet_http::loader::load::{self, LoadOptions};
+use appnet_http::loader::mode::Mode;
+use appnet_http::loader::waterfall;
+use appnet_http::server::{self, ServeSettings};
+use serde::Serialize;
+
+use crate::LabError;
+use crate::host::LabHost;
+use crate::link::LinkSpec;
+use crate::net::{LabNet, free_tcp_port, loopback};
+use crate::origin::site::{self, SiteShape};
+use crate::report::Figure;
+use crate::topology::Topology;
+
+/// The origin's host number for this experiment: 127.53.0.81 or 198.18.0.81.
+const ORIGIN: u8 = 81;
+
+/// How big the experiment is.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLoadSettings {
+    /// The page: its stylesheets, scripts and images.
+    pub site: SiteShape,
+    /// Round-trip times tried.
+    pub rtts: Vec<Duration>,
+    /// Bandwidths tried, bits per second.
+    pub bandwidths: Vec<u64>,
+    /// How the hosts are joined (delay needs namespaces with netem, else in-process links).
+    pub topology: Topology,
+}
+
+impl PageLoadSettings {
+    /// `--quick` or the full run.
+    pub fn new(quick: bool) -> Self {
+        let (images_per_page, rtts, bandwidths) = if quick {
+            (12, vec![5, 40], vec![10_000_000, 100_000_000])
+        } else {
+            (40, vec![10, 50, 100], vec![5_000_000, 50_000_000])
+        };
+        Self {
+            site: SiteShape { pages: 1, stylesheets: 3, scripts: 4, images_per_page, objects: 0 },
+            rtts: rtts.into_iter().map(Duration::from_millis).collect(),
+            bandwidths,
+            topology: Topology::InProcess,
+        }
+    }
+}
+
+/// One mode's load under one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeLoad {
+    /// The mode.
+    pub mode: String,
+    /// Page Load Time.
+    pub plt: Figure,
+    /// Connections opened.
+    pub connections: usize,
+    /// Requests made.
+    pub requests: usize,
+    /// Body bytes over the wire.
+    pub bytes: Figure,
+}
+
+/// Every mode under one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// The link.
+    pub link: LinkSpec,
+    /// One per mode, in the order run.
+    pub loads: Vec<ModeLoad>,
+    /// The fastest mode here.
+    pub fastest: String,
+}
+
+/// Everything the HTTP experiment measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLoadReport {
+    /// The experiment's size.
+    pub settings: PageLoadSettings,
+    /// Resources on the page (the document excluded).
+    pub page_resources: usize,
+    /// One per (RTT, bandwidth).
+    pub conditions: Vec<Condition>,
+    /// At the slowest link, parallel:6: PLT with compression (br) and without (identity).
+    pub compression: [Figure; 2],
+    /// Bytes over the wire, with and without compression.
+    pub compression_bytes: [Figure; 2],
+    /// Sentences stating which mode won where, from the numbers above.
+    pub findings: Vec<String>,
+    /// The waterfalls at the slowest link, one per mode (SVG), for the HTML report.
+    #[serde(skip)]
+    pub waterfalls: Vec<(String, String)>,
+}
+
+/// Runs the experiment, reporting progress through `progress`.
+pub async fn run(
+    settings: PageLoadSettings,
+    progress: &mut impl FnMut(&str),
+) -> Result<PageLoadReport, LabError> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().to_path_buf();
+    let shape = settings.site;
+    let site = tokio::task::spawn_blocking(move || site::generate(&root, shape))
+        .await
+        .map_err(|e| LabError::new(e.to_string()))??;
+    let page = site.pages.first().ok_or_else(|| LabError::new("the site has no page"))?;
+    let page_resources = page.resources.len();
+    let mut net = LabNet::new(settings.topology, None)?;
+    let origin_host = net.host(0, ORIGIN, None)?;
+    let port = if net.in_namespaces() { 80 } else { free_tcp_port(origin_host.ip)? };
+    let backend = SocketAddr::new(origin_host.ip, port);
+    let serve = ServeSettings {
+        root: dir.path().to_path_buf(),
+        listen: vec![backend],
+        access_log: false,
+        ..ServeSettings::default()
+    };
+    progress(&format!("an origin with a page of {page_resources} resources"));
+    let running = origin_host.run(async move { server::spawn(serve).await }).await??;
+
+    let mut links = Vec::new();
+    for rtt in &settings.rtts {
+        for bandwidth in &settings.bandwidths {
+            links.push(LinkSpec { rtt: *rtt, bandwidth: Some(*bandwidth) });
+        }
+    }
+    let mut conditions = Vec::new();
+    let mut waterfalls = Vec::new();
+    let mut compression = [Figure::millis(Duration::ZERO); 2];
+    let mut compression_bytes = [Figure::bytes(0); 2];
+    let slowest = links.iter().copied().max_by_key(|l| (l.rtt, std::cmp::Reverse(l.bandwidth)));
+    for (index, link) in links.iter().enumerate() {
+        // Each link has its own client host (a namespace behind it) or relay (on loopback).
+        let third = 30 + index as u8;
+        let (client, target) = if net.in_namespaces() {
+            (net.host(third, 1, Some(*link))?, backend)
+        } else {
+            let front_ip = IpAddr::V4(loopback(third, ORIGIN));
+            let front = SocketAddr::new(front_ip, free_tcp_port(front_ip)?);
+            net.relay(front, backend, *link).await?;
+            (LabHost::loopback(IpAddr::V4(loopback(third, 1))), front)
+        };
+        let url = url::Url::parse(&format!("http://{target}{}", page.path))
+            .map_err(|e| LabError::new(e.to_string()))?;
+        let mut loads = Vec::new();
+        for mode in Mode::COMPARED {
+            progress(&format!(
+                "{mode} at {:.0} ms, {} Mbit/s",
+                link.rtt.as_secs_f64() * 1e3,
+                link.bandwidth.unwrap_or(0) / 1_000_000
+            ));
+            let options = LoadOptions { mode, ..LoadOptions::default() };
+            let loaded = load_on(&client, &url, options).await?;
+            if Some(*link) == slowest {
+                waterfalls.push((mode.to_string(), waterfall::svg(&loaded)));
+            }
+            loads.push(ModeLoad {
+                mode: mode.to_string(),
+                plt: Figure::millis(loaded.plt),
+                connections: loaded.connections,
+                requests: loaded.entries.len(),
+                bytes: Figure::bytes(loaded.bytes),
+            });
+        }
+        if Some(*link) == slowest {
+            progress("parallel:6 without compression, at the slowest link");
+            let plain = LoadOptions { accept_encoding: "identity", ..LoadOptions::default() };
+            let without = load_on(&client, &url, plain).await?;
+            let with = loads.iter().find(|l| l.mode == "parallel:6");
+            compression = [with.map_or(compression[0], |l| l.plt), Figure::millis(without.plt)];
+            compression_bytes =
+                [with.map_or(compression_bytes[0], |l| l.bytes), Figure::bytes(without.bytes)];
+        }
+        let fastest = loads
+            .iter()
+            .min_by(|a, b| a.plt.value.total_cmp(&b.plt.value))
+            .map_or_else(String::new, |l| l.mode.clone());
+        conditions.push(Condition { link: *link, loads, fastest });
+    }
+    running.shutdown().await;
+    drop(net);
+    let findings = findings(&conditions);
+    Ok(PageLoadReport {
+        settings,
+        page_resources,
+        conditions,
+        compression,
+        compression_bytes,
+        findings,
+        waterfalls,
+    })
+}
+
+/// Loads `url` from `client`'s host.
+async fn load_on(
+    client: &LabHost,
+    url: &url::Url,
+    options: LoadOptions,
+) -> Result<appnet_http::loader::record::PageLoad, LabError> {
+    let url = url.clone();
+    client
+        .run(async move { load::load(&url, &options).await })
+        .await?
+        .map_err(|e| LabError::new(e.to_string()))
+}
+
+/// "At 40 ms, h2 was fastest (…), 3.1x faster than http1.0", one per condition.
+fn findings(conditions: &[Condition]) -> Vec<String> {
+    conditions
+        .iter()
+        .map(|condition| {
+            let plt = |mode: &str| {
+                condition.loads.iter().find(|l| l.mode == mode).map_or(0.0, |l| l.plt.value)
+            };
+            let best = plt(&condition.fastest);
+            let worst = condition.loads.iter().map(|l| l.plt.value).fold(0.0, f64::max);
+            let slowest = condition
+                .loads
+                .iter()
+                .find(|l| l.plt.value == worst)
+                .map_or("", |l| l.mode.as_str());
+            format!(
+                "At {:.0} ms RTT and {} Mbit/s, {} was fastest ({best:.0} ms), {:.1}x faster than \
+                 {slowest} ({worst:.0} ms).",
+                condition.link.rtt.as_secs_f64() * 1e3,
+                condition.link.bandwidth.unwrap_or(0) / 1_000_000,
+                condition.fastest,
+                if best > 0.0 { worst / best } else { 0.0 }
+            )
+        })
+        .collect()
+}
