@@ -114,8 +114,10 @@ pub(crate) enum HttpCommand {
     once, responses read in order), h2 (one HTTP/2 connection per host, every request multiplexed: ALPN \
     over TLS, prior knowledge over http://), compare (each in turn, a table of PLT). gzip, br and \
     zstd are accepted and decoded. Prints the Page Load Time, requests, bytes, connections and, \
-    per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. Not built \
-    yet (issue #7): --repeat (a private cache), --dns (a given resolver).")]
+    per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. --repeat \
+    loads it again through a private cache (Cache-Control, Expires, heuristic freshness, \
+    revalidation) and says what was reused. Not built yet (issue #7): --dns (a given \
+    resolver).")]
 pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
@@ -138,6 +140,10 @@ pub(crate) struct LoadArgs {
     /// Believe any certificate (as curl -k).
     #[arg(long, short = 'k')]
     pub(crate) insecure: bool,
+    /// Load the page a second time through a private browser cache filled by the first load:
+    /// fresh copies used as they are, stale ones revalidated (ETag/Last-Modified → 304).
+    #[arg(long)]
+    pub(crate) repeat: bool,
     /// Ask for no content coding (Accept-Encoding: identity), to see what compression saves.
     #[arg(long)]
     pub(crate) no_compression: bool,

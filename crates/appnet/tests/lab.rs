@@ -63,6 +63,9 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     assert!(plt(0) > plt(1), "at 40 ms, http1.0 {} > persistent {}", plt(0), plt(1));
     assert_eq!(long[0]["connections"], long[0]["requests"], "http1.0: a connection each");
     assert_eq!(http["findings"].as_array().map(Vec::len), Some(4));
+    // The repeat view: every request revalidated (the origin says no-cache), no body sent again.
+    let revalidated = http["revalidated"].as_array().unwrap();
+    assert!(revalidated[0].as_u64() > Some(0) && revalidated[0] == revalidated[1], "{http}");
 
     // The origin: the local clients loaded the front page and the catalogue sample, and the
     // origin's own counts say so — one request per resource, on 1 + 6 + 4 connections.
@@ -93,7 +96,7 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         "sequence diagram arrows: {}",
         dom.stderr
     );
-    assert!(count("class=\"bar\"") >= 26, "bar charts, the origin's and HTTP's included");
+    assert!(count("class=\"bar\"") >= 28, "bar charts, the origin's and HTTP's included");
     assert_eq!(count("class=\"waterfall\""), 5, "a waterfall per mode");
     assert_eq!(count("class=\"series\""), 1, "the hit-ratio line");
     let mut shot_args: Vec<&str> = flags.to_vec();

@@ -260,3 +260,52 @@ fn an_unreachable_host_is_a_clear_error() {
         run(APPNET, "appnet", &["http", "load", "--mode", "spdy", &url], Duration::from_secs(30));
     assert!(out.stderr.contains("modes are http1.0, parallel:N"), "{}", out.stderr);
 }
+
+#[test]
+fn the_repeat_view_uses_fresh_copies_and_revalidates_stale_ones() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let port = free_tcp_port();
+    let config = site.path().join("appnet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http.server]\nroot = \"{}\"\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[http.server.rule]]\nmatch = \"/img/\"\nexpires = \"1h\"\n\
+             [[http.server.rule]]\nmatch = \"/\"\nexpires = \"epoch\"\n",
+            site.path().display()
+        ),
+    )
+    .unwrap();
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--config", config.to_str().unwrap()])
+        .start();
+    let listen = format!("127.0.0.1:{port}");
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("http://{listen}/");
+    for mode in ["parallel:6", "pipelined", "h2"] {
+        let views = load(&["--repeat", "--mode", mode, &url]);
+        let (first, repeat) = (&views["first"], &views["repeat"]);
+        assert_eq!(paths(first), expected(), "{mode}");
+        assert_eq!(paths(repeat), expected(), "{mode}: the repeat view finds the same page");
+        let entries = repeat["entries"].as_array().unwrap();
+        for entry in entries {
+            let path = url::Url::parse(entry["url"].as_str().unwrap()).unwrap().path().to_owned();
+            if path.starts_with("/img/") {
+                // Fresh for an hour: used without a request.
+                assert_eq!(entry["cache"], "fresh", "{mode} {path}: {entry}");
+                assert_eq!(entry["bytes"], 0);
+            } else {
+                // Cache-Control: no-cache (expires epoch): asked again, answered 304.
+                assert_eq!(entry["cache"], "revalidated", "{mode} {path}: {entry}");
+                assert_eq!(entry["status"], 304);
+            }
+        }
+        // The stylesheet's 304 still yields its imports and images from the stored copy.
+        assert!(entries.iter().any(|e| e["url"].as_str().unwrap().ends_with("/img/bg.png")));
+        assert!(repeat["bytes"].as_u64() < first["bytes"].as_u64(), "{mode}");
+    }
+    drop(server);
+}

@@ -22,16 +22,11 @@ pub fn har(load: &PageLoad) -> Value {
             let query: Vec<Value> = url::Url::parse(&entry.url)
                 .map(|u| u.query_pairs().map(|(k, v)| json!({"name": k, "value": v})).collect())
                 .unwrap_or_default();
-            let mut headers = Vec::new();
-            if let Some(value) = &entry.content_type {
-                headers.push(json!({"name": "content-type", "value": value}));
-            }
-            if let Some(value) = &entry.content_encoding {
-                headers.push(json!({"name": "content-encoding", "value": value}));
-            }
-            if let Some(value) = &entry.redirect {
-                headers.push(json!({"name": "location", "value": value}));
-            }
+            let headers: Vec<Value> = entry
+                .headers
+                .iter()
+                .map(|(name, value)| json!({"name": name, "value": value}))
+                .collect();
             json!({
                 "pageref": "page_1",
                 "startedDateTime": iso8601(load.started_at + entry.queued),
@@ -76,6 +71,7 @@ pub fn har(load: &PageLoad) -> Value {
                 },
                 "connection": entry.connection.to_string(),
                 "_resourceType": entry.kind,
+                "_fromCache": entry.cache,
             })
         })
         .collect();
@@ -130,6 +126,8 @@ pub(crate) mod tests {
             content_type: Some("text/html".to_owned()),
             content_encoding: Some("br".to_owned()),
             redirect: None,
+            cache: None,
+            headers: vec![("content-type".to_owned(), "text/html".to_owned())],
         };
         PageLoad {
             url: "https://lab.test/".to_owned(),

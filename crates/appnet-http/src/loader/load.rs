@@ -10,6 +10,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Version, header};
 use url::Url;
 
+use super::cache::{Lookup, PrivateCache};
 use super::connection::{self, Opened, Origin, Sender, TlsClients, Trust};
 use super::discover::{self, Found, Kind};
 use super::mode::Mode;
@@ -55,10 +56,35 @@ impl Default for LoadOptions {
 
 /// Loads the page at `url`.
 pub async fn load(url: &Url, options: &LoadOptions) -> Result<PageLoad, LoadError> {
-    tokio::time::timeout(options.timeout, Loader::new(options)?.run(url)).await.map_err(|_| {
+    Ok(load_cached(url, options, PrivateCache::new()).await?.0)
+}
+
+/// Loads the page at `url` through the private `cache` (fresh copies used, stale ones
+/// revalidated), and returns the cache with what this load stored.
+pub async fn load_cached(
+    url: &Url,
+    options: &LoadOptions,
+    cache: PrivateCache,
+) -> Result<(PageLoad, PrivateCache), LoadError> {
+    let loading = Loader::new(options, cache)?.run(url);
+    tokio::time::timeout(options.timeout, loading).await.map_err(|_| {
         LoadError::new(format!("{url}: the page took longer than {:?}", options.timeout))
     })?
 }
+
+/// The response fields the entries keep (the HAR lists them; the private cache reads them).
+const KEPT_HEADERS: [header::HeaderName; 10] = [
+    header::CACHE_CONTROL,
+    header::EXPIRES,
+    header::DATE,
+    header::AGE,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::VARY,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::LOCATION,
+];
 
 /// A connection of the load.
 struct Conn {
@@ -72,6 +98,8 @@ struct Wanted {
     found: Found,
     queued: Duration,
     redirects: usize,
+    /// Fields making the request conditional (revalidating a stale cached copy).
+    conditions: Vec<(&'static str, String)>,
 }
 
 /// What a request task hands back.
@@ -93,10 +121,12 @@ struct Loader<'a> {
     opened: usize,
     bytes: u64,
     requests: usize,
+    cache: PrivateCache,
+    started_at: SystemTime,
 }
 
 impl<'a> Loader<'a> {
-    fn new(options: &'a LoadOptions) -> Result<Self, LoadError> {
+    fn new(options: &'a LoadOptions, cache: PrivateCache) -> Result<Self, LoadError> {
         Ok(Self {
             options,
             tls: TlsClients::new(&options.trust)?,
@@ -109,11 +139,14 @@ impl<'a> Loader<'a> {
             opened: 0,
             bytes: 0,
             requests: 0,
+            cache,
+            started_at: SystemTime::now(),
         })
     }
 
-    async fn run(mut self, url: &Url) -> Result<PageLoad, LoadError> {
+    async fn run(mut self, url: &Url) -> Result<(PageLoad, PrivateCache), LoadError> {
         let started_at = SystemTime::now();
+        self.started_at = started_at;
         self.start = Instant::now();
         self.want(Found { url: url.clone(), kind: Kind::Document }, 0);
         if self.options.mode == Mode::Pipelined {
@@ -124,7 +157,7 @@ impl<'a> Loader<'a> {
         let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
         // In the order the requests were made (they finish in another).
         self.entries.sort_by_key(|e| (e.started, e.queued));
-        Ok(PageLoad {
+        let page = PageLoad {
             url: url.to_string(),
             mode: self.options.mode.to_string(),
             plt,
@@ -132,7 +165,48 @@ impl<'a> Loader<'a> {
             connections: self.opened,
             bytes: self.bytes,
             started_at,
-        })
+        };
+        Ok((page, self.cache))
+    }
+
+    /// `wanted` as the cache leaves it: `None` when a fresh copy answered it (recorded here),
+    /// else the request to make, conditional when a stale copy can be revalidated.
+    fn through_cache(&mut self, mut wanted: Wanted) -> Result<Option<Wanted>, LoadError> {
+        match self.cache.lookup(&wanted.found.url, SystemTime::now()) {
+            Lookup::Miss => Ok(Some(wanted)),
+            Lookup::Revalidate(conditions) => {
+                wanted.conditions = conditions;
+                Ok(Some(wanted))
+            }
+            Lookup::Fresh(cached) => {
+                let at = self.start.elapsed();
+                let header = |name: &str| cached.stored.headers.get(name).map(str::to_owned);
+                let status = cached.stored.status;
+                let entry = Entry {
+                    url: wanted.found.url.to_string(),
+                    kind: wanted.found.kind,
+                    status,
+                    protocol: "cache".to_owned(),
+                    connection: 0,
+                    queued: wanted.queued,
+                    started: at,
+                    dns: Duration::ZERO,
+                    connect: Duration::ZERO,
+                    tls: Duration::ZERO,
+                    wait: Duration::ZERO,
+                    receive: Duration::ZERO,
+                    bytes: 0,
+                    decoded_bytes: cached.size,
+                    content_type: header("content-type"),
+                    content_encoding: header("content-encoding"),
+                    redirect: header("location").filter(|_| (300..400).contains(&status)),
+                    cache: Some("fresh"),
+                    headers: cached.stored.headers.0.clone(),
+                };
+                self.record(wanted, Ok((entry, cached.body)))?;
+                Ok(None)
+            }
+        }
     }
 
     /// Every mode but pipelining: a task per request, on the connections the mode allows.
@@ -140,12 +214,13 @@ impl<'a> Loader<'a> {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             while let Some(wanted) = self.queue.pop_front() {
+                let Some(wanted) = self.through_cache(wanted)? else { continue };
                 match self.dispatch(wanted, tasks.len()) {
                     Ok(task) => {
                         tasks.spawn(task);
                     }
                     Err(wanted) => {
-                        self.queue.push_front(wanted);
+                        self.queue.push_front(*wanted);
                         break;
                     }
                 }
@@ -165,6 +240,7 @@ impl<'a> Loader<'a> {
         while !self.queue.is_empty() {
             let mut by_origin: Vec<(Origin, Vec<Wanted>)> = Vec::new();
             for wanted in std::mem::take(&mut self.queue) {
+                let Some(wanted) = self.through_cache(wanted)? else { continue };
                 let origin = Origin::of(&wanted.found.url)?;
                 match by_origin.iter_mut().find(|(o, _)| *o == origin) {
                     Some((_, batch)) => batch.push(wanted),
@@ -185,11 +261,12 @@ impl<'a> Loader<'a> {
                     }
                     let Some((pipe, id)) = pipes.get_mut(&origin) else { break };
                     let id = *id;
-                    let targets: Vec<String> = batch
+                    let targets: Vec<(String, Vec<(&'static str, String)>)> = batch
                         .iter()
                         .map(|w| {
-                            w.found.url[url::Position::BeforePath..url::Position::AfterQuery]
-                                .to_owned()
+                            let url = &w.found.url;
+                            let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+                            (target.to_owned(), w.conditions.clone())
                         })
                         .collect();
                     let sent = self.start.elapsed();
@@ -237,6 +314,32 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Keeps a fetched response in the cache, or on a 304 freshens the stored copy and takes
+    /// its body for discovery.
+    fn remember(&mut self, wanted: &Wanted, entry: &mut Entry, body: &mut Option<Vec<u8>>) {
+        if entry.cache.is_some() {
+            return;
+        }
+        let url = &wanted.found.url;
+        let sent = self.started_at + entry.started + entry.dns + entry.connect + entry.tls;
+        let received = sent + entry.wait + entry.receive;
+        if entry.status == 304 && !wanted.conditions.is_empty() {
+            self.cache.freshen(url, &entry.headers, sent, received);
+            entry.cache = Some("revalidated");
+            if matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet) {
+                *body = self.cache.body(url).cloned();
+            }
+            return;
+        }
+        let stored = appnet_cache::freshness::Stored {
+            request_time: sent,
+            response_time: received,
+            status: entry.status,
+            headers: appnet_cache::Headers(entry.headers.clone()),
+        };
+        self.cache.store(url, stored, body.clone(), entry.decoded_bytes);
+    }
+
     fn fetch(&self) -> Fetch {
         Fetch { max_bytes: self.options.max_bytes, accept_encoding: self.options.accept_encoding }
     }
@@ -250,7 +353,8 @@ impl<'a> Loader<'a> {
             return;
         }
         self.requests += 1;
-        self.queue.push_back(Wanted { found, queued: self.start.elapsed(), redirects });
+        let queued = self.start.elapsed();
+        self.queue.push_back(Wanted { found, queued, redirects, conditions: Vec::new() });
     }
 
     /// A task fetching `wanted` on a connection the mode allows now, or `wanted` back when it
@@ -259,7 +363,7 @@ impl<'a> Loader<'a> {
         &mut self,
         wanted: Wanted,
         in_flight: usize,
-    ) -> Result<impl Future<Output = Done> + Send + 'static, Wanted> {
+    ) -> Result<impl Future<Output = Done> + Send + 'static, Box<Wanted>> {
         let Ok(origin) = Origin::of(&wanted.found.url) else {
             let error = LoadError::new(format!("{}: no host", wanted.found.url));
             return Ok(Task::Failed(wanted, error).run(self.start, self.fetch()));
@@ -282,7 +386,7 @@ impl<'a> Loader<'a> {
         let may_open =
             *open < mode.connections_per_host() && (mode != Mode::Http10 || in_flight == 0);
         if !may_open {
-            return Err(wanted);
+            return Err(Box::new(wanted));
         }
         *open += 1;
         self.opened += 1;
@@ -323,7 +427,7 @@ impl<'a> Loader<'a> {
         wanted: Wanted,
         entry: Result<(Entry, Option<Vec<u8>>), LoadError>,
     ) -> Result<(), LoadError> {
-        let (entry, body) = match entry {
+        let (mut entry, mut body) = match entry {
             Ok(done) => done,
             // The document itself failing fails the load; a resource failing is recorded.
             Err(error) if wanted.found.kind == Kind::Document && self.entries.is_empty() => {
@@ -335,6 +439,7 @@ impl<'a> Loader<'a> {
             }
         };
         self.bytes += entry.bytes;
+        self.remember(&wanted, &mut entry, &mut body);
         if let Some(location) = &entry.redirect {
             if wanted.redirects >= self.options.max_redirects {
                 return Err(LoadError::new(format!("{}: too many redirects", wanted.found.url)));
@@ -449,6 +554,9 @@ async fn request(
     let mut builder = Request::get(target)
         .header(header::ACCEPT_ENCODING, accept_encoding)
         .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")));
+    for (name, value) in &wanted.conditions {
+        builder = builder.header(*name, value.as_str());
+    }
     let sent = Instant::now();
     let response = match sender {
         Sender::Http1(sender) => {
@@ -462,12 +570,14 @@ async fn request(
         }
         Sender::Http2(sender) => {
             // HTTP/2 wants the absolute form: hyper turns it into :scheme and :authority.
-            let request = Request::get(url.as_str())
+            let mut h2 = Request::get(url.as_str())
                 .header(header::ACCEPT_ENCODING, accept_encoding)
                 .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")))
-                .version(Version::HTTP_2)
-                .body(Empty::new())
-                .map_err(|e| failed(&e))?;
+                .version(Version::HTTP_2);
+            for (name, value) in &wanted.conditions {
+                h2 = h2.header(*name, value.as_str());
+            }
+            let request = h2.body(Empty::new()).map_err(|e| failed(&e))?;
             sender.ready().await.map_err(|e| failed(&e))?;
             sender.send_request(request).await.map_err(|e| failed(&e))?
         }
@@ -526,6 +636,11 @@ fn make_entry(
         content_type: header(header::CONTENT_TYPE),
         content_encoding,
         redirect,
+        cache: None,
+        headers: KEPT_HEADERS
+            .iter()
+            .filter_map(|name| header(name.clone()).map(|v| (name.as_str().to_owned(), v)))
+            .collect(),
     };
     Ok((entry, decoded.filter(|_| wants_body)))
 }

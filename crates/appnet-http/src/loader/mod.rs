@@ -7,7 +7,9 @@
 //! - [`load`]: the driver that fetches by the mode's rules; [`record`]: what it measured.
 //! - [`decode`]: Content-Encoding undone, with a size cap; [`framing`]: pipelined HTTP/1.1
 //!   responses told apart (pure), for [`pipeline`], the pipelining client.
+//! - [`cache`]: the private cache of the repeat view (RFC 9111 rules from `appnet_cache`).
 //! - [`har`] and [`waterfall`]: the load as a HAR 1.2 file and as an SVG waterfall.
+pub mod cache;
 pub mod connection;
 pub mod decode;
 pub mod discover;

@@ -56,18 +56,22 @@ impl Pipeline {
     /// after any response): the caller asks again for the rest on a new connection.
     pub async fn exchange(
         &mut self,
-        targets: &[String],
+        targets: &[(String, Vec<(&'static str, String)>)],
         accept_encoding: &str,
     ) -> Result<Vec<Timed>, LoadError> {
         let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{}: {e}", self.authority));
         let mut requests = String::new();
-        for target in targets {
+        for (target, conditions) in targets {
             requests.push_str(&format!(
                 "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: {accept_encoding}\r\n\
-                 User-Agent: appnet/{}\r\n\r\n",
+                 User-Agent: appnet/{}\r\n",
                 self.authority,
                 env!("CARGO_PKG_VERSION")
             ));
+            for (name, value) in conditions {
+                requests.push_str(&format!("{name}: {value}\r\n"));
+            }
+            requests.push_str("\r\n");
         }
         let sent = Instant::now();
         self.stream.write_all(requests.as_bytes()).await.map_err(|e| failed(&e))?;

@@ -52,6 +52,11 @@ pub struct Entry {
     pub content_encoding: Option<String>,
     /// Where a redirect pointed, if it was one.
     pub redirect: Option<String>,
+    /// `fresh` (used from the private cache, no request), `revalidated` (a 304 confirmed the
+    /// stored copy), or `None` (fetched).
+    pub cache: Option<&'static str>,
+    /// The response's caching and content fields (names lowercase), as the HAR lists them.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Entry {

@@ -1,12 +1,15 @@
 //! The HTTP experiment: the Page Load Time of one page under every fetching strategy —
 //! `http1.0`, `persistent`, `pipelined`, `parallel:6`, `h2` — over links of several round-trip
-//! times and bandwidths, with a waterfall of each mode at the slowest link; and what br/gzip
-//! compression changes. The page is the lab origin's generated front page; the loader is
+//! times and bandwidths, with a waterfall of each mode at the slowest link; what br/gzip
+//! compression changes; and the repeat view through a browser cache, each copy revalidated,
+//! against the full load. The page is the lab origin's generated front page; the loader is
 //! `appnet http load`'s. The report says which mode wins at which RTT, from this run's numbers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use appnet_http::files::rules::{Rule, RuleTable, Rules};
+use appnet_http::loader::cache::PrivateCache;
 use appnet_http::loader::load::{self, LoadOptions};
 use appnet_http::loader::mode::Mode;
 use appnet_http::loader::waterfall;
@@ -93,6 +96,11 @@ pub struct PageLoadReport {
     pub compression: [Figure; 2],
     /// Bytes over the wire, with and without compression.
     pub compression_bytes: [Figure; 2],
+    /// At the slowest link, parallel:6: a full load, then the repeat view through the
+    /// browser cache, every copy revalidated (the origin says `no-cache`).
+    pub repeat_view: [Figure; 2],
+    /// Requests answered 304 in the repeat view, of all it made.
+    pub revalidated: [usize; 2],
     /// Sentences stating which mode won where, from the numbers above.
     pub findings: Vec<String>,
     /// The waterfalls at the slowest link, one per mode (SVG), for the HTML report.
@@ -117,10 +125,18 @@ pub async fn run(
     let origin_host = net.host(0, ORIGIN, None)?;
     let port = if net.in_namespaces() { 80 } else { free_tcp_port(origin_host.ip)? };
     let backend = SocketAddr::new(origin_host.ip, port);
+    // Every copy must be revalidated before reuse, so the repeat view shows validation.
+    let no_cache = RuleTable {
+        pattern: "/".to_owned(),
+        expires: Some("epoch".to_owned()),
+        cache_control: None,
+        preload: Vec::new(),
+    };
     let serve = ServeSettings {
         root: dir.path().to_path_buf(),
         listen: vec![backend],
         access_log: false,
+        rules: Rules(vec![Rule::from_table(&no_cache).map_err(LabError::new)?]),
         ..ServeSettings::default()
     };
     progress(&format!("an origin with a page of {page_resources} resources"));
@@ -136,6 +152,8 @@ pub async fn run(
     let mut waterfalls = Vec::new();
     let mut compression = [Figure::millis(Duration::ZERO); 2];
     let mut compression_bytes = [Figure::bytes(0); 2];
+    let mut repeat_view = [Figure::millis(Duration::ZERO); 2];
+    let mut revalidated = [0; 2];
     let slowest = links.iter().copied().max_by_key(|l| (l.rtt, std::cmp::Reverse(l.bandwidth)));
     for (index, link) in links.iter().enumerate() {
         // Each link has its own client host (a namespace behind it) or relay (on loopback).
@@ -178,6 +196,11 @@ pub async fn run(
             compression = [with.map_or(compression[0], |l| l.plt), Figure::millis(without.plt)];
             compression_bytes =
                 [with.map_or(compression_bytes[0], |l| l.bytes), Figure::bytes(without.bytes)];
+            progress("parallel:6 again, through the browser cache (the repeat view)");
+            let (first, repeat) = repeat_on(&client, &url).await?;
+            repeat_view = [Figure::millis(first.plt), Figure::millis(repeat.plt)];
+            let answered = repeat.entries.iter().filter(|e| e.cache == Some("revalidated")).count();
+            revalidated = [answered, repeat.entries.len()];
         }
         let fastest = loads
             .iter()
@@ -194,6 +217,8 @@ pub async fn run(
         conditions,
         compression,
         compression_bytes,
+        repeat_view,
+        revalidated,
         findings,
         waterfalls,
     })
@@ -208,6 +233,24 @@ async fn load_on(
     let url = url.clone();
     client
         .run(async move { load::load(&url, &options).await })
+        .await?
+        .map_err(|e| LabError::new(e.to_string()))
+}
+
+/// A full load from `client`, then the same through the cache it filled.
+async fn repeat_on(
+    client: &LabHost,
+    url: &url::Url,
+) -> Result<(appnet_http::loader::record::PageLoad, appnet_http::loader::record::PageLoad), LabError>
+{
+    let url = url.clone();
+    client
+        .run(async move {
+            let options = LoadOptions::default();
+            let (first, cache) = load::load_cached(&url, &options, PrivateCache::new()).await?;
+            let (repeat, _) = load::load_cached(&url, &options, cache).await?;
+            Ok::<_, appnet_http::loader::LoadError>((first, repeat))
+        })
         .await?
         .map_err(|e| LabError::new(e.to_string()))
 }

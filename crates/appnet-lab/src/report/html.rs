@@ -146,6 +146,17 @@ fn http_section(page: &mut String, http: &PageLoadReport) {
         http.compression_bytes[0].human(),
         http.compression_bytes[1].human()
     );
+    page.push_str("<h3>The repeat view at the slowest link (parallel:6)</h3>\n");
+    bars(
+        page,
+        "repeat view",
+        &[("full load", http.repeat_view[0]), ("repeat view, revalidated", http.repeat_view[1])],
+    );
+    let _ = writeln!(
+        page,
+        "<p>{} of {} requests of the repeat view were answered 304 Not Modified.</p>",
+        http.revalidated[0], http.revalidated[1]
+    );
     page.push_str("<h3>Waterfalls at the slowest link</h3>\n");
     for (mode, svg) in &http.waterfalls {
         let _ = writeln!(page, "<h4>{}</h4>\n{svg}", escape(mode));

@@ -205,6 +205,13 @@ impl Report {
                 http.compression_bytes[0].human(),
                 http.compression_bytes[1].human()
             ));
+            out.push_str(&format!(
+                "  repeat view through the browser cache: {} against {} for the full load ({} of {} requests revalidated, 304)\n",
+                http.repeat_view[1].human(),
+                http.repeat_view[0].human(),
+                http.revalidated[0],
+                http.revalidated[1]
+            ));
         }
         for missing in &self.not_built {
             out.push_str(&format!("{missing}\n"));

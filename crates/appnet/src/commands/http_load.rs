@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use appnet_http::loader::cache::PrivateCache;
 use appnet_http::loader::connection::Trust;
 use appnet_http::loader::load::{self, LoadOptions};
 use appnet_http::loader::mode::Mode;
@@ -46,30 +47,71 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         if modes.len() > 1 && !args.json {
             eprintln!("loading {url} with {mode} …");
         }
-        let page = runtime.block_on(load::load(&url, &options))?;
-        let suffix = (modes.len() > 1).then(|| mode.to_string().replace(':', "-"));
-        if let Some(path) = &args.har {
-            let text = serde_json::to_string_pretty(&har::har(&page))?;
-            write(&named(path, suffix.as_deref()), text.as_bytes())?;
+        let (page, cache) =
+            runtime.block_on(load::load_cached(&url, &options, PrivateCache::new()))?;
+        let repeat = if args.repeat {
+            Some(runtime.block_on(load::load_cached(&url, &options, cache))?.0)
+        } else {
+            None
+        };
+        let views = std::iter::once((&page, "")).chain(repeat.iter().map(|r| (r, "repeat")));
+        for (view, label) in views {
+            let mut suffix: Vec<String> = Vec::new();
+            if modes.len() > 1 {
+                suffix.push(mode.to_string().replace(':', "-"));
+            }
+            if !label.is_empty() {
+                suffix.push(label.to_owned());
+            }
+            let suffix = (!suffix.is_empty()).then(|| suffix.join("."));
+            if let Some(path) = &args.har {
+                let text = serde_json::to_string_pretty(&har::har(view))?;
+                write(&named(path, suffix.as_deref()), text.as_bytes())?;
+            }
+            if let Some(path) = &args.waterfall {
+                write(&named(path, suffix.as_deref()), waterfall::svg(view).as_bytes())?;
+            }
         }
-        if let Some(path) = &args.waterfall {
-            write(&named(path, suffix.as_deref()), waterfall::svg(&page).as_bytes())?;
-        }
-        loads.push(page);
+        loads.push((page, repeat));
     }
     if args.json {
+        let views = |(first, repeat): &(PageLoad, Option<PageLoad>)| match repeat {
+            Some(repeat) => serde_json::json!({"first": first, "repeat": repeat}),
+            None => serde_json::to_value(first).unwrap_or_default(),
+        };
         let value = if loads.len() == 1 {
-            serde_json::to_value(&loads[0])?
+            views(&loads[0])
         } else {
-            serde_json::to_value(&loads)?
+            serde_json::Value::Array(loads.iter().map(views).collect())
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else if loads.len() == 1 {
-        print!("{}", table(&loads[0]));
+        print!("{}", table(&loads[0].0));
+        if let Some(repeat) = &loads[0].1 {
+            println!("\nRepeat view, through the private cache: {}", reuse(repeat));
+            print!("{}", table(repeat));
+        }
     } else {
-        print!("{}", comparison(&loads));
+        let firsts: Vec<PageLoad> = loads.iter().map(|(first, _)| first.clone()).collect();
+        print!("{}", comparison(&firsts));
+        let repeats: Vec<PageLoad> = loads.iter().filter_map(|(_, r)| r.clone()).collect();
+        if !repeats.is_empty() {
+            println!("\nRepeat views, through the private cache:");
+            print!("{}", comparison(&repeats));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "3 fresh from the cache, 7 revalidated (304), 1 fetched again".
+fn reuse(page: &PageLoad) -> String {
+    let count = |cache: Option<&str>| page.entries.iter().filter(|e| e.cache == cache).count();
+    format!(
+        "{} fresh from the cache, {} revalidated (304), {} fetched again",
+        count(Some("fresh")),
+        count(Some("revalidated")),
+        count(None)
+    )
 }
 
 /// `page.har` → `page.h2.har` for one mode of a comparison.
