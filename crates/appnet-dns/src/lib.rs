@@ -14,6 +14,7 @@
 //!   query.
 //! - [`server`]: the tokio UDP and TCP drivers for the authority.
 //! - [`dig`]: the query tool's pure parts: dig's argument syntax and output layout.
+//! - [`stub`]: a stub resolver (one question to one recursive server), for clients.
 #![warn(missing_docs)]
 
 pub mod authority;
@@ -21,4 +22,5 @@ pub mod dig;
 pub mod resolver;
 pub mod secondary;
 pub mod server;
+pub mod stub;
 pub mod zone;

@@ -101,6 +101,16 @@ pub(crate) enum HttpCommand {
     Load(LoadArgs),
 }
 
+/// `--dns`: `127.0.0.1`, `127.0.0.1:5353`, `::1` or `[::1]:53`.
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(address) = text.parse::<std::net::SocketAddr>() {
+        return Ok(address);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("`{text}`: expected ADDR or ADDR:PORT"))
+}
+
 /// `appnet http load …`
 #[derive(Debug, Args)]
 #[command(long_about = "Fetch a page and everything it embeds the way a browser does — \
@@ -116,8 +126,8 @@ pub(crate) enum HttpCommand {
     zstd are accepted and decoded. Prints the Page Load Time, requests, bytes, connections and, \
     per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. --repeat \
     loads it again through a private cache (Cache-Control, Expires, heuristic freshness, \
-    revalidation) and says what was reused. Not built yet (issue #7): --dns (a given \
-    resolver).")]
+    revalidation) and says what was reused. --dns SERVER resolves names through that server \
+    (ours, or any) instead of the system's resolver.")]
 pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
@@ -140,6 +150,10 @@ pub(crate) struct LoadArgs {
     /// Believe any certificate (as curl -k).
     #[arg(long, short = 'k')]
     pub(crate) insecure: bool,
+    /// Resolve host names through this DNS server (ADDR or ADDR:PORT, e.g. our resolver at
+    /// 127.0.0.1:5353) instead of the system's resolver.
+    #[arg(long, value_name = "SERVER[:PORT]", value_parser = parse_dns_server)]
+    pub(crate) dns: Option<std::net::SocketAddr>,
     /// Load the page a second time through a private browser cache filled by the first load:
     /// fresh copies used as they are, stale ones revalidated (ETag/Last-Modified → 304).
     #[arg(long)]

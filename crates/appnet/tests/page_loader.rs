@@ -309,3 +309,40 @@ fn the_repeat_view_uses_fresh_copies_and_revalidates_stale_ones() {
     }
     drop(server);
 }
+
+#[test]
+fn names_resolve_through_the_dns_server_given() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let (_web, port) = serve(site.path(), &["--no-access-log"]);
+    // Our authoritative server for lab.test, asked directly (it answers with authority).
+    let zone = site.path().join("lab.test.zone");
+    std::fs::write(
+        &zone,
+        "$ORIGIN lab.test.\n$TTL 60\n@ SOA ns h 1 60 60 600 60\n@ NS ns\nns A 127.0.0.1\nwww A 127.0.0.1\n",
+    )
+    .unwrap();
+    let dns_port = appnet_testkit::free_port();
+    let dns_listen = format!("127.0.0.1:{dns_port}");
+    let mut dns = Program::new(APPNET, "appnet")
+        .args(["dns", "authority", "--listen", &dns_listen, "--zone", zone.to_str().unwrap()])
+        .start();
+    dns.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(dns_listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("http://www.lab.test:{port}/");
+    let page = load(&["--dns", &dns_listen, &url]);
+    assert_eq!(paths(&page), expected());
+    assert!(page["entries"][0]["dns_ms"].as_f64().unwrap() > 0.0, "{}", page["entries"][0]);
+    // A name the server does not have is a clear error.
+    let missing = format!("http://nowhere.lab.test:{port}/");
+    let out = run(
+        APPNET,
+        "appnet",
+        &["http", "load", "--dns", &dns_listen, &missing],
+        Duration::from_secs(30),
+    );
+    assert_ne!(out.status, Some(0));
+    assert!(out.stderr.contains("cannot resolve nowhere.lab.test"), "{}", out.stderr);
+    drop(dns);
+}

@@ -76,22 +76,25 @@ pub struct Opened {
     pub tls: Duration,
 }
 
-/// The TLS client configurations, made once per load.
+/// How a load connects: its TLS client configurations (made once per load) and the DNS
+/// server names are resolved through, if not the system's.
 #[derive(Clone)]
-pub struct TlsClients {
+pub struct Connector {
     h1: Arc<ClientConfig>,
     h2: Arc<ClientConfig>,
+    resolver: Option<std::net::SocketAddr>,
 }
 
-impl TlsClients {
-    /// Configurations believing `trust`, offering http/1.1 only or h2 first.
-    pub fn new(trust: &Trust) -> Result<Self, LoadError> {
+impl Connector {
+    /// Connections believing `trust` (offering http/1.1 only, or h2 first), resolving names
+    /// through `resolver` (`None`: the system's resolver, as getaddrinfo does).
+    pub fn new(trust: &Trust, resolver: Option<std::net::SocketAddr>) -> Result<Self, LoadError> {
         let make = |alpn: &[&[u8]]| -> Result<Arc<ClientConfig>, LoadError> {
             let mut config = client_config(trust)?;
             config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
             Ok(Arc::new(config))
         };
-        Ok(Self { h1: make(&[b"http/1.1"])?, h2: make(&[b"h2", b"http/1.1"])? })
+        Ok(Self { h1: make(&[b"http/1.1"])?, h2: make(&[b"h2", b"http/1.1"])?, resolver })
     }
 }
 
@@ -183,16 +186,12 @@ pub struct Connected {
 
 /// Resolves `origin`, connects, and over `https` shakes hands offering h2 first when `h2`
 /// (http/1.1 only otherwise). Without TLS, `h2` means prior knowledge.
-pub async fn connect(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Connected, LoadError> {
+pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Connected, LoadError> {
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LoadError::new(format!("{what} {}:{}: {error}", origin.host, origin.port))
     };
     let started = Instant::now();
-    let address = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-        .await
-        .map_err(|e| failed("cannot resolve", &e))?
-        .next()
-        .ok_or_else(|| failed("no address for", &"empty answer"))?;
+    let address = resolve(origin, tls.resolver).await.map_err(|e| failed("cannot resolve", &e))?;
     let dns = started.elapsed();
     let started = Instant::now();
     let stream = TcpStream::connect(address).await.map_err(|e| failed("cannot connect to", &e))?;
@@ -213,9 +212,40 @@ pub async fn connect(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Conn
     Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls })
 }
 
+/// The address to connect to for `origin`: its literal address, or the first A (else AAAA)
+/// answer from `resolver`, or the system resolver's first answer.
+async fn resolve(
+    origin: &Origin,
+    resolver: Option<std::net::SocketAddr>,
+) -> std::io::Result<std::net::SocketAddr> {
+    use std::net::{IpAddr, SocketAddr};
+    if let Ok(ip) = origin.host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, origin.port));
+    }
+    let Some(server) = resolver else {
+        return tokio::net::lookup_host((origin.host.as_str(), origin.port))
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"));
+    };
+    let asking = appnet_dns::stub::Asking::default();
+    for rtype in [domain::base::iana::Rtype::A, domain::base::iana::Rtype::AAAA] {
+        let answer = appnet_dns::stub::ask(server, &origin.host, rtype, asking).await?;
+        if answer.rcode == 3 {
+            return Err(std::io::Error::other(format!(
+                "{server} says there is no such name (NXDOMAIN)"
+            )));
+        }
+        if let Some(ip) = answer.addresses.first() {
+            return Ok(SocketAddr::new(*ip, origin.port));
+        }
+    }
+    Err(std::io::Error::other(format!("{server} has no address for it")))
+}
+
 /// Opens a connection to `origin`: HTTP/2 when `h2` (ALPN over TLS, prior knowledge without;
 /// over TLS a server that picks http/1.1 gets HTTP/1.1), else HTTP/1.x.
-pub async fn open(origin: &Origin, h2: bool, tls: &TlsClients) -> Result<Opened, LoadError> {
+pub async fn open(origin: &Origin, h2: bool, tls: &Connector) -> Result<Opened, LoadError> {
     let Connected { stream, h2, dns, connect, tls } = connect(origin, h2, tls).await?;
     let sender = handshake(stream, h2).await.map_err(|e| {
         LoadError::new(format!("HTTP handshake with {}:{}: {e}", origin.host, origin.port))

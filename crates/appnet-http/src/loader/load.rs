@@ -11,7 +11,7 @@ use hyper::{Request, Version, header};
 use url::Url;
 
 use super::cache::{Lookup, PrivateCache};
-use super::connection::{self, Opened, Origin, Sender, TlsClients, Trust};
+use super::connection::{self, Connector, Opened, Origin, Sender, Trust};
 use super::discover::{self, Found, Kind};
 use super::mode::Mode;
 use super::pipeline::Pipeline;
@@ -35,6 +35,8 @@ pub struct LoadOptions {
     pub max_redirects: usize,
     /// The Accept-Encoding sent: [`COMPRESSED`] or `identity`.
     pub accept_encoding: &'static str,
+    /// The DNS server to resolve names through; `None`: the system's resolver.
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 /// What the loader accepts by default, best first.
@@ -50,6 +52,7 @@ impl Default for LoadOptions {
             timeout: Duration::from_secs(60),
             max_redirects: 10,
             accept_encoding: COMPRESSED,
+            resolver: None,
         }
     }
 }
@@ -111,7 +114,7 @@ struct Done {
 
 struct Loader<'a> {
     options: &'a LoadOptions,
-    tls: TlsClients,
+    tls: Connector,
     start: Instant,
     entries: Vec<Entry>,
     seen: HashSet<Url>,
@@ -129,7 +132,7 @@ impl<'a> Loader<'a> {
     fn new(options: &'a LoadOptions, cache: PrivateCache) -> Result<Self, LoadError> {
         Ok(Self {
             options,
-            tls: TlsClients::new(&options.trust)?,
+            tls: Connector::new(&options.trust, options.resolver)?,
             start: Instant::now(),
             entries: Vec::new(),
             seen: HashSet::new(),
@@ -478,7 +481,7 @@ enum Task {
         origin: Origin,
         h2: bool,
         http10: bool,
-        tls: TlsClients,
+        tls: Connector,
         wanted: Wanted,
     },
     Reuse {

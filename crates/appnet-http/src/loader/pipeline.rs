@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::LoadError;
-use super::connection::{self, Connected, Origin, Stream, TlsClients};
+use super::connection::{self, Connected, Connector, Origin, Stream};
 use super::framing::{Framer, Response};
 
 /// One response of a batch and when its parts arrived.
@@ -37,7 +37,7 @@ impl Pipeline {
     pub async fn open(
         origin: &Origin,
         authority: &str,
-        tls: &TlsClients,
+        tls: &Connector,
     ) -> Result<(Self, [Duration; 3]), LoadError> {
         let Connected { stream, dns, connect, tls, .. } =
             connection::connect(origin, false, tls).await?;

@@ -1,12 +1,11 @@
-//! A lab client: one question over UDP, timed.
+//! A lab client: one question over UDP, timed, from the client's own host (the stub resolver
+//! of `appnet_dns::stub`, asked once).
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use appnet_dns::stub::{self, Asking};
 use domain::base::iana::Rtype;
-use domain::base::{Message, MessageBuilder, Name};
-use tokio::net::UdpSocket;
 
 use crate::host::LabHost;
 
@@ -42,33 +41,16 @@ async fn ask_from(
     name: &str,
     recursive: bool,
 ) -> Option<Reply> {
-    let socket = UdpSocket::bind(SocketAddr::new(source, 0)).await.ok()?;
-    let id: u16 = rand::random();
-    let mut builder = MessageBuilder::new_vec();
-    builder.header_mut().set_id(id);
-    builder.header_mut().set_rd(recursive);
-    let mut question = builder.question();
-    question.push((Name::<Vec<u8>>::from_str(name).ok()?, Rtype::A)).ok()?;
-    let query = question.finish();
-    let started = Instant::now();
-    socket.send_to(&query, server).await.ok()?;
-    let mut buffer = vec![0; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (length, from) =
-            tokio::time::timeout_at(deadline, socket.recv_from(&mut buffer)).await.ok()?.ok()?;
-        let elapsed = started.elapsed();
-        let Ok(message) = Message::from_octets(&buffer[..length]) else { continue };
-        if from != server || message.header().id() != id {
-            continue;
-        }
-        let addresses = message
-            .answer()
-            .ok()?
-            .limit_to::<domain::rdata::A>()
-            .flatten()
-            .map(|record| record.data().addr().octets())
-            .collect();
-        return Some(Reply { rcode: message.header().rcode().to_int(), addresses, elapsed });
-    }
+    let asking =
+        Asking { recursive, tries: 1, timeout: Duration::from_secs(5), source: Some(source) };
+    let answer = stub::ask(server, name, Rtype::A, asking).await.ok()?;
+    let addresses = answer
+        .addresses
+        .iter()
+        .filter_map(|address| match address {
+            IpAddr::V4(v4) => Some(v4.octets()),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    Some(Reply { rcode: answer.rcode, addresses, elapsed: answer.elapsed })
 }

@@ -42,6 +42,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             max_resources: args.max_resources,
             timeout: Duration::from_secs(args.timeout.max(1)),
             accept_encoding: if args.no_compression { "identity" } else { load::COMPRESSED },
+            resolver: args.dns,
             ..LoadOptions::default()
         };
         if modes.len() > 1 && !args.json {
