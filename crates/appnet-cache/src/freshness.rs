@@ -49,8 +49,9 @@ impl Stored {
             .and_then(|a| a.trim().parse::<u64>().ok())
             .map_or(Duration::ZERO, Duration::from_secs);
         let response_delay = since(self.response_time, self.request_time);
-        let corrected_initial = apparent.max(age_value + response_delay);
-        corrected_initial + since(now, self.response_time)
+        // Saturating: an Age of 2^64 - 1 seconds is absurd, not a crash.
+        let corrected_initial = apparent.max(age_value.saturating_add(response_delay));
+        corrected_initial.saturating_add(since(now, self.response_time))
     }
 
     /// How long it is fresh (§4.2.1): s-maxage (shared caches), max-age, Expires minus Date,
@@ -95,7 +96,7 @@ impl Stored {
         if let Some(max_age) = request.max_age {
             lifetime = lifetime.min(Duration::from_secs(max_age));
         }
-        let needed = age + Duration::from_secs(request.min_fresh.unwrap_or(0));
+        let needed = age.saturating_add(Duration::from_secs(request.min_fresh.unwrap_or(0)));
         if needed < lifetime {
             return true;
         }
@@ -166,6 +167,21 @@ mod tests {
         assert_eq!(capped.lifetime(false).0, HEURISTIC_CAP);
         let not_allowed = Stored { status: 302, ..heuristic.clone() };
         assert_eq!(not_allowed.lifetime(false).0, Duration::ZERO);
+    }
+
+    #[test]
+    fn absurd_numbers_saturate_rather_than_panic() {
+        let huge = u64::MAX.to_string();
+        let response = stored(&[("age", &huge), ("cache-control", "max-age=18446744073709551615")]);
+        let far = at(T0 + 10);
+        assert!(response.current_age(far) >= Duration::from_secs(u64::MAX / 2));
+        let request = CacheControl::parse("min-fresh=18446744073709551615");
+        // max-age 2^64-1 s against an age of 2^64-1 s: saturated, so not fresh, and no panic.
+        assert!(!response.is_fresh(far, true, &request));
+        // A max-stale as large lets it through, as max-stale says.
+        let lenient =
+            CacheControl::parse("min-fresh=18446744073709551615, max-stale=18446744073709551615");
+        assert!(response.is_fresh(far, true, &lenient));
     }
 
     #[test]

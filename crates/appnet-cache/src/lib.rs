@@ -7,10 +7,12 @@
 //!   and whether it may be served without asking the origin.
 //! - [`storable`]: whether a response may be stored at all, privately or in a shared cache.
 //! - [`validation`]: the conditional request that revalidates a stored response.
+//! - [`lru`]: a byte-budgeted map that drops its least recently used entries.
 #![warn(missing_docs)]
 
 pub mod directives;
 pub mod freshness;
+pub mod lru;
 pub mod storable;
 pub mod validation;
 

@@ -8,10 +8,8 @@
 //! to for dynamic compression (gzip 6, brotli 6), and zstd's default (3): the output is cached,
 //! so a little more CPU on the first request buys every later one fewer bytes.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 
@@ -50,65 +48,29 @@ impl Key {
 /// Compressed copies, least recently used out first.
 #[derive(Debug)]
 pub struct Cache {
-    budget: usize,
-    inner: Mutex<Entries>,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    copies: HashMap<Key, (Bytes, u64)>,
-    bytes: usize,
-    clock: u64,
+    copies: appnet_cache::lru::Lru<Key, Bytes>,
 }
 
 impl Cache {
     /// A cache of at most `budget` bytes of compressed copies.
     pub fn new(budget: usize) -> Self {
-        Self { budget, inner: Mutex::default() }
+        Self { copies: appnet_cache::lru::Lru::new(budget) }
     }
 
     /// The copy for `key`, if held.
     pub fn get(&self, key: &Key) -> Option<Bytes> {
-        let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.clock += 1;
-        let now = entries.clock;
-        let (bytes, used) = entries.copies.get_mut(key)?;
-        *used = now;
-        Some(bytes.clone())
+        self.copies.get(key)
     }
 
-    /// Keeps `bytes` as the copy for `key`, evicting the least recently used copies past the
-    /// budget (down to nine tenths of it, so evictions come in batches, not on every insert).
+    /// Keeps `bytes` as the copy for `key` (least recently used copies go past the budget).
     pub fn insert(&self, key: Key, bytes: Bytes) {
-        if bytes.len() > self.budget {
-            return;
-        }
-        let mut entries = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.clock += 1;
-        let now = entries.clock;
-        entries.bytes += bytes.len();
-        if let Some((old, _)) = entries.copies.insert(key, (bytes, now)) {
-            entries.bytes -= old.len();
-        }
-        if entries.bytes <= self.budget {
-            return;
-        }
-        let mut by_age: Vec<(u64, Key, usize)> =
-            entries.copies.iter().map(|(k, (b, used))| (*used, *k, b.len())).collect();
-        by_age.sort_unstable_by_key(|(used, _, _)| *used);
-        let target = self.budget / 10 * 9;
-        for (_, key, length) in by_age {
-            if entries.bytes <= target {
-                break;
-            }
-            entries.copies.remove(&key);
-            entries.bytes -= length;
-        }
+        let weight = bytes.len();
+        self.copies.insert(key, bytes, weight);
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes
+        self.copies.bytes()
     }
 }
 

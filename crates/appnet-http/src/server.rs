@@ -161,15 +161,8 @@ async fn accept(
     let Ok(local) = listener.local_addr() else { return };
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
-        let (stream, peer) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::debug!(%error, "accept failed");
-                    continue;
-                }
-            },
+        let Some((stream, peer)) = appnet_service::accept::next(&listener, &stop).await else {
+            return;
         };
         // As nginx's tcp_nodelay (on by default): a response's last short segment goes out at
         // once, not after the client's delayed ACK of the one before.

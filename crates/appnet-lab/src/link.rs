@@ -148,12 +148,8 @@ pub async fn spawn_tcp(
     let listener = TcpListener::bind(front).await?;
     tokio::spawn(async move {
         loop {
-            let (client, peer) = tokio::select! {
-                () = stop.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(_) => continue,
-                },
+            let Some((client, peer)) = appnet_service::accept::next(&listener, &stop).await else {
+                return;
             };
             let (stop, link) = (stop.clone(), link.clone());
             // The client's handshake ended here at once, on loopback; on the link it would

@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod calendar;
 pub mod config;
 pub mod lifecycle;

@@ -68,11 +68,8 @@ pub(crate) enum Command {
     /// HTTP: the origin server and the browser-like page loader.
     #[command(subcommand)]
     Http(HttpCommand),
-    /// Shared HTTP cache as a forward or reverse proxy [not built yet: issue #8].
-    #[command(long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
-        (clients set http_proxy) or a reverse proxy in front of an origin (--origin URL).\n\n\
-        Not built yet: tracked in issue #8.")]
-    Proxy(Planned),
+    /// Shared HTTP cache as a forward or reverse proxy.
+    Proxy(ProxyArgs),
     /// BitTorrent client: download and seed torrents and magnet links [not built yet].
     #[command(long_about = "A BitTorrent client: .torrent files and magnet links, rarest-first \
         piece picking, tit-for-tat choking, seeding, trackers and the DHT.\n\nNot built yet.")]
@@ -99,6 +96,63 @@ pub(crate) enum HttpCommand {
     Serve(Box<ServeArgs>),
     /// Load a page like a browser: Page Load Time, per-resource phases, HAR and waterfall.
     Load(LoadArgs),
+}
+
+/// `appnet proxy …`
+#[derive(Debug, Args)]
+#[command(long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
+    (clients set http_proxy=http://127.0.0.1:3128, curl -x, chromium --proxy-server) or as a \
+    reverse proxy in front of an origin:\n  appnet proxy --listen 127.0.0.1:3128\n  \
+    appnet proxy --listen 127.0.0.1:8081 --origin http://127.0.0.1:8080\n\n\
+    GET and HEAD are served from the cache while fresh (with Age), revalidated upstream when \
+    stale (If-None-Match / If-Modified-Since; a 304 refreshes the copy), fetched and stored \
+    when RFC 9111 lets a shared cache store them (no-store, private, Authorization rules); \
+    other methods pass through and invalidate the URL. CONNECT tunnels reach allowed ports \
+    (443). Hop-by-hop fields are removed, Via and X-Forwarded-For added, and every response \
+    says what the cache did in Cache-Status (RFC 9211). Clients outside --allow (default \
+    loopback) and hosts matching --deny-host get 403. Not built yet (issue #8): disk \
+    storage, Vary, stale-while-revalidate/stale-if-error, request collapsing, ranges from \
+    cache, PURGE, health-checked origins, the eviction study.")]
+pub(crate) struct ProxyArgs {
+    /// Address to listen on; repeatable.
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// Be a reverse proxy for this origin (http://HOST:PORT) instead of a forward proxy.
+    #[arg(long, value_name = "URL")]
+    pub(crate) origin: Option<String>,
+    /// Client network served; repeatable. Default: 127.0.0.0/8 and ::1.
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) allow: Vec<ipnet::IpNet>,
+    /// Refuse requests for this host (or, as *.example.com, it and every name under it).
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) deny_host: Vec<String>,
+    /// Ports CONNECT may reach; repeatable. Default: 443.
+    #[arg(long, value_name = "PORT")]
+    pub(crate) connect_port: Vec<u16>,
+    /// Memory for stored responses, e.g. 256MiB (default 256MiB).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub(crate) cache_mem: usize,
+    /// No access log on standard output.
+    #[arg(long)]
+    pub(crate) no_access_log: bool,
+}
+
+/// `256MiB`, `1GiB`, `64MB`, `1048576`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("`{text}`: expected e.g. 256MiB"))?;
+    let scale: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("`{text}`: units are KiB, MiB, GiB (or kB, MB, GB)")),
+    };
+    number.checked_mul(scale).ok_or_else(|| format!("`{text}`: too large"))
 }
 
 /// `--dns`: `127.0.0.1`, `127.0.0.1:5353`, `::1` or `[::1]:53`.

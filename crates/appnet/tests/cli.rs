@@ -95,7 +95,7 @@ fn lab_list_and_only() {
 
 #[test]
 fn unbuilt_commands_say_so_with_their_issue() {
-    let output = appnet(&["proxy", "--listen", "127.0.0.1:3128"]);
+    let output = appnet(&["torrent", "ubuntu.torrent"]);
     assert_eq!(output.status.code(), Some(69));
-    assert_eq!(stderr(&output), "appnet proxy: not built yet (tracked in issue #8).\n");
+    assert_eq!(stderr(&output), "appnet torrent: not built yet.\n");
 }

@@ -111,9 +111,21 @@ pub async fn spawn(settings: ServiceSettings, shared: Arc<Shared>) -> io::Result
     let mut tasks = Vec::new();
     let mut workers = Vec::new();
     for addr in settings.listen {
-        let sockets = udp::bind(addr, settings.workers.max(1))?;
-        let bound = sockets[0].local_addr()?;
-        let tcp = TcpListener::bind(bound).await?;
+        // For port 0 the kernel picks a UDP port that TCP may have in use: try another.
+        let mut tries = 0;
+        let (sockets, bound, tcp) = loop {
+            let sockets = udp::bind(addr, settings.workers.max(1))?;
+            let bound = sockets[0].local_addr()?;
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (sockets, bound, tcp),
+                Err(e)
+                    if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && tries < 20 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         local_addrs.push(bound);
         for socket in sockets {
             let worker = UdpWorker {
@@ -171,15 +183,8 @@ impl UdpWorker {
 
 async fn serve_tcp(service: Arc<Service>, listener: TcpListener, stop: CancellationToken) {
     loop {
-        let (stream, peer) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::debug!(%error, "tcp accept failed");
-                    continue;
-                }
-            },
+        let Some((stream, peer)) = appnet_service::accept::next(&listener, &stop).await else {
+            return;
         };
         let service = service.clone();
         let stop = stop.clone();

@@ -118,6 +118,29 @@ impl Running {
     }
 }
 
+/// UDP sockets and a TCP listener on one port of `addr`. For port 0 the kernel picks a UDP
+/// port, which TCP may already have in use elsewhere: then another is tried (up to 20 times)
+/// rather than failing.
+fn bind_both(
+    addr: SocketAddr,
+    workers: usize,
+) -> io::Result<(Vec<std::net::UdpSocket>, SocketAddr, std::net::TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let sockets = udp::bind(addr, workers)?;
+        let bound = sockets[0].local_addr()?;
+        match tcp::bind(bound) {
+            Ok(listener) => return Ok((sockets, bound, listener)),
+            Err(error)
+                if addr.port() == 0 && error.kind() == io::ErrorKind::AddrInUse && tries < 20 =>
+            {
+                tries += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// Binds every listen address and starts serving `zones`. Call inside a tokio runtime.
 pub async fn spawn(
     settings: &Settings,
@@ -142,9 +165,8 @@ pub async fn spawn(
         )))
     });
     for &addr in &settings.listen {
-        let sockets = udp::bind(addr, settings.workers.max(1))?;
-        let bound = sockets[0].local_addr()?;
-        let listener = tokio::net::TcpListener::from_std(tcp::bind(bound)?)?;
+        let (sockets, bound, listener) = bind_both(addr, settings.workers.max(1))?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         for socket in sockets {
             let worker = udp::Worker {
                 zones: zones.clone(),

@@ -91,12 +91,8 @@ fn progress_page(progress: &[String]) -> String {
 /// Serves `page` on `listener` until `stop`.
 pub async fn serve(listener: TcpListener, page: LivePage, stop: CancellationToken) {
     loop {
-        let (stream, _) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(_) => continue,
-            },
+        let Some((stream, _)) = appnet_service::accept::next(&listener, &stop).await else {
+            return;
         };
         let page = page.clone();
         tokio::spawn(async move {

@@ -113,13 +113,7 @@ pub(crate) fn run(args: ResolverArgs) -> anyhow::Result<ExitCode> {
         "root hints loaded"
     );
     let shared = Arc::new(Shared::new(Cache::new(cache), hints, config));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        // One async worker per CPU this process may use (taskset narrows it): misses and TCP.
-        .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
-        .thread_name("dns-resolver")
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
+    let runtime = super::server_runtime("dns-resolver")?;
     runtime.block_on(serve(settings, shared, args.dump_file))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -121,12 +121,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         ..ServeSettings::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
-        .thread_name("http")
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
+    let runtime = super::server_runtime("http")?;
     runtime.block_on(async {
         let lifecycle = Lifecycle::new();
         lifecycle.listen_for_signals().context("watch signals")?;

@@ -1,0 +1,187 @@
+//! `appnet proxy` with curl and our origin: the forward proxy stores what a shared cache may
+//! and serves it again (Age, Cache-Status), revalidates with 304s, never stores no-store,
+//! answers the client's own conditional request, invalidates on unsafe methods, tunnels
+//! CONNECT to allowed ports only, refuses denied hosts; the reverse proxy does the same in
+//! front of one origin.
+
+use std::time::Duration;
+
+use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
+
+const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
+
+fn start(args: &[&str], port: u16) -> RunningProgram {
+    let mut program = Program::new(APPNET, "appnet").args(args.iter().copied()).start();
+    let addr = format!("127.0.0.1:{port}");
+    program.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
+    });
+    program
+}
+
+/// An origin with plain files, a no-store path and a no-cache path, and its port.
+fn origin(dir: &std::path::Path, extra: &[&str]) -> (RunningProgram, u16) {
+    let root = dir.join("root");
+    for (path, body) in [
+        ("page.txt", "a page"),
+        ("private/secret.txt", "never stored"),
+        ("fresh/always.txt", "revalidate me"),
+    ] {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    let port = free_tcp_port();
+    let config = dir.join(format!("origin-{port}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[http.server]\nroot = \"{}\"\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[http.server.rule]]\nmatch = \"/private/\"\ncache_control = \"no-store\"\n\
+             [[http.server.rule]]\nmatch = \"/fresh/\"\nexpires = \"epoch\"\n\
+             [[http.server.rule]]\nmatch = \"/\"\nexpires = \"1h\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["http", "serve", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (start(&args, port), port)
+}
+
+fn curl(args: &[&str]) -> CommandOutput {
+    let mut all = vec!["-sS", "--max-time", "10"];
+    all.extend_from_slice(args);
+    run("curl", "curl", &all, Duration::from_secs(20))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// Requests for `path` the origin's access log shows.
+fn origin_hits(origin: &RunningProgram, path: &str) -> usize {
+    origin.log().lines().filter(|l| l.contains(&format!("\"GET {path} "))).count()
+}
+
+#[test]
+fn the_forward_proxy_caches_revalidates_and_keeps_its_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, origin_port) = origin(dir.path(), &[]);
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _proxy =
+        start(&["proxy", "--listen", &listen, "--deny-host", "*.blocked.test"], proxy_port);
+    let proxy = format!("http://{listen}");
+    let url = |path: &str| format!("http://127.0.0.1:{origin_port}{path}");
+    let get = |path: &str, extra: &[&str]| {
+        let target = url(path);
+        let mut args = vec!["-x", proxy.as_str(), "-D", "-"];
+        args.extend_from_slice(extra);
+        args.push(&target);
+        curl(&args).stdout
+    };
+
+    // A miss, stored; then a hit with its Age; the origin asked once.
+    let first = get("/page.txt", &[]);
+    assert!(first.starts_with("HTTP/1.1 200") && first.ends_with("a page"), "{first}");
+    assert_eq!(header(&first, "cache-status"), Some("appnet; fwd=uri-miss; stored"));
+    assert_eq!(header(&first, "via"), Some("1.1 appnet"));
+    let second = get("/page.txt", &[]);
+    assert!(second.ends_with("a page"), "{second}");
+    assert!(header(&second, "cache-status").unwrap().starts_with("appnet; hit; ttl="), "{second}");
+    assert!(header(&second, "age").is_some(), "{second}");
+    assert_eq!(origin_hits(&origin, "/page.txt"), 1, "{}", origin.log());
+
+    // The client's own conditional request is answered from the cache.
+    let etag = header(&first, "etag").unwrap().to_owned();
+    let revalidated = get("/page.txt", &["-H", &format!("If-None-Match: {etag}")]);
+    assert!(revalidated.starts_with("HTTP/1.1 304"), "{revalidated}");
+    assert_eq!(origin_hits(&origin, "/page.txt"), 1);
+
+    // no-store: asked of the origin every time, never stored.
+    for _ in 0..2 {
+        let secret = get("/private/secret.txt", &[]);
+        assert_eq!(header(&secret, "cache-status"), Some("appnet; fwd=uri-miss"), "{secret}");
+    }
+    assert_eq!(origin_hits(&origin, "/private/secret.txt"), 2);
+
+    // no-cache: stored, then revalidated each time with a conditional request (304).
+    let stored = get("/fresh/always.txt", &[]);
+    assert!(header(&stored, "cache-status").unwrap().contains("stored"), "{stored}");
+    let checked = get("/fresh/always.txt", &[]);
+    assert!(checked.starts_with("HTTP/1.1 200") && checked.ends_with("revalidate me"), "{checked}");
+    assert!(header(&checked, "cache-status").unwrap().contains("fwd-status=304"), "{checked}");
+    assert!(origin.log().contains("\"GET /fresh/always.txt HTTP/1.1\" 304"), "{}", origin.log());
+
+    // An unsafe method goes through and invalidates: the next GET is a miss again.
+    let posted = curl(&[
+        "-x",
+        &proxy,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-d",
+        "x",
+        &url("/page.txt"),
+    ]);
+    assert_eq!(posted.stdout, "405", "the origin's answer passes through");
+    let after = get("/page.txt", &[]);
+    assert!(header(&after, "cache-status").unwrap().contains("fwd=uri-miss"), "{after}");
+
+    // Denied hosts, and requests that are not proxy requests.
+    let blocked =
+        curl(&["-x", &proxy, "-o", "/dev/null", "-w", "%{http_code}", "http://ads.blocked.test/"]);
+    assert_eq!(blocked.stdout, "403");
+    let direct = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{proxy}/page.txt")]);
+    assert_eq!(direct.stdout, "400", "origin-form to a forward proxy");
+}
+
+#[test]
+fn connect_tunnels_tls_to_allowed_ports_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let (_origin, port) =
+        origin(dir.path(), &["--tls-self-signed", "--tls-cert-out", ca.to_str().unwrap()]);
+    let https = format!("https://localhost:{port}/page.txt");
+    let ca_arg = ca.to_str().unwrap();
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let port_text = port.to_string();
+    let _proxy = start(&["proxy", "--listen", &listen, "--connect-port", &port_text], proxy_port);
+    let through = curl(&["-x", &format!("http://{listen}"), "--cacert", ca_arg, &https]);
+    assert_eq!(through.stdout, "a page", "{through:?}");
+    // Another proxy that allows only 443: the tunnel is refused.
+    let strict_port = free_tcp_port();
+    let strict = format!("127.0.0.1:{strict_port}");
+    let _strict = start(&["proxy", "--listen", &strict], strict_port);
+    let refused = curl(&["-x", &format!("http://{strict}"), "--cacert", ca_arg, &https]);
+    assert_ne!(refused.status, Some(0));
+    assert!(refused.stderr.contains("403"), "{}", refused.stderr);
+}
+
+#[test]
+fn the_reverse_proxy_caches_in_front_of_one_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, origin_port) = origin(dir.path(), &[]);
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let origin_url = format!("http://127.0.0.1:{origin_port}");
+    let _proxy = start(&["proxy", "--listen", &listen, "--origin", &origin_url], proxy_port);
+    let url = format!("http://{listen}/page.txt");
+    for expected in ["fwd=uri-miss", "hit"] {
+        let got = curl(&["-D", "-", &url]).stdout;
+        assert!(got.ends_with("a page"), "{got}");
+        assert!(header(&got, "cache-status").unwrap().contains(expected), "{got}");
+    }
+    let head = curl(&["-I", &url]).stdout;
+    assert!(
+        head.starts_with("HTTP/1.1 200") && header(&head, "content-length") == Some("6"),
+        "{head}"
+    );
+    assert_eq!(origin_hits(&origin, "/page.txt"), 1, "HEAD answered from the stored GET");
+}
