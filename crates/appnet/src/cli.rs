@@ -181,7 +181,8 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
     per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. --repeat \
     loads it again through a private cache (Cache-Control, Expires, heuristic freshness, \
     revalidation) and says what was reused. --dns SERVER resolves names through that server \
-    (ours, or any) instead of the system's resolver.")]
+    (ours, or any) instead of the system's resolver; --proxy URL sends everything through a \
+    forward proxy (ours, or any).")]
 pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
@@ -208,6 +209,10 @@ pub(crate) struct LoadArgs {
     /// 127.0.0.1:5353) instead of the system's resolver.
     #[arg(long, value_name = "SERVER[:PORT]", value_parser = parse_dns_server)]
     pub(crate) dns: Option<std::net::SocketAddr>,
+    /// Send every request through this forward proxy (http://HOST:PORT): plain-HTTP requests
+    /// in absolute form, https:// through CONNECT tunnels.
+    #[arg(long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
     /// Load the page a second time through a private browser cache filled by the first load:
     /// fresh copies used as they are, stale ones revalidated (ETag/Last-Modified → 304).
     #[arg(long)]

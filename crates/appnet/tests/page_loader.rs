@@ -346,3 +346,52 @@ fn names_resolve_through_the_dns_server_given() {
     assert!(out.stderr.contains("cannot resolve nowhere.lab.test"), "{}", out.stderr);
     drop(dns);
 }
+
+#[test]
+fn pages_load_through_our_proxy_and_its_cache_serves_the_second_view() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let (_web, port) = serve(site.path(), &["--no-access-log"]);
+    let proxy_port = free_tcp_port();
+    let proxy_listen = format!("127.0.0.1:{proxy_port}");
+    let mut proxy = Program::new(APPNET, "appnet")
+        .args(["proxy", "--listen", &proxy_listen, "--connect-port", &port.to_string()])
+        .start();
+    proxy.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(proxy_listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let proxy_url = format!("http://{proxy_listen}");
+    let url = format!("http://127.0.0.1:{port}/");
+    for mode in ["parallel:6", "pipelined", "h2"] {
+        let page = load(&["--proxy", &proxy_url, "--mode", mode, &url]);
+        assert_eq!(paths(&page), expected(), "{mode}: {page}");
+    }
+    // Every resource went through the proxy; the later loads were answered from its cache.
+    let log = proxy.log();
+    assert!(
+        log.contains(&format!("\"GET http://127.0.0.1:{port}/css/site.css\" 200 miss, stored")),
+        "{log}"
+    );
+    // The files were just written, so their heuristic lifetime is nil: the proxy's stored
+    // copies are revalidated (304 from the origin) rather than fetched again.
+    let again = format!("\"GET http://127.0.0.1:{port}/css/site.css\" 200 revalidated");
+    assert!(log.contains(&again) || log.contains(&again.replace("revalidated", "hit")), "{log}");
+
+    // https through the proxy's CONNECT tunnel, h2 inside it.
+    let ca = site.path().join("ca.pem");
+    let ca_arg = ca.to_str().unwrap();
+    let (_tls, tls_port) =
+        serve(site.path(), &["--no-access-log", "--tls-self-signed", "--tls-cert-out", ca_arg]);
+    drop(proxy);
+    let mut tunnel = Program::new(APPNET, "appnet")
+        .args(["proxy", "--listen", &proxy_listen, "--connect-port", &tls_port.to_string()])
+        .start();
+    tunnel.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(proxy_listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let https = format!("https://localhost:{tls_port}/");
+    let page = load(&["--proxy", &proxy_url, "--mode", "h2", "--cacert", ca_arg, &https]);
+    assert_eq!(paths(&page), expected());
+    assert_eq!(page["entries"][0]["protocol"], "HTTP/2.0");
+    assert!(tunnel.log().contains("\"CONNECT localhost:"), "{}", tunnel.log());
+}

@@ -83,18 +83,30 @@ pub struct Connector {
     h1: Arc<ClientConfig>,
     h2: Arc<ClientConfig>,
     resolver: Option<std::net::SocketAddr>,
+    proxy: Option<Origin>,
 }
 
 impl Connector {
     /// Connections believing `trust` (offering http/1.1 only, or h2 first), resolving names
     /// through `resolver` (`None`: the system's resolver, as getaddrinfo does).
-    pub fn new(trust: &Trust, resolver: Option<std::net::SocketAddr>) -> Result<Self, LoadError> {
+    /// With `proxy`, every connection goes to it: plain `http://` requests in absolute form,
+    /// `https://` through a CONNECT tunnel.
+    pub fn new(
+        trust: &Trust,
+        resolver: Option<std::net::SocketAddr>,
+        proxy: Option<Origin>,
+    ) -> Result<Self, LoadError> {
         let make = |alpn: &[&[u8]]| -> Result<Arc<ClientConfig>, LoadError> {
             let mut config = client_config(trust)?;
             config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
             Ok(Arc::new(config))
         };
-        Ok(Self { h1: make(&[b"http/1.1"])?, h2: make(&[b"h2", b"http/1.1"])?, resolver })
+        Ok(Self { h1: make(&[b"http/1.1"])?, h2: make(&[b"h2", b"http/1.1"])?, resolver, proxy })
+    }
+
+    /// Whether plain-HTTP requests go to a proxy (and so in absolute form).
+    pub fn proxied(&self) -> bool {
+        self.proxy.is_some()
     }
 }
 
@@ -185,20 +197,31 @@ pub struct Connected {
 }
 
 /// Resolves `origin`, connects, and over `https` shakes hands offering h2 first when `h2`
-/// (http/1.1 only otherwise). Without TLS, `h2` means prior knowledge.
+/// (http/1.1 only otherwise). Without TLS, `h2` means prior knowledge. Through a proxy the
+/// connection is to the proxy: HTTP/1.1 for `http://` (proxies speak it), a CONNECT tunnel
+/// then TLS for `https://`.
 pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Connected, LoadError> {
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LoadError::new(format!("{what} {}:{}: {error}", origin.host, origin.port))
     };
+    let first_hop = tls.proxy.as_ref().unwrap_or(origin);
     let started = Instant::now();
-    let address = resolve(origin, tls.resolver).await.map_err(|e| failed("cannot resolve", &e))?;
+    let address =
+        resolve(first_hop, tls.resolver).await.map_err(|e| failed("cannot resolve", &e))?;
     let dns = started.elapsed();
     let started = Instant::now();
     let stream = TcpStream::connect(address).await.map_err(|e| failed("cannot connect to", &e))?;
     stream.set_nodelay(true).map_err(|e| failed("cannot set up", &e))?;
+    let mut stream: Box<dyn Stream> = Box::new(stream);
+    if tls.proxy.is_some() && origin.tls {
+        tunnel(&mut stream, origin)
+            .await
+            .map_err(|e| failed("CONNECT through the proxy to", &e))?;
+    }
     let connect = started.elapsed();
     if !origin.tls {
-        return Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls: Duration::ZERO });
+        let h2 = h2 && tls.proxy.is_none();
+        return Ok(Connected { stream, h2, dns, connect, tls: Duration::ZERO });
     }
     let started = Instant::now();
     let config = if h2 { tls.h2.clone() } else { tls.h1.clone() };
@@ -210,6 +233,32 @@ pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Conne
     let tls = started.elapsed();
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls })
+}
+
+/// Asks the proxy on `stream` for a tunnel to `origin` (RFC 9110 §9.3.6) and reads its answer
+/// up to the end of the head; anything but 2xx is an error naming the status line.
+async fn tunnel(stream: &mut Box<dyn Stream>, origin: &Origin) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = if origin.host.contains(':') {
+        format!("[{}]:{}", origin.host, origin.port)
+    } else {
+        format!("{}:{}", origin.host, origin.port)
+    };
+    stream
+        .write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+        .await?;
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    // Byte by byte: nothing after the head may be read here (it belongs to TLS).
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 || head.len() > 16 * 1024 {
+            return Err(std::io::Error::other("the proxy closed or sent a head too long"));
+        }
+        head.push(byte[0]);
+    }
+    let status_line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+    let ok = status_line.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'));
+    if ok { Ok(()) } else { Err(std::io::Error::other(format!("the proxy said `{status_line}`"))) }
 }
 
 /// The address to connect to for `origin`: its literal address, or the first A (else AAAA)

@@ -37,6 +37,8 @@ pub struct LoadOptions {
     pub accept_encoding: &'static str,
     /// The DNS server to resolve names through; `None`: the system's resolver.
     pub resolver: Option<std::net::SocketAddr>,
+    /// A forward proxy every request goes through (`http://host:port`).
+    pub proxy: Option<Origin>,
 }
 
 /// What the loader accepts by default, best first.
@@ -53,6 +55,7 @@ impl Default for LoadOptions {
             max_redirects: 10,
             accept_encoding: COMPRESSED,
             resolver: None,
+            proxy: None,
         }
     }
 }
@@ -132,7 +135,7 @@ impl<'a> Loader<'a> {
     fn new(options: &'a LoadOptions, cache: PrivateCache) -> Result<Self, LoadError> {
         Ok(Self {
             options,
-            tls: Connector::new(&options.trust, options.resolver)?,
+            tls: Connector::new(&options.trust, options.resolver, options.proxy.clone())?,
             start: Instant::now(),
             entries: Vec::new(),
             seen: HashSet::new(),
@@ -268,7 +271,11 @@ impl<'a> Loader<'a> {
                         .iter()
                         .map(|w| {
                             let url = &w.found.url;
-                            let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+                            let target = if self.tls.proxied() && url.scheme() == "http" {
+                                &url[..url::Position::AfterQuery]
+                            } else {
+                                &url[url::Position::BeforePath..url::Position::AfterQuery]
+                            };
                             (target.to_owned(), w.conditions.clone())
                         })
                         .collect();
@@ -344,7 +351,11 @@ impl<'a> Loader<'a> {
     }
 
     fn fetch(&self) -> Fetch {
-        Fetch { max_bytes: self.options.max_bytes, accept_encoding: self.options.accept_encoding }
+        Fetch {
+            max_bytes: self.options.max_bytes,
+            accept_encoding: self.options.accept_encoding,
+            proxied: self.tls.proxied(),
+        }
     }
 
     /// Queues `found` unless seen, or past the caps.
@@ -472,6 +483,8 @@ impl<'a> Loader<'a> {
 struct Fetch {
     max_bytes: u64,
     accept_encoding: &'static str,
+    /// Plain-HTTP requests go to a proxy: absolute form.
+    proxied: bool,
 }
 
 /// One request's work, run as its own task.
@@ -548,10 +561,15 @@ async fn request(
     connection: usize,
     wanted: &Wanted,
     http10: bool,
-    Fetch { max_bytes, accept_encoding }: Fetch,
+    Fetch { max_bytes, accept_encoding, proxied }: Fetch,
 ) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
     let url = &wanted.found.url;
-    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    // To a proxy, a plain-HTTP request names the whole URL (RFC 9112 §3.2.2).
+    let target = if proxied && url.scheme() == "http" {
+        &url[..url::Position::AfterQuery]
+    } else {
+        &url[url::Position::BeforePath..url::Position::AfterQuery]
+    };
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
     let mut builder = Request::get(target)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use appnet_http::loader::cache::PrivateCache;
-use appnet_http::loader::connection::Trust;
+use appnet_http::loader::connection::{Origin, Trust};
 use appnet_http::loader::load::{self, LoadOptions};
 use appnet_http::loader::mode::Mode;
 use appnet_http::loader::record::{PageLoad, human_bytes};
@@ -23,6 +23,16 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         Mode::COMPARED.to_vec()
     } else {
         vec![args.mode.parse().map_err(anyhow::Error::msg)?]
+    };
+    let proxy = match &args.proxy {
+        Some(text) => {
+            let proxy = url::Url::parse(text).with_context(|| format!("--proxy `{text}`"))?;
+            if proxy.scheme() != "http" {
+                bail!("--proxy `{text}`: expected http://HOST:PORT");
+            }
+            Some(Origin::of(&proxy).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
     };
     let trust = match (&args.cacert, args.insecure) {
         (Some(file), _) => Trust::CaFile(file.clone()),
@@ -44,6 +54,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             timeout: Duration::from_secs(args.timeout.max(1)),
             accept_encoding: if args.no_compression { "identity" } else { load::COMPRESSED },
             resolver: args.dns,
+            proxy: proxy.clone(),
             ..LoadOptions::default()
         };
         if modes.len() > 1 && !args.json {
