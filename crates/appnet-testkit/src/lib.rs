@@ -36,6 +36,17 @@ pub const CHROMIUM_FLAGS: [&str; 8] = [
     "--disable-sync",
 ];
 
+/// The DOM headless Chromium ends up with for `url` (`--dump-dom`), in a fresh profile, with
+/// `extra` flags after [`CHROMIUM_FLAGS`]; stdout is the DOM, stderr Chromium's log.
+pub fn chromium_dom(url: &str, extra: &[&str]) -> CommandOutput {
+    let profile = tempfile::tempdir().expect("a Chromium profile directory");
+    let profile_arg = format!("--user-data-dir={}", profile.path().display());
+    let mut args = CHROMIUM_FLAGS.to_vec();
+    args.extend_from_slice(extra);
+    args.extend([profile_arg.as_str(), "--dump-dom", url]);
+    run("chromium", "chromium", &args, std::time::Duration::from_secs(60))
+}
+
 /// Signal numbers for [`RunningProgram::signal`].
 pub mod signal {
     pub use libc::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};

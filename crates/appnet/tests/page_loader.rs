@@ -186,11 +186,7 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     write_site(site.path());
     let (server, port) = serve(site.path(), &[]);
     let url = format!("http://127.0.0.1:{port}/");
-    let profile = tempfile::tempdir().unwrap();
-    let profile_arg = format!("--user-data-dir={}", profile.path().display());
-    let mut args = appnet_testkit::CHROMIUM_FLAGS.to_vec();
-    args.extend([profile_arg.as_str(), "--dump-dom", url.as_str()]);
-    let dom = run("chromium", "chromium", &args, Duration::from_secs(60));
+    let dom = appnet_testkit::chromium_dom(&url, &[]);
     assert!(dom.stdout.contains("<title>loaded</title>"), "the script ran: {}", dom.stdout);
     // What Chromium asked for, from the access log: "GET /path HTTP/1.1" 200 …
     let chromium: BTreeSet<String> = server

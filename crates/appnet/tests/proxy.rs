@@ -185,3 +185,36 @@ fn the_reverse_proxy_caches_in_front_of_one_origin() {
     );
     assert_eq!(origin_hits(&origin, "/page.txt"), 1, "HEAD answered from the stored GET");
 }
+
+#[test]
+fn chromium_loads_a_page_through_the_forward_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_origin, origin_port) = origin(dir.path(), &[]);
+    let root = dir.path().join("root");
+    std::fs::write(
+        root.join("index.html"),
+        "<!DOCTYPE html><html><head><link rel=stylesheet href=style.css>\
+         <script src=app.js></script></head><body><h1 id=t>proxied</h1></body></html>",
+    )
+    .unwrap();
+    std::fs::write(root.join("style.css"), "h1 { color: #123456 }").unwrap();
+    std::fs::write(root.join("app.js"), "document.title = 'through the proxy';").unwrap();
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let proxy = start(&["proxy", "--listen", &listen], proxy_port);
+    let proxy_arg = format!("--proxy-server=http://{listen}");
+    let page = format!("http://127.0.0.1:{origin_port}/index.html");
+    // Chromium never proxies loopback unless told to.
+    let dom = appnet_testkit::chromium_dom(&page, &[&proxy_arg, "--proxy-bypass-list=<-loopback>"]);
+    assert!(
+        dom.stdout.contains("<title>through the proxy</title>"),
+        "{}\n{}",
+        dom.stdout,
+        dom.stderr
+    );
+    let log = proxy.log();
+    for path in ["/index.html", "/style.css", "/app.js"] {
+        let line = format!("\"GET http://127.0.0.1:{origin_port}{path}\" 200");
+        assert!(log.contains(&line), "{path} through the proxy:\n{log}");
+    }
+}
