@@ -175,7 +175,7 @@ impl Proxy {
             return self.through_cache(request, target, &key, peer).await;
         }
         // Unsafe methods invalidate what was stored for the URL (RFC 9111 §4.4).
-        self.store.invalidate(&key);
+        self.store.invalidate(&key, &request_headers(request.headers()));
         let response = self.forward(request, &target, peer).await.unwrap_or_else(|error| error);
         (response, "fwd=method")
     }
@@ -213,7 +213,8 @@ impl Proxy {
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let stored = self.store.get(key).filter(|_| !asked.no_store);
+        let varying = request_headers(request.headers());
+        let stored = self.store.get(key, &varying).filter(|_| !asked.no_store);
         let now = SystemTime::now();
         if let Some(object) = stored.as_ref().filter(|o| o.stored.is_fresh(now, true, &asked)) {
             let response = serve_stored(object, now, head, client_etag.as_deref(), "hit");
@@ -241,7 +242,7 @@ impl Proxy {
                 let fields = fields(&headers);
                 let freshened = validation::freshen(&object.stored, &fields, sent, received);
                 let refreshed = Object { stored: freshened, body: object.body.clone() };
-                self.store.put(key, refreshed.clone());
+                self.store.put(key, &varying, refreshed.clone());
                 let response = serve_stored(
                     &refreshed,
                     received,
@@ -268,10 +269,9 @@ impl Proxy {
         );
         let what = if stored.is_some() { "fwd=stale" } else { "fwd=uri-miss" };
         let object = Object { stored: stored_now, body };
-        if may {
-            self.store.put(key, object.clone());
-        } else {
-            self.store.invalidate(key);
+        let may = may && self.store.put(key, &varying, object.clone());
+        if !may {
+            self.store.invalidate(key, &varying);
         }
         let mut response = build(&object, head);
         let status_field =

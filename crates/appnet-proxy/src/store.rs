@@ -1,8 +1,17 @@
 //! The proxy's stored responses: the head with its times (for `appnet_cache`'s rules) and the
-//! body, by URL, in memory under a byte budget, least recently used out first.
+//! body, in memory under a byte budget, least recently used out first.
+//!
+//! A response with `Vary` is one of several variants of its URL (RFC 9111 §4.1): it is kept
+//! under the URL plus the request's values of the fields it names, normalised (names
+//! lowercase and sorted, whitespace trimmed, the tokens of list fields like Accept-Encoding in
+//! order), and served only to requests whose values match. The URL remembers the field names
+//! its last response varied on, so a lookup knows which values to take. `Vary: *` is never
+//! stored.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use appnet_cache::Headers;
 use appnet_cache::freshness::Stored;
 use appnet_cache::lru::Lru;
 use bytes::Bytes;
@@ -16,39 +25,150 @@ pub struct Object {
     pub body: Bytes,
 }
 
-/// Stored responses by absolute URL.
+/// Stored responses by absolute URL and variant.
 #[derive(Debug)]
 pub struct Store {
     objects: Lru<String, Arc<Object>>,
+    /// The field names each URL's responses vary on.
+    varies: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// Bytes a stored head is counted as, beside its body.
 const HEAD_WEIGHT: usize = 512;
 
+/// URLs whose Vary names are remembered at most (beyond, the map starts afresh: a forgotten
+/// name list costs a miss, never a wrong variant).
+const MAX_VARY_URLS: usize = 100_000;
+
 impl Store {
     /// A store of at most `budget` bytes.
     pub fn new(budget: usize) -> Self {
-        Self { objects: Lru::new(budget) }
+        Self { objects: Lru::new(budget), varies: Mutex::default() }
     }
 
-    /// The response stored for `url`.
-    pub fn get(&self, url: &str) -> Option<Arc<Object>> {
-        self.objects.get(&url.to_owned())
+    /// The variant stored for `url` that matches `request`'s fields.
+    pub fn get(&self, url: &str, request: &Headers) -> Option<Arc<Object>> {
+        let names = self.varies.lock().unwrap_or_else(PoisonError::into_inner).get(url).cloned();
+        self.objects.get(&key(url, names.as_deref().unwrap_or_default(), request))
     }
 
-    /// Stores `object` for `url`.
-    pub fn put(&self, url: &str, object: Object) {
+    /// Stores `object` as the variant of `url` for `request`; `false` if it cannot be stored
+    /// (`Vary: *`).
+    pub fn put(&self, url: &str, request: &Headers, object: Object) -> bool {
+        let Some(names) = vary_names(&object.stored.headers) else { return false };
         let weight = object.body.len() + HEAD_WEIGHT;
-        self.objects.insert(url.to_owned(), Arc::new(object), weight);
+        let key = key(url, &names, request);
+        {
+            let mut varies = self.varies.lock().unwrap_or_else(PoisonError::into_inner);
+            if varies.len() >= MAX_VARY_URLS && !varies.contains_key(url) {
+                varies.clear();
+            }
+            varies.insert(url.to_owned(), names);
+        }
+        self.objects.insert(key, Arc::new(object), weight);
+        true
     }
 
-    /// Forgets `url` (an unsafe method went through for it).
-    pub fn invalidate(&self, url: &str) {
-        self.objects.remove(&url.to_owned());
+    /// Forgets `url`'s variant for `request` (an unsafe method went through, or a response
+    /// may not be stored). Other variants age out; a changed Vary list re-keys them anyway.
+    pub fn invalidate(&self, url: &str, request: &Headers) {
+        let names = self.varies.lock().unwrap_or_else(PoisonError::into_inner).remove(url);
+        self.objects.remove(&key(url, names.as_deref().unwrap_or_default(), request));
+        self.objects.remove(&key(url, &[], request));
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.objects.bytes()
+    }
+}
+
+/// The field names of a response's `Vary`, lowercase and sorted; `None` for `Vary: *`.
+fn vary_names(headers: &Headers) -> Option<Vec<String>> {
+    let mut names: Vec<String> = headers
+        .joined("vary")
+        .unwrap_or_default()
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.iter().any(|n| n == "*") {
+        return None;
+    }
+    names.sort();
+    names.dedup();
+    Some(names)
+}
+
+/// `url`, then for each varied-on field its normalised value in the request.
+fn key(url: &str, names: &[String], request: &Headers) -> String {
+    let mut key = url.to_owned();
+    for name in names {
+        let value = request.joined(name).unwrap_or_default();
+        let normal: Vec<String> =
+            value.split(',').map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+        key.push('\n');
+        key.push_str(name);
+        key.push(':');
+        key.push_str(&normal.join(","));
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn headers(fields: &[(&str, &str)]) -> Headers {
+        Headers(fields.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect())
+    }
+
+    fn object(fields: &[(&str, &str)], body: &'static str) -> Object {
+        let now = SystemTime::now();
+        Object {
+            stored: Stored {
+                request_time: now,
+                response_time: now,
+                status: 200,
+                headers: headers(fields),
+            },
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn variants_are_kept_apart_by_the_fields_they_vary_on() {
+        let store = Store::new(1 << 20);
+        let br = headers(&[("accept-encoding", "br,  gzip")]);
+        let plain = headers(&[]);
+        let url = "http://lab.test/page.html";
+        assert!(store.put(
+            url,
+            &br,
+            object(&[("vary", "Accept-Encoding"), ("content-encoding", "br")], "BR")
+        ));
+        assert!(store.get(url, &plain).is_none(), "a client without br never gets the br copy");
+        assert!(store.put(url, &plain, object(&[("vary", "accept-encoding")], "plain")));
+        assert_eq!(store.get(url, &br).unwrap().body, "BR");
+        assert_eq!(store.get(url, &plain).unwrap().body, "plain");
+        // The same value, differently spaced, is the same variant.
+        assert_eq!(
+            store.get(url, &headers(&[("accept-encoding", "br, gzip")])).unwrap().body,
+            "BR"
+        );
+    }
+
+    #[test]
+    fn vary_star_is_never_stored_and_no_vary_is_one_copy() {
+        let store = Store::new(1 << 20);
+        let url = "http://lab.test/x";
+        assert!(!store.put(url, &headers(&[]), object(&[("vary", "*")], "x")));
+        assert!(store.get(url, &headers(&[])).is_none());
+        assert!(store.put(url, &headers(&[("accept", "a")]), object(&[], "one")));
+        assert_eq!(store.get(url, &headers(&[("accept", "b")])).unwrap().body, "one");
+        store.invalidate(url, &headers(&[]));
+        assert!(store.get(url, &headers(&[])).is_none());
     }
 }

@@ -218,3 +218,40 @@ fn chromium_loads_a_page_through_the_forward_proxy() {
         assert!(log.contains(&line), "{path} through the proxy:\n{log}");
     }
 }
+
+#[test]
+fn variants_by_accept_encoding_are_never_mixed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, origin_port) = origin(dir.path(), &[]);
+    let text = "a page long enough to be compressed on the fly by the origin\n".repeat(20);
+    std::fs::write(dir.path().join("root/long.txt"), &text).unwrap();
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _proxy = start(&["proxy", "--listen", &listen], proxy_port);
+    let (proxy, url) =
+        (format!("http://{listen}"), format!("http://127.0.0.1:{origin_port}/long.txt"));
+    // A client that takes br gets (and the proxy stores) the br variant…
+    let br = curl(&["-x", &proxy, "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: br", &url])
+        .stdout;
+    assert_eq!(header(&br, "content-encoding"), Some("br"), "{br}");
+    // …a client that takes nothing gets the text as it is, never the stored br copy…
+    let plain = curl(&["-x", &proxy, &url]);
+    assert_eq!(plain.stdout, text);
+    // …and each is then a hit for its own kind of client.
+    for accept in ["br", ""] {
+        let head = curl(&[
+            "-x",
+            &proxy,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Accept-Encoding: {accept}"),
+            &url,
+        ])
+        .stdout;
+        assert!(header(&head, "cache-status").unwrap().contains("hit"), "{accept}: {head}");
+    }
+    assert_eq!(origin_hits(&origin, "/long.txt"), 2, "one fetch per variant");
+}
