@@ -233,6 +233,24 @@ impl Proxy {
         let upstream = request.map(|_| Empty::<Bytes>::new());
         let result = self.fetch(&upstream, &target, peer, &conditions).await;
         let received = SystemTime::now();
+        // The origin down or failing: a stale copy still within stale-if-error (RFC 5861 §4,
+        // from the response or the request) is better than an error.
+        let failed = match &result {
+            Err(_) => true,
+            Ok((status, _, _)) => status.is_server_error(),
+        };
+        if let Some(object) =
+            stored.as_ref().filter(|o| failed && stale_if_error(o, &asked, received))
+        {
+            let response = serve_stored(
+                object,
+                received,
+                head,
+                client_etag.as_deref(),
+                "hit; detail=stale-if-error",
+            );
+            return (response, "stale-if-error");
+        }
         let (status, headers, body) = match result {
             Ok(parts) => parts,
             Err(response) => return (response, "fwd=miss"),
@@ -388,6 +406,19 @@ impl Proxy {
         });
         Response::new(Full::new(Bytes::new()))
     }
+}
+
+/// Whether `object`, stale at `now`, may still stand in for an origin in trouble: its staleness
+/// within the response's or the request's `stale-if-error`, and `must-revalidate` absent.
+fn stale_if_error(object: &Object, asked: &CacheControl, now: SystemTime) -> bool {
+    let control = object.stored.cache_control();
+    if control.must_revalidate || control.proxy_revalidate {
+        return false;
+    }
+    let Some(window) = control.stale_if_error.or(asked.stale_if_error) else { return false };
+    let (lifetime, _) = object.stored.lifetime(true);
+    let staleness = object.stored.current_age(now).saturating_sub(lifetime);
+    staleness <= Duration::from_secs(window)
 }
 
 /// The request's Cache-Control, with `Pragma: no-cache` read as `no-cache` where there is no

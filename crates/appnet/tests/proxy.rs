@@ -26,6 +26,7 @@ fn origin(dir: &std::path::Path, extra: &[&str]) -> (RunningProgram, u16) {
         ("page.txt", "a page"),
         ("private/secret.txt", "never stored"),
         ("fresh/always.txt", "revalidate me"),
+        ("sie/page.txt", "kept for bad days"),
     ] {
         let file = root.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -39,6 +40,8 @@ fn origin(dir: &std::path::Path, extra: &[&str]) -> (RunningProgram, u16) {
             "[http.server]\nroot = \"{}\"\nlisten = [\"127.0.0.1:{port}\"]\n\
              [[http.server.rule]]\nmatch = \"/private/\"\ncache_control = \"no-store\"\n\
              [[http.server.rule]]\nmatch = \"/fresh/\"\nexpires = \"epoch\"\n\
+             [[http.server.rule]]\nmatch = \"/sie/\"\n\
+             cache_control = \"max-age=0, stale-if-error=60\"\n\
              [[http.server.rule]]\nmatch = \"/\"\nexpires = \"1h\"\n",
             root.display()
         ),
@@ -254,4 +257,28 @@ fn variants_by_accept_encoding_are_never_mixed_up() {
         assert!(header(&head, "cache-status").unwrap().contains("hit"), "{accept}: {head}");
     }
     assert_eq!(origin_hits(&origin, "/long.txt"), 2, "one fetch per variant");
+}
+
+#[test]
+fn a_stale_copy_stands_in_for_a_dead_origin_within_stale_if_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, origin_port) = origin(dir.path(), &[]);
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _proxy = start(&["proxy", "--listen", &listen], proxy_port);
+    let proxy = format!("http://{listen}");
+    let url = |path: &str| format!("http://127.0.0.1:{origin_port}{path}");
+    for path in ["/sie/page.txt", "/fresh/always.txt"] {
+        let stored = curl(&["-x", &proxy, "-D", "-", &url(path)]).stdout;
+        assert!(header(&stored, "cache-status").unwrap().contains("stored"), "{stored}");
+    }
+    drop(origin);
+    // stale-if-error=60: the stale copy is served, and says so.
+    let kept = curl(&["-x", &proxy, "-D", "-", &url("/sie/page.txt")]).stdout;
+    assert!(kept.starts_with("HTTP/1.1 200") && kept.ends_with("kept for bad days"), "{kept}");
+    assert!(header(&kept, "cache-status").unwrap().contains("stale-if-error"), "{kept}");
+    // Without it, the client hears that the origin is gone.
+    let gone =
+        curl(&["-x", &proxy, "-o", "/dev/null", "-w", "%{http_code}", &url("/fresh/always.txt")]);
+    assert_eq!(gone.stdout, "502");
 }
