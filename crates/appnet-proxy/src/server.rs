@@ -174,9 +174,27 @@ impl Proxy {
         if matches!(*request.method(), Method::GET | Method::HEAD) {
             return self.through_cache(request, target, &key, peer).await;
         }
-        // Unsafe methods invalidate what was stored for the URL (RFC 9111 §4.4).
-        self.store.invalidate(&key, &request_headers(request.headers()));
+        if request.method().as_str() == "PURGE" {
+            // From an allowed network (checked above), as Squid and Varnish take it.
+            return if self.store.invalidate(&key) {
+                (plain(StatusCode::OK, "200 OK: purged"), "purged")
+            } else {
+                (plain(StatusCode::NOT_FOUND, "404 Not Found: nothing stored"), "-")
+            };
+        }
+        // Unsafe methods invalidate what was stored for the URL (RFC 9111 §4.4), and, once the
+        // origin has answered with success, for the same-origin URLs its Location and
+        // Content-Location name.
+        self.store.invalidate(&key);
         let response = self.forward(request, &target, peer).await.unwrap_or_else(|error| error);
+        if response.status().is_success() || response.status().is_redirection() {
+            for name in [header::LOCATION, header::CONTENT_LOCATION] {
+                let named = response.headers().get(name).and_then(|v| v.to_str().ok());
+                if let Some(other) = named.and_then(|v| same_origin(&target, v)) {
+                    self.store.invalidate(&other);
+                }
+            }
+        }
         (response, "fwd=method")
     }
 
@@ -289,7 +307,7 @@ impl Proxy {
         let object = Object { stored: stored_now, body };
         let may = may && self.store.put(key, &varying, object.clone());
         if !may {
-            self.store.invalidate(key, &varying);
+            self.store.invalidate(key);
         }
         let mut response = build(&object, head);
         let status_field =
@@ -408,6 +426,21 @@ impl Proxy {
     }
 }
 
+/// `reference` (absolute, or a path) resolved against `target`, if it is on the same origin.
+fn same_origin(target: &Uri, reference: &str) -> Option<String> {
+    let uri: Uri = reference.parse().ok()?;
+    match uri.authority() {
+        Some(authority) => {
+            let same = Some(authority) == target.authority() && uri.scheme() == target.scheme();
+            same.then(|| uri.to_string())
+        }
+        None if reference.starts_with('/') => {
+            Some(format!("{}://{}{reference}", target.scheme_str()?, target.authority()?))
+        }
+        None => None,
+    }
+}
+
 /// Whether `object`, stale at `now`, may still stand in for an origin in trouble: its staleness
 /// within the response's or the request's `stale-if-error`, and `must-revalidate` absent.
 fn stale_if_error(object: &Object, asked: &CacheControl, now: SystemTime) -> bool {
@@ -500,4 +533,25 @@ fn serve_stored(
         headers.insert(HeaderName::from_static("cache-status"), value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_same_origin_locations_are_invalidated() {
+        let target: Uri = "http://lab.test:8080/form".parse().unwrap();
+        assert_eq!(
+            same_origin(&target, "/thanks?id=1").as_deref(),
+            Some("http://lab.test:8080/thanks?id=1")
+        );
+        assert_eq!(
+            same_origin(&target, "http://lab.test:8080/other").as_deref(),
+            Some("http://lab.test:8080/other")
+        );
+        assert_eq!(same_origin(&target, "http://elsewhere.test/other"), None);
+        assert_eq!(same_origin(&target, "https://lab.test:8080/other"), None);
+        assert_eq!(same_origin(&target, "relative/path"), None);
+    }
 }

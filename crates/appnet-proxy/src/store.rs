@@ -8,7 +8,7 @@
 //! its last response varied on, so a lookup knows which values to take. `Vary: *` is never
 //! stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use appnet_cache::Headers;
@@ -29,9 +29,13 @@ pub struct Object {
 #[derive(Debug)]
 pub struct Store {
     objects: Lru<String, Arc<Object>>,
-    /// The field names each URL's responses vary on.
-    varies: Mutex<HashMap<String, Vec<String>>>,
+    /// Per URL: the field names its responses vary on, and the keys of its stored variants
+    /// (some may have been evicted since; removing those is harmless).
+    varies: Mutex<HashMap<String, Variants>>,
 }
+
+/// What a URL's stored variants vary on, and their keys.
+type Variants = (Vec<String>, HashSet<String>);
 
 /// Bytes a stored head is counted as, beside its body.
 const HEAD_WEIGHT: usize = 512;
@@ -48,7 +52,9 @@ impl Store {
 
     /// The variant stored for `url` that matches `request`'s fields.
     pub fn get(&self, url: &str, request: &Headers) -> Option<Arc<Object>> {
-        let names = self.varies.lock().unwrap_or_else(PoisonError::into_inner).get(url).cloned();
+        let varies = self.varies.lock().unwrap_or_else(PoisonError::into_inner);
+        let names = varies.get(url).map(|(names, _)| names.clone());
+        drop(varies);
         self.objects.get(&key(url, names.as_deref().unwrap_or_default(), request))
     }
 
@@ -63,18 +69,25 @@ impl Store {
             if varies.len() >= MAX_VARY_URLS && !varies.contains_key(url) {
                 varies.clear();
             }
-            varies.insert(url.to_owned(), names);
+            let entry = varies.entry(url.to_owned()).or_default();
+            entry.0 = names;
+            entry.1.insert(key.clone());
         }
         self.objects.insert(key, Arc::new(object), weight);
         true
     }
 
-    /// Forgets `url`'s variant for `request` (an unsafe method went through, or a response
-    /// may not be stored). Other variants age out; a changed Vary list re-keys them anyway.
-    pub fn invalidate(&self, url: &str, request: &Headers) {
-        let names = self.varies.lock().unwrap_or_else(PoisonError::into_inner).remove(url);
-        self.objects.remove(&key(url, names.as_deref().unwrap_or_default(), request));
-        self.objects.remove(&key(url, &[], request));
+    /// Forgets every stored variant of `url` (an unsafe method went through for it, it was
+    /// PURGEd, or a new response may not be stored); whether anything was stored.
+    pub fn invalidate(&self, url: &str) -> bool {
+        let removed = self.varies.lock().unwrap_or_else(PoisonError::into_inner).remove(url);
+        let Some((_, keys)) = removed else { return false };
+        let mut any = false;
+        for key in keys {
+            any |= self.objects.get(&key).is_some();
+            self.objects.remove(&key);
+        }
+        any
     }
 
     /// Bytes held.
@@ -158,6 +171,9 @@ mod tests {
             store.get(url, &headers(&[("accept-encoding", "br, gzip")])).unwrap().body,
             "BR"
         );
+        // Invalidation takes every variant.
+        assert!(store.invalidate(url));
+        assert!(store.get(url, &br).is_none() && store.get(url, &plain).is_none());
     }
 
     #[test]
@@ -168,7 +184,8 @@ mod tests {
         assert!(store.get(url, &headers(&[])).is_none());
         assert!(store.put(url, &headers(&[("accept", "a")]), object(&[], "one")));
         assert_eq!(store.get(url, &headers(&[("accept", "b")])).unwrap().body, "one");
-        store.invalidate(url, &headers(&[]));
+        assert!(store.invalidate(url));
         assert!(store.get(url, &headers(&[])).is_none());
+        assert!(!store.invalidate(url), "nothing left");
     }
 }

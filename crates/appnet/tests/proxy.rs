@@ -282,3 +282,22 @@ fn a_stale_copy_stands_in_for_a_dead_origin_within_stale_if_error() {
         curl(&["-x", &proxy, "-o", "/dev/null", "-w", "%{http_code}", &url("/fresh/always.txt")]);
     assert_eq!(gone.stdout, "502");
 }
+
+#[test]
+fn purge_from_an_allowed_network_drops_the_stored_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin, origin_port) = origin(dir.path(), &[]);
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _proxy = start(&["proxy", "--listen", &listen], proxy_port);
+    let (proxy, url) =
+        (format!("http://{listen}"), format!("http://127.0.0.1:{origin_port}/page.txt"));
+    let status = |method: &str| {
+        curl(&["-x", &proxy, "-X", method, "-o", "/dev/null", "-w", "%{http_code}", &url]).stdout
+    };
+    assert_eq!(status("GET"), "200");
+    assert_eq!(status("PURGE"), "200", "something was stored");
+    assert_eq!(status("PURGE"), "404", "nothing is left");
+    assert_eq!(status("GET"), "200");
+    assert_eq!(origin_hits(&origin, "/page.txt"), 2, "the purged copy was fetched again");
+}
