@@ -18,9 +18,16 @@ pub fn loopback(third: u8, fourth: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 53, third, fourth)
 }
 
-/// A TCP port free on `ip` (on loopback, where hosts share one port space).
-pub fn free_tcp_port(ip: IpAddr) -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(SocketAddr::new(ip, 0))?.local_addr()?.port())
+/// A port free on `ip` for both UDP and TCP (on loopback, where hosts share one port space;
+/// a relay holds both).
+pub fn free_port(ip: IpAddr) -> std::io::Result<u16> {
+    for _ in 0..100 {
+        let port = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?.local_addr()?.port();
+        if std::net::TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(format!("no free port on {ip}")))
 }
 
 /// One experiment's hosts and links. Dropping it stops its relays and takes its namespaces down.
@@ -100,6 +107,26 @@ impl LabNet {
                 hosts.iter().map(|h| (h.host().ip, h.namespace_path())).collect()
             }
         }
+    }
+
+    /// A group of clients on host `third`.1 reaching `server` (on host number `server_host`)
+    /// over their own `link`: in namespaces a host behind that link, asking `server` itself;
+    /// on loopback clients on 127.53.`third`.1 and a relay for them on
+    /// 127.53.`third`.`server_host`. Returns the clients' host and the address they ask.
+    pub async fn clients_behind(
+        &mut self,
+        third: u8,
+        link: LinkSpec,
+        server: SocketAddr,
+        server_host: u8,
+    ) -> Result<(LabHost, SocketAddr), LabError> {
+        if self.in_namespaces() {
+            return Ok((self.host(third, 1, Some(link))?, server));
+        }
+        let front_ip = IpAddr::V4(loopback(third, server_host));
+        let front = SocketAddr::new(front_ip, free_port(front_ip)?);
+        self.relay(front, server, link).await?;
+        Ok((LabHost::loopback(IpAddr::V4(loopback(third, 1))), front))
     }
 
     /// UDP and TCP relays from `front` to `back` through a link of `spec`, until this network

@@ -394,7 +394,7 @@ impl<'a> Loader<'a> {
             return Ok(task.run(self.start, self.fetch()));
         }
         if let Some(conn) = idle.pop() {
-            return Ok(Task::Reuse { conn, wanted, http10: false }.run(self.start, self.fetch()));
+            return Ok(Task::Reuse { conn, wanted }.run(self.start, self.fetch()));
         }
         let open = self.open.entry(origin.clone()).or_default();
         let may_open =
@@ -500,7 +500,6 @@ enum Task {
     Reuse {
         conn: Conn,
         wanted: Wanted,
-        http10: bool,
     },
     Shared {
         id: usize,
@@ -532,8 +531,9 @@ impl Task {
                 let conn = entry.is_ok().then_some(conn);
                 Done { conn, wanted, entry }
             }
-            Self::Reuse { mut conn, wanted, http10 } => {
-                let result = request(&mut conn.sender, conn.id, &wanted, http10, fetch).await;
+            // Only HTTP/1.1 connections are reused (HTTP/1.0 ones close after one response).
+            Self::Reuse { mut conn, wanted } => {
+                let result = request(&mut conn.sender, conn.id, &wanted, false, fetch).await;
                 let entry = result.map(|(mut entry, body)| {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)

@@ -209,8 +209,15 @@ impl Hierarchy {
         let (resolver_port, resolver_back) = if net.in_namespaces() {
             (53, 53)
         } else {
-            let port = free_port_on(resolver_host.ip)?;
-            (port, if net.relay_link().is_some() { free_port_on(resolver_host.ip)? } else { port })
+            let port = crate::net::free_port(resolver_host.ip)?;
+            (
+                port,
+                if net.relay_link().is_some() {
+                    crate::net::free_port(resolver_host.ip)?
+                } else {
+                    port
+                },
+            )
         };
         let settings = ServiceSettings {
             listen: vec![SocketAddr::new(resolver_host.ip, resolver_back)],
@@ -296,15 +303,8 @@ impl Hierarchy {
         index: u8,
         region: &link::Region,
     ) -> Result<(LabHost, SocketAddr), LabError> {
-        let network = 10 + index;
-        if self.in_namespaces() {
-            let clients = self.net.host(network, 1, Some(region.link))?;
-            return Ok((clients, self.resolver_addr));
-        }
-        let front_ip = IpAddr::V4(loopback(network, RESOLVER));
-        let front = SocketAddr::new(front_ip, free_port_on(front_ip)?);
-        self.net.relay(front, self.resolver_backend, region.link).await?;
-        Ok((LabHost::loopback(IpAddr::V4(loopback(network, 1))), front))
+        let server = if self.in_namespaces() { self.resolver_addr } else { self.resolver_backend };
+        self.net.clients_behind(10 + index, region.link, server, RESOLVER).await
     }
 
     /// The primary's authority, for reloads and for stopping it.
@@ -348,17 +348,6 @@ async fn serve(
         net.relay(addr, back, spec).await?;
     }
     Ok(Authority { name, host, addr, zones, running: Some(running) })
-}
-
-/// A UDP and TCP port free on `ip`.
-fn free_port_on(ip: IpAddr) -> std::io::Result<u16> {
-    for _ in 0..100 {
-        let port = UdpSocket::bind(SocketAddr::new(ip, 0))?.local_addr()?.port();
-        if std::net::TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(std::io::Error::other(format!("no free port on {ip}")))
 }
 
 /// A port free on every lab host, other than `taken`.

@@ -8,7 +8,7 @@
 pub mod fetch;
 pub mod site;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use appnet_http::server::{self, ServeSettings};
@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::LabError;
 use crate::host::LabHost;
 use crate::link::{LinkSpec, Region};
-use crate::net::{LabNet, free_tcp_port, loopback};
+use crate::net::{LabNet, free_port};
 use crate::report::Figure;
 use crate::topology::Topology;
 use crate::zipf::Zipf;
@@ -123,8 +123,8 @@ pub async fn run(
     let (port, back_port) = if net.in_namespaces() {
         (80, 80)
     } else {
-        let port = free_tcp_port(origin_host.ip)?;
-        (port, if net.relay_link().is_some() { free_tcp_port(origin_host.ip)? } else { port })
+        let port = free_port(origin_host.ip)?;
+        (port, if net.relay_link().is_some() { free_port(origin_host.ip)? } else { port })
     };
     let stats = Arc::new(PeerStats::default());
     let serve = ServeSettings {
@@ -147,16 +147,8 @@ pub async fn run(
         vec![("local".to_owned(), net.host(1, 1, settings.link)?, origin, settings.link)];
     for (index, region) in regions.iter().enumerate() {
         let third = 10 + index as u8;
-        if net.in_namespaces() {
-            let host = net.host(third, 1, Some(region.link))?;
-            groups.push((region.name.clone(), host, origin, Some(region.link)));
-        } else {
-            let front_ip = IpAddr::V4(loopback(third, ORIGIN));
-            let front = SocketAddr::new(front_ip, free_tcp_port(front_ip)?);
-            net.relay(front, backend, region.link).await?;
-            let host = LabHost::loopback(IpAddr::V4(loopback(third, 1)));
-            groups.push((region.name.clone(), host, front, Some(region.link)));
-        }
+        let (host, target) = net.clients_behind(third, region.link, backend, ORIGIN).await?;
+        groups.push((region.name.clone(), host, target, Some(region.link)));
     }
 
     let page = site.pages.first().ok_or_else(|| LabError::new("the site has no page"))?;

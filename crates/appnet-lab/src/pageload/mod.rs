@@ -5,7 +5,7 @@
 //! against the full load. The page is the lab origin's generated front page; the loader is
 //! `appnet http load`'s. The report says which mode wins at which RTT, from this run's numbers.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use appnet_http::files::rules::{Rule, RuleTable, Rules};
@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::LabError;
 use crate::host::LabHost;
 use crate::link::LinkSpec;
-use crate::net::{LabNet, free_tcp_port, loopback};
+use crate::net::{LabNet, free_port};
 use crate::origin::site::{self, SiteShape};
 use crate::report::Figure;
 use crate::topology::Topology;
@@ -123,7 +123,7 @@ pub async fn run(
     let page_resources = page.resources.len();
     let mut net = LabNet::new(settings.topology, None)?;
     let origin_host = net.host(0, ORIGIN, None)?;
-    let port = if net.in_namespaces() { 80 } else { free_tcp_port(origin_host.ip)? };
+    let port = if net.in_namespaces() { 80 } else { free_port(origin_host.ip)? };
     let backend = SocketAddr::new(origin_host.ip, port);
     // Every copy must be revalidated before reuse, so the repeat view shows validation.
     let no_cache = RuleTable {
@@ -158,14 +158,7 @@ pub async fn run(
     for (index, link) in links.iter().enumerate() {
         // Each link has its own client host (a namespace behind it) or relay (on loopback).
         let third = 30 + index as u8;
-        let (client, target) = if net.in_namespaces() {
-            (net.host(third, 1, Some(*link))?, backend)
-        } else {
-            let front_ip = IpAddr::V4(loopback(third, ORIGIN));
-            let front = SocketAddr::new(front_ip, free_tcp_port(front_ip)?);
-            net.relay(front, backend, *link).await?;
-            (LabHost::loopback(IpAddr::V4(loopback(third, 1))), front)
-        };
+        let (client, target) = net.clients_behind(third, *link, backend, ORIGIN).await?;
         let url = url::Url::parse(&format!("http://{target}{}", page.path))
             .map_err(|e| LabError::new(e.to_string()))?;
         let mut loads = Vec::new();
