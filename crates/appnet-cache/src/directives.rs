@@ -40,6 +40,9 @@ pub struct CacheControl {
     pub only_if_cached: bool,
     /// `no-transform`.
     pub no_transform: bool,
+    /// `must-understand` (§5.2.2.3): store only if the status code's caching rules are
+    /// understood, and then `no-store` does not apply.
+    pub must_understand: bool,
 }
 
 impl CacheControl {
@@ -81,6 +84,7 @@ impl CacheControl {
                 "min-fresh" => parsed.min_fresh = seconds(),
                 "only-if-cached" => parsed.only_if_cached = true,
                 "no-transform" => parsed.no_transform = true,
+                "must-understand" => parsed.must_understand = true,
                 _ => {}
             }
         }

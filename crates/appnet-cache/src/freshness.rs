@@ -24,11 +24,17 @@ pub struct Stored {
     pub status: u16,
     /// Its header fields.
     pub headers: Headers,
+    /// The directives of the targeted field this cache obeys ([`crate::targeted::select`]),
+    /// which then stand in for `Cache-Control` and `Expires`; `None` for most caches.
+    pub targeted: Option<String>,
 }
 
 impl Stored {
     /// The response's `Cache-Control`.
     pub fn cache_control(&self) -> CacheControl {
+        if let Some(targeted) = &self.targeted {
+            return CacheControl::parse(targeted);
+        }
         self.headers.joined("cache-control").map(|v| CacheControl::parse(&v)).unwrap_or_default()
     }
 
@@ -43,11 +49,7 @@ impl Stored {
             later.duration_since(earlier).unwrap_or(Duration::ZERO)
         };
         let apparent = self.date("date").map_or(Duration::ZERO, |d| since(self.response_time, d));
-        let age_value = self
-            .headers
-            .get("age")
-            .and_then(|a| a.trim().parse::<u64>().ok())
-            .map_or(Duration::ZERO, Duration::from_secs);
+        let age_value = age_field(self.headers.joined("age").as_deref());
         let response_delay = since(self.response_time, self.request_time);
         // Saturating: an Age of 2^64 - 1 seconds is absurd, not a crash.
         let corrected_initial = apparent.max(age_value.saturating_add(response_delay));
@@ -64,7 +66,7 @@ impl Stored {
         if let Some(seconds) = control.max_age {
             return (Duration::from_secs(seconds), false);
         }
-        if let Some(expires) = self.headers.get("expires") {
+        if let Some(expires) = self.headers.get("expires").filter(|_| self.targeted.is_none()) {
             // An Expires that cannot be read is in the past (§5.3).
             let Ok(expires) = httpdate::parse_http_date(expires) else {
                 return (Duration::ZERO, false);
@@ -112,6 +114,18 @@ impl Stored {
     }
 }
 
+/// The `Age` a response arrived with (RFC 9111 §5.1): one non-negative integer. Anything
+/// else — several values, a sign, a fraction, parameters, letters — cannot be trusted, so the
+/// response is taken as older than any lifetime (stale), rather than as new.
+fn age_field(value: Option<&str>) -> Duration {
+    let Some(value) = value.map(str::trim) else { return Duration::ZERO };
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Duration::MAX;
+    }
+    // All digits: only too many of them fails, and that is very old.
+    value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +142,7 @@ mod tests {
             response_time: at(T0 + 1),
             status: 200,
             headers: Headers(headers.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect()),
+            targeted: None,
         }
     }
 
@@ -144,6 +159,22 @@ mod tests {
         // A Date ahead of us (clock skew) makes no negative age.
         let ahead = http_date(T0 + 500);
         assert_eq!(stored(&[("date", &ahead)]).current_age(at(T0 + 1)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_age_that_cannot_be_read_makes_a_response_stale() {
+        let date = http_date(T0);
+        for bad in ["abc", "-7200", "7200.0", "0, 0", "3600;foo=bar", "1 2", ""] {
+            let response =
+                stored(&[("date", &date), ("cache-control", "max-age=3600"), ("age", bad)]);
+            assert!(response.current_age(at(T0 + 1)) == Duration::MAX, "Age: {bad:?}");
+            assert!(!response.is_fresh(at(T0 + 1), true, &CacheControl::default()), "{bad:?}");
+        }
+        // Two Age lines are two values: just as unreadable.
+        let two = stored(&[("cache-control", "max-age=3600"), ("age", "0"), ("age", "0")]);
+        assert_eq!(two.current_age(at(T0 + 1)), Duration::MAX);
+        let fine = stored(&[("date", &date), ("age", " 30 ")]);
+        assert_eq!(fine.current_age(at(T0 + 1)), Duration::from_secs(31));
     }
 
     #[test]

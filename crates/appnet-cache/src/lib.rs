@@ -7,13 +7,17 @@
 //!   and whether it may be served without asking the origin.
 //! - [`storable`]: whether a response may be stored at all, privately or in a shared cache.
 //! - [`validation`]: the conditional request that revalidates a stored response.
+//! - [`targeted`]: `CDN-Cache-Control` and other targeted fields (RFC 9213).
 //! - [`lru`]: a byte-budgeted map that drops its least recently used entries.
+//! - [`eviction`]: the shared cache's eviction policy, chosen by measurement (issue #8).
 #![warn(missing_docs)]
 
 pub mod directives;
+pub mod eviction;
 pub mod freshness;
 pub mod lru;
 pub mod storable;
+pub mod targeted;
 pub mod validation;
 
 /// Header fields of a response (or request), names lowercase — what the rules read.

@@ -5,6 +5,11 @@ use crate::Headers;
 use crate::directives::CacheControl;
 use crate::freshness::HEURISTICALLY_CACHEABLE;
 
+/// Status codes whose caching rules this cache implements (for `must-understand`): the
+/// heuristically cacheable ones plus the redirects and 304 handling it knows.
+const UNDERSTOOD: [u16; 15] =
+    [200, 203, 204, 206, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501];
+
 /// Whether a response of `status` with `response` headers to a `method` request with
 /// `request` headers may be stored; `shared` for a shared cache.
 pub fn may_store(
@@ -22,7 +27,16 @@ pub fn may_store(
         headers.joined("cache-control").map(|v| CacheControl::parse(&v)).unwrap_or_default()
     };
     let (asked, said) = (control(request), control(response));
-    if asked.no_store || said.no_store {
+    if said.must_understand {
+        // Only a status whose caching rules this cache implements; then no-store, which is
+        // there for caches that do not understand must-understand, is overridden.
+        if !UNDERSTOOD.contains(&status) {
+            return false;
+        }
+    } else if said.no_store {
+        return false;
+    }
+    if asked.no_store {
         return false;
     }
     if shared && said.private && said.private_fields.is_empty() {
@@ -72,5 +86,9 @@ mod tests {
         assert!(!may_store("GET", &none, 302, &none, false));
         assert!(may_store("GET", &none, 302, &headers(&[("cache-control", "max-age=5")]), false));
         assert!(may_store("GET", &none, 404, &none, true));
+        // must-understand: an unknown status is never stored, a known one despite no-store.
+        let understand = headers(&[("cache-control", "max-age=60, must-understand, no-store")]);
+        assert!(may_store("GET", &none, 200, &understand, true));
+        assert!(!may_store("GET", &none, 599, &understand, true));
     }
 }

@@ -19,9 +19,17 @@ pub fn conditional_headers(stored: &Stored) -> Vec<(&'static str, String)> {
     fields
 }
 
-/// Fields a 304 does not replace in the stored head (§3.2): they describe the stored body.
-const KEPT: [&str; 4] =
-    ["content-length", "content-encoding", "transfer-encoding", "content-range"];
+/// Fields a 304 does not replace in the stored head (§3.2): they describe the stored body
+/// (its length, coding, range, digest), and the validator that selected it for update
+/// (§4.3.4) — a 304 naming another ETag must not relabel the stored body.
+const KEPT: [&str; 6] = [
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "content-range",
+    "content-md5",
+    "etag",
+];
 
 /// `stored` updated by a 304's `fields` (§4.3.4), received at `response_time` for a request
 /// sent at `request_time`: its other fields replaced, its age restarted.
@@ -32,6 +40,8 @@ pub fn freshen(
     response_time: SystemTime,
 ) -> Stored {
     let mut updated = stored.clone();
+    // The old Age described the old response; the 304's own Age, if any, is the new one.
+    updated.headers.0.retain(|(n, _)| n != "age");
     for (name, _) in fields {
         if !KEPT.contains(&name.as_str()) {
             updated.headers.0.retain(|(n, _)| n != name);
@@ -67,6 +77,7 @@ mod tests {
                 ("cache-control".into(), "max-age=10".into()),
                 ("content-length".into(), "1234".into()),
             ]),
+            targeted: None,
         };
         assert_eq!(
             conditional_headers(&stored),

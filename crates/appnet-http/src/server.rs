@@ -747,23 +747,11 @@ fn multipart(
     length: u64,
     content_type: &str,
 ) -> Response<Payload> {
-    const BOUNDARY: &str = "appnet-byteranges-3f2a9c";
-    let mut body = Vec::new();
-    for (piece, &(first, last)) in pieces.iter().zip(parts) {
-        let head = format!(
-            "\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{length}\r\n\r\n"
-        );
-        body.extend_from_slice(head.as_bytes());
-        body.extend_from_slice(piece);
-    }
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+    let body = range::multipart_body(&pieces, parts, length, content_type);
     let mut response = Response::new(Payload::bytes(body));
     *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-    insert(
-        response.headers_mut(),
-        header::CONTENT_TYPE,
-        &format!("multipart/byteranges; boundary={BOUNDARY}"),
-    );
+    insert(response.headers_mut(), header::CONTENT_TYPE, range::MULTIPART_TYPE);
     response
 }
 

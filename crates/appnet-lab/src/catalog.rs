@@ -48,8 +48,10 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "cache",
-        measures: "shared-cache hit ratio and latency saved, forward and reverse proxy",
-        status: Status::Planned { issue: 8 },
+        measures: "clients behind the shared cache (forward proxy) playing a Zipf workload: hit \
+                   and byte hit ratio over time, load taken off the origin, hit against miss \
+                   latency, revalidations against full fetches",
+        status: Status::Ready,
     },
 ];
 

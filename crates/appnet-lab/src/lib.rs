@@ -8,6 +8,8 @@
 //!   netem — probed before anything starts, and stated in the report.
 //! - [`catalog`]: the scenarios, one per system, with what each measures and whether it is built.
 //! - [`pageload`]: the HTTP experiment — Page Load Time per fetching mode, RTT and bandwidth.
+//! - [`cache`]: the caching experiment — clients behind the shared cache playing a Zipf
+//!   workload: hit ratio over time, load taken off the origin, hit against miss latency.
 //! - [`dns`]: the DNS scenario — roots, a TLD, a site zone with a replica, a resolver — and its
 //!   measurements.
 //! - [`topology`]: how hosts are joined — network namespaces, the in-process emulator, or plain
@@ -21,6 +23,7 @@
 //!   (inline SVG charts, no server or network needed to view it).
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod catalog;
 pub mod dns;
 pub mod environment;

@@ -6,10 +6,31 @@
 //! - [`policy`]: who may use the proxy, which hosts and CONNECT ports it will reach.
 //! - [`forwarding`]: hop-by-hop fields removed, `Via` and `X-Forwarded-For` added.
 //! - [`store`]: the stored responses, in memory under a byte budget.
-//! - [`server`]: the hyper driver: requests in, cache lookups, upstream fetches, tunnels.
+//! - [`disk`]: the disk tier under it: entries in files that survive restarts and crashes.
+//! - [`server`]: the hyper driver: requests in, policy, dispatch, invalidation.
+//! - `cached`: GET and HEAD through the store — freshness, stale-while-revalidate,
+//!   collapsing, revalidation, stale-if-error.
+//! - `flights`: request collapsing (one upstream fetch per URL at a time).
+//! - `reply`: responses built from stored ones (Age, Cache-Status, 304s and ranges).
+//! - `upstream`: the keep-alive pool to origins, tunnels.
+//! - [`routes`]: a reverse proxy's sites (by host name) and their origins; [`origins`]: which
+//!   origin of a site to use, by health; `health`: the checker that probes them.
+//! - [`stats`]: counters (Prometheus) and hit ratios.
+//! - [`admin`]: the administrative endpoint (`--admin`).
 #![warn(missing_docs)]
 
+pub mod admin;
+mod cached;
+pub mod disk;
+mod disk_tier;
+mod flights;
 pub mod forwarding;
+mod health;
+pub mod origins;
 pub mod policy;
+mod reply;
+pub mod routes;
 pub mod server;
+pub mod stats;
 pub mod store;
+mod upstream;

@@ -1,5 +1,8 @@
 //! The proxy's stored responses: the head with its times (for `appnet_cache`'s rules) and the
-//! body, in memory under a byte budget, least recently used out first.
+//! body, in memory under a byte budget, kept by the eviction policy the study in
+//! `bench/workloads/cache-eviction` chose (`appnet_cache::eviction::Gdsf`: frequency over
+//! √size, a new key admitted to a full cache on its second request; 1.02× Belady's hit
+//! ratio and 1.64× LRU's at Zipf α 0.8).
 //!
 //! A response with `Vary` is one of several variants of its URL (RFC 9111 §4.1): it is kept
 //! under the URL plus the request's values of the fields it names, normalised (names
@@ -7,14 +10,22 @@
 //! order), and served only to requests whose values match. The URL remembers the field names
 //! its last response varied on, so a lookup knows which values to take. `Vary: *` is never
 //! stored.
+//!
+//! With a disk (`--cache-dir`), every stored response is also written there, and a response
+//! the memory no longer holds is read back from it (and kept in memory again). The disk's
+//! keys are this store's keys, so at start the Vary lists are rebuilt from them: a URL's
+//! variants on disk are found, and invalidated, after a restart as before it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use appnet_cache::Headers;
+use appnet_cache::eviction::Gdsf;
 use appnet_cache::freshness::Stored;
-use appnet_cache::lru::Lru;
 use bytes::Bytes;
+
+use crate::disk::DiskStore;
+use crate::disk_tier::DiskTier;
 
 /// One stored response.
 #[derive(Debug, Clone)]
@@ -28,10 +39,11 @@ pub struct Object {
 /// Stored responses by absolute URL and variant.
 #[derive(Debug)]
 pub struct Store {
-    objects: Lru<String, Arc<Object>>,
+    objects: Gdsf<String, Arc<Object>>,
     /// Per URL: the field names its responses vary on, and the keys of its stored variants
     /// (some may have been evicted since; removing those is harmless).
     varies: Mutex<HashMap<String, Variants>>,
+    disk: Option<DiskTier>,
 }
 
 /// What a URL's stored variants vary on, and their keys.
@@ -47,7 +59,53 @@ const MAX_VARY_URLS: usize = 100_000;
 impl Store {
     /// A store of at most `budget` bytes.
     pub fn new(budget: usize) -> Self {
-        Self { objects: Lru::new(budget), varies: Mutex::default() }
+        Self { objects: Gdsf::new(budget), varies: Mutex::default(), disk: None }
+    }
+
+    /// A store of at most `budget` bytes in memory over `disk`, which already holds what it
+    /// held before.
+    pub fn with_disk(budget: usize, disk: DiskStore) -> std::io::Result<Self> {
+        let disk = DiskTier::new(disk)?;
+        let mut varies: HashMap<String, Variants> = HashMap::new();
+        for key in disk.keys_at_open() {
+            let mut lines = key.split('\n');
+            let url = lines.next().unwrap_or_default().to_owned();
+            let names: Vec<String> =
+                lines.filter_map(|l| l.split_once(':').map(|(name, _)| name.to_owned())).collect();
+            let entry = varies.entry(url).or_default();
+            entry.0 = names;
+            entry.1.insert(key);
+        }
+        Ok(Self { objects: Gdsf::new(budget), varies: Mutex::new(varies), disk: Some(disk) })
+    }
+
+    /// Whether there is a disk under the memory.
+    pub fn has_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Bytes and entries on disk (zero without one) and entries dropped for failed checks.
+    pub fn disk_counters(&self) -> crate::disk::Counters {
+        self.disk.as_ref().map(DiskTier::counters).unwrap_or_default()
+    }
+
+    /// The key of the variant of `url` for `request`, if one was stored.
+    fn stored_key(&self, url: &str, request: &Headers) -> Option<String> {
+        let varies = self.varies.lock().unwrap_or_else(PoisonError::into_inner);
+        let (names, keys) = varies.get(url)?;
+        let key = key(url, names, request);
+        keys.contains(&key).then_some(key)
+    }
+
+    /// The variant of `url` for `request` from the disk, kept in memory again. Blocking:
+    /// call it where blocking is allowed (`spawn_blocking`).
+    pub fn get_from_disk(&self, url: &str, request: &Headers) -> Option<Arc<Object>> {
+        let disk = self.disk.as_ref()?;
+        let key = self.stored_key(url, request)?;
+        let object = Arc::new(disk.get(&key)?);
+        let weight = object.body.len() + HEAD_WEIGHT;
+        self.objects.insert(key, object.clone(), weight);
+        Some(object)
     }
 
     /// The variant stored for `url` that matches `request`'s fields.
@@ -58,10 +116,15 @@ impl Store {
         self.objects.get(&key(url, names.as_deref().unwrap_or_default(), request))
     }
 
-    /// Stores `object` as the variant of `url` for `request`; `false` if it cannot be stored
-    /// (`Vary: *`).
+    /// Stores `object` as the variant of `url` for `request`; `false` if it is not kept:
+    /// `Vary: *`, or the memory declined it (a full cache admits a new URL on its second
+    /// request) and there is no disk to keep it.
     pub fn put(&self, url: &str, request: &Headers, object: Object) -> bool {
-        let Some(names) = vary_names(&object.stored.headers) else { return false };
+        let Some(names) = vary_names(&object.stored.headers) else {
+            // The URL now varies on everything: no stored variant of it can be chosen.
+            self.invalidate(url);
+            return false;
+        };
         let weight = object.body.len() + HEAD_WEIGHT;
         let key = key(url, &names, request);
         {
@@ -73,8 +136,21 @@ impl Store {
             entry.0 = names;
             entry.1.insert(key.clone());
         }
-        self.objects.insert(key, Arc::new(object), weight);
-        true
+        let object = Arc::new(object);
+        if let Some(disk) = &self.disk {
+            disk.put(&key, object.clone());
+        }
+        let kept = self.objects.insert(key.clone(), object, weight);
+        if !kept && self.disk.is_none() {
+            let mut varies = self.varies.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = varies.get_mut(url) {
+                entry.1.remove(&key);
+                if entry.1.is_empty() {
+                    varies.remove(url);
+                }
+            }
+        }
+        kept || self.disk.is_some()
     }
 
     /// Forgets every stored variant of `url` (an unsafe method went through for it, it was
@@ -86,6 +162,11 @@ impl Store {
         for key in keys {
             any |= self.objects.get(&key).is_some();
             self.objects.remove(&key);
+            if let Some(disk) = &self.disk {
+                // What was on disk counts as stored too.
+                any = true;
+                disk.remove(&key);
+            }
         }
         any
     }
@@ -93,6 +174,35 @@ impl Store {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.objects.bytes()
+    }
+
+    /// Responses held.
+    pub fn len(&self) -> usize {
+        self.varies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|(_, k)| k.len())
+            .sum()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops everything; how many responses were held.
+    pub fn clear(&self) -> usize {
+        let all = std::mem::take(&mut *self.varies.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut dropped = 0;
+        for key in all.into_values().flat_map(|(_, keys)| keys) {
+            dropped += usize::from(self.objects.get(&key).is_some() || self.disk.is_some());
+            self.objects.remove(&key);
+            if let Some(disk) = &self.disk {
+                disk.remove(&key);
+            }
+        }
+        dropped
     }
 }
 
@@ -146,6 +256,7 @@ mod tests {
                 response_time: now,
                 status: 200,
                 headers: headers(fields),
+                targeted: None,
             },
             body: Bytes::from_static(body.as_bytes()),
         }

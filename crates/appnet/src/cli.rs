@@ -110,16 +110,33 @@ pub(crate) enum HttpCommand {
     other methods pass through and invalidate the URL. CONNECT tunnels reach allowed ports \
     (443). Hop-by-hop fields are removed, Via and X-Forwarded-For added, and every response \
     says what the cache did in Cache-Status (RFC 9211). Clients outside --allow (default \
-    loopback) and hosts matching --deny-host get 403. Not built yet (issue #8): disk \
-    storage, Vary, stale-while-revalidate/stale-if-error, request collapsing, ranges from \
-    cache, PURGE, health-checked origins, the eviction study.")]
+    loopback) and hosts matching --deny-host get 403.\n\n\
+    A stale copy within stale-while-revalidate is served while a refresh runs in the \
+    background; one within stale-if-error stands in for an origin that is down or failing. \
+    Many clients missing the same URL at once cause one upstream fetch (request collapsing). \
+    Ranges and the client's own conditional requests are answered from stored copies; \
+    PURGE from an allowed client drops a URL. As a reverse proxy it obeys CDN-Cache-Control \
+    (RFC 9213) over Cache-Control (--targeted-field changes the list).\n\n\
+    --admin ADDR serves GET /stats (JSON), GET /metrics, POST /purge?url=URL and \
+    POST /purge-all on a listener of its own; --metrics ADDR serves GET /metrics only.")]
 pub(crate) struct ProxyArgs {
-    /// Address to listen on; repeatable.
-    #[arg(long, value_name = "ADDR", required = true)]
+    /// Address to listen on; repeatable (or `listen` in --config).
+    #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Vec<std::net::SocketAddr>,
-    /// Be a reverse proxy for this origin (http://HOST:PORT) instead of a forward proxy.
+    /// Be a reverse proxy for this origin (http://HOST:PORT) instead of a forward proxy;
+    /// repeatable: the origins take turns, and one failing its health checks (or requests)
+    /// is left out until it recovers.
     #[arg(long, value_name = "URL")]
-    pub(crate) origin: Option<String>,
+    pub(crate) origin: Vec<String>,
+    /// The path the health checker asks each origin for (2xx/3xx within 2 s is healthy;
+    /// 2 failures in a row take an origin out, 2 successes bring it back).
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub(crate) health_path: String,
+    /// TOML settings: [proxy] listen, cache_mem, and [[proxy.route]] host = "www.example.lab"
+    /// (or "*.example.lab"), origins = ["http://…"] for a reverse proxy per host name;
+    /// [proxy.health] path, interval_ms, timeout_ms, fall, rise.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
     /// Client network served; repeatable. Default: 127.0.0.0/8 and ::1.
     #[arg(long, value_name = "CIDR")]
     pub(crate) allow: Vec<ipnet::IpNet>,
@@ -130,15 +147,38 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "PORT")]
     pub(crate) connect_port: Vec<u16>,
     /// Memory for stored responses, e.g. 256MiB (default 256MiB).
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
-    pub(crate) cache_mem: usize,
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) cache_mem: Option<usize>,
+    /// Keep stored responses in this directory too: they survive a restart (and a kill -9:
+    /// each entry is written whole, fsynced and renamed into place, and checksummed).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
+    /// Disk for stored responses under --cache-dir, e.g. 10GiB (the default).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) cache_disk: Option<usize>,
     /// No access log on standard output.
     #[arg(long)]
     pub(crate) no_access_log: bool,
+    /// A targeted cache-control field (RFC 9213) to obey over Cache-Control and Expires;
+    /// repeatable, first present wins. Default: CDN-Cache-Control with --origin, none
+    /// without. `--targeted-field none` obeys none.
+    #[arg(long, value_name = "FIELD")]
+    pub(crate) targeted_field: Vec<String>,
+    /// Remove the targeted fields from responses (by default they are passed on, for CDN
+    /// caches further down, as RFC 9213 recommends).
+    #[arg(long)]
+    pub(crate) strip_targeted: bool,
+    /// Serve the admin endpoint here: GET /stats, GET /metrics, POST /purge?url=URL,
+    /// POST /purge-all.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin: Option<std::net::SocketAddr>,
+    /// Serve Prometheus metrics on http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
 }
 
 /// `256MiB`, `1GiB`, `64MB`, `1048576`.
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: usize = number.parse().map_err(|_| format!("`{text}`: expected e.g. 256MiB"))?;

@@ -17,11 +17,7 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         run(APPNET, "appnet", &["lab", "--quick", "--out", out_text], Duration::from_secs(120));
     lab.assert_success();
     assert!(lab.stdout.contains("first lookup of www.example.lab"), "{}", lab.stdout);
-    assert!(
-        lab.stdout.contains("cache: not built yet"),
-        "systems without an experiment are listed:\n{}",
-        lab.stdout
-    );
+    assert!(lab.stdout.contains("Shared cache (forward proxy"), "{}", lab.stdout);
 
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
@@ -79,6 +75,29 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
     assert!(group["bytes"]["value"].as_f64().unwrap_or(0.0) > 1e6, "{origin}");
     assert!(group["page_load"]["value"].as_f64().unwrap_or(0.0) > 0.0, "{origin}");
 
+    // The shared cache: clients behind the forward proxy; what the cache answered the origin
+    // did not serve, hits are faster than misses (the origin is 30 ms away), and the ratio
+    // is drawn over the run.
+    let cache = &json["cache"];
+    let figure =
+        |path: &str| cache.pointer(path).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
+    let requests = cache["requests"].as_u64().expect("cache requests");
+    assert_eq!(Some(requests), cache["settings"]["requests"].as_u64(), "{cache}");
+    let hit_ratio = figure("/hit_ratio/value");
+    assert!((0.2..1.0).contains(&hit_ratio), "a cache smaller than the catalogue: {cache}");
+    assert_eq!(cache["hit_ratio_over_time"].as_array().map(Vec::len), Some(10));
+    let origin_requests = cache["origin_requests"].as_u64().unwrap();
+    let answered_upstream =
+        cache["full_fetches"].as_u64().unwrap() + cache["revalidated"].as_u64().unwrap();
+    assert_eq!(origin_requests, answered_upstream, "the origin served exactly the misses: {cache}");
+    assert!(
+        (figure("/offload_requests/value") - (1.0 - origin_requests as f64 / requests as f64))
+            .abs()
+            < 1e-9
+    );
+    assert!(figure("/latency/0/median/value") < figure("/latency/1/median/value"), "{cache}");
+    assert!(figure("/latency/1/median/value") >= 30.0, "a miss crosses the 30 ms link: {cache}");
+
     // Chromium renders the page from disk: the charts' elements are in the DOM, and the
     // screenshot is far from a blank page's few kilobytes.
     let page = format!("file://{}", out.join("report.html").display());
@@ -96,9 +115,9 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         "sequence diagram arrows: {}",
         dom.stderr
     );
-    assert!(count("class=\"bar\"") >= 28, "bar charts, the origin's and HTTP's included");
+    assert!(count("class=\"bar\"") >= 35, "bar charts, the origin's, HTTP's and the cache's");
     assert_eq!(count("class=\"waterfall\""), 5, "a waterfall per mode");
-    assert_eq!(count("class=\"series\""), 1, "the hit-ratio line");
+    assert_eq!(count("class=\"series\""), 3, "the DNS and cache hit-ratio lines");
     let mut shot_args: Vec<&str> = flags.to_vec();
     shot_args.extend([
         profile_arg.as_str(),

@@ -4,20 +4,12 @@
 //! CONNECT to allowed ports only, refuses denied hosts; the reverse proxy does the same in
 //! front of one origin.
 
+mod support;
+
 use std::time::Duration;
 
-use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
-
-const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
-
-fn start(args: &[&str], port: u16) -> RunningProgram {
-    let mut program = Program::new(APPNET, "appnet").args(args.iter().copied()).start();
-    let addr = format!("127.0.0.1:{port}");
-    program.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
-    });
-    program
-}
+use appnet_testkit::{Program, RunningProgram, free_tcp_port, wait_for_tcp};
+use support::{curl, header, start};
 
 /// An origin with plain files, a no-store path and a no-cache path, and its port.
 fn origin(dir: &std::path::Path, extra: &[&str]) -> (RunningProgram, u16) {
@@ -52,19 +44,6 @@ fn origin(dir: &std::path::Path, extra: &[&str]) -> (RunningProgram, u16) {
     (start(&args, port), port)
 }
 
-fn curl(args: &[&str]) -> CommandOutput {
-    let mut all = vec!["-sS", "--max-time", "10"];
-    all.extend_from_slice(args);
-    run("curl", "curl", &all, Duration::from_secs(20))
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.eq_ignore_ascii_case(name).then(|| value.trim())
-    })
-}
-
 /// Requests for `path` the origin's access log shows.
 fn origin_hits(origin: &RunningProgram, path: &str) -> usize {
     origin.log().lines().filter(|l| l.contains(&format!("\"GET {path} "))).count()
@@ -91,7 +70,10 @@ fn the_forward_proxy_caches_revalidates_and_keeps_its_rules() {
     // A miss, stored; then a hit with its Age; the origin asked once.
     let first = get("/page.txt", &[]);
     assert!(first.starts_with("HTTP/1.1 200") && first.ends_with("a page"), "{first}");
-    assert_eq!(header(&first, "cache-status"), Some("appnet; fwd=uri-miss; stored"));
+    assert_eq!(
+        header(&first, "cache-status"),
+        Some("appnet; fwd=uri-miss; fwd-status=200; stored")
+    );
     assert_eq!(header(&first, "via"), Some("1.1 appnet"));
     let second = get("/page.txt", &[]);
     assert!(second.ends_with("a page"), "{second}");
@@ -108,7 +90,11 @@ fn the_forward_proxy_caches_revalidates_and_keeps_its_rules() {
     // no-store: asked of the origin every time, never stored.
     for _ in 0..2 {
         let secret = get("/private/secret.txt", &[]);
-        assert_eq!(header(&secret, "cache-status"), Some("appnet; fwd=uri-miss"), "{secret}");
+        assert_eq!(
+            header(&secret, "cache-status"),
+            Some("appnet; fwd=uri-miss; fwd-status=200"),
+            "{secret}"
+        );
     }
     assert_eq!(origin_hits(&origin, "/private/secret.txt"), 2);
 
@@ -300,4 +286,65 @@ fn purge_from_an_allowed_network_drops_the_stored_copy() {
     assert_eq!(status("PURGE"), "404", "nothing is left");
     assert_eq!(status("GET"), "200");
     assert_eq!(origin_hits(&origin, "/page.txt"), 2, "the purged copy was fetched again");
+}
+
+#[test]
+fn nginx_as_the_origin_stored_and_revalidated_with_its_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("stale")).unwrap();
+    std::fs::write(root.join("page.txt"), "from nginx").unwrap();
+    std::fs::write(root.join("stale/page.txt"), "always asked").unwrap();
+    let nginx = appnet_testkit::require("nginx", "nginx");
+    let port = free_tcp_port();
+    let config = dir.path().join("nginx.conf");
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &config,
+        format!(
+            "worker_processes 1; daemon off; master_process off; pid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn; events {{ worker_connections 64; }}\n\
+             http {{ log_format short '$request $status'; access_log {log} short;\n\
+             client_body_temp_path {d}/b; proxy_temp_path {d}/p;\n\
+             fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+             server {{ listen 127.0.0.1:{port}; root {root}; expires 1h;\n\
+             location /stale/ {{ expires epoch; }} }} }}\n",
+            d = dir.path().display(),
+            log = log.display(),
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    let mut server = Program::new(nginx.to_str().unwrap(), "nginx")
+        .args(["-c", config.to_str().unwrap()])
+        .start();
+    let origin = format!("127.0.0.1:{port}");
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(origin.parse().unwrap(), Duration::from_millis(100))
+    });
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let origin_url = format!("http://{origin}");
+    let _proxy = start(&["proxy", "--listen", &listen, "--origin", &origin_url], proxy_port);
+    for _ in 0..3 {
+        assert_eq!(curl(&[&format!("http://{listen}/page.txt")]).stdout, "from nginx");
+    }
+    // `expires epoch` is Cache-Control: no-cache: stored, but revalidated every time with
+    // nginx's own ETag and answered 304 by it.
+    for _ in 0..2 {
+        let got = curl(&["-D", "-", &format!("http://{listen}/stale/page.txt")]).stdout;
+        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with("always asked"), "{got}");
+    }
+    let seen = std::fs::read_to_string(&log).unwrap();
+    // The proxy's health checks ask for / (a 403 here: no index); the rest is the cache's.
+    let lines: Vec<&str> = seen.lines().filter(|l| !l.starts_with("GET / ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /page.txt HTTP/1.1 200",
+            "GET /stale/page.txt HTTP/1.1 200",
+            "GET /stale/page.txt HTTP/1.1 304"
+        ],
+        "{seen}"
+    );
 }

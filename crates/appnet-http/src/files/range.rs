@@ -55,6 +55,33 @@ pub fn parse(header: Option<&str>, length: u64) -> Ranges {
     if parts.is_empty() { Ranges::Unsatisfiable } else { Ranges::Parts(parts) }
 }
 
+/// The boundary of our `multipart/byteranges` bodies (never in a part's head; a body that
+/// contains it is still framed correctly by each part's Content-Range).
+const BOUNDARY: &str = "appnet-byteranges-3f2a9c";
+
+/// The Content-Type of a [`multipart_body`].
+pub const MULTIPART_TYPE: &str = "multipart/byteranges; boundary=appnet-byteranges-3f2a9c";
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6): each of `pieces`, the bytes of the range
+/// beside it in `parts`, of a representation of `length` bytes and type `content_type`.
+pub fn multipart_body(
+    pieces: &[&[u8]],
+    parts: &[(u64, u64)],
+    length: u64,
+    content_type: &str,
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (piece, &(first, last)) in pieces.iter().zip(parts) {
+        let head = format!(
+            "\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{length}\r\n\r\n"
+        );
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(piece);
+    }
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

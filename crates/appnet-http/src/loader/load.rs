@@ -346,6 +346,8 @@ impl<'a> Loader<'a> {
             response_time: received,
             status: entry.status,
             headers: appnet_cache::Headers(entry.headers.clone()),
+            // A browser's cache obeys no targeted field (RFC 9213 fields are for CDNs).
+            targeted: None,
         };
         self.cache.store(url, stored, body.clone(), entry.decoded_bytes);
     }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Figure, Report};
+use crate::cache::CacheReport;
 use crate::dns::DnsReport;
 use crate::origin::OriginReport;
 use crate::pageload::PageLoadReport;
@@ -37,6 +38,9 @@ pub(super) fn render(report: &Report) -> String {
     if let Some(http) = &report.http {
         http_section(&mut page, http);
     }
+    if let Some(cache) = &report.cache {
+        cache_section(&mut page, cache);
+    }
     if !report.not_built.is_empty() {
         page.push_str("<h2>Not measured yet</h2><ul>");
         for line in &report.not_built {
@@ -65,7 +69,7 @@ fn dns_section(page: &mut String, dns: &DnsReport) {
         "<h3>Cache hit ratio over the Zipf workload ({} queries, {} names)</h3>",
         dns.settings.queries, dns.settings.names
     );
-    line_chart(page, &dns.hit_ratio_over_time);
+    line_chart(page, "hit-ratio", &dns.hit_ratio_over_time);
     if !dns.regions.is_empty() {
         page.push_str("<h3>Clients in other regions</h3>\n");
         let labels: Vec<(String, Figure)> = dns
@@ -204,6 +208,84 @@ fn origin_section(page: &mut String, origin: &OriginReport) {
     page.push_str("</table>\n");
 }
 
+fn cache_section(page: &mut String, cache: &CacheReport) {
+    let _ = writeln!(
+        page,
+        "<h2>Shared cache</h2>\n<p>{} clients behind appnet's forward proxy at {} ask for {} \
+         objects of Zipf({}) popularity from a catalogue of {} objects ({}) at the origin {}, \
+         {:.0} ms away; the cache has {} of memory, and the origin gives each object max-age={}.</p>",
+        cache.settings.clients,
+        escape(&cache.proxy),
+        cache.requests,
+        cache.settings.zipf_exponent,
+        cache.settings.objects,
+        cache.catalogue_bytes.human(),
+        escape(&cache.origin),
+        cache.settings.origin_link.rtt.as_secs_f64() * 1e3,
+        cache.cache_bytes.human(),
+        cache.settings.max_age
+    );
+    let _ = writeln!(
+        page,
+        "<h3>Hit ratio over the run</h3><p>{} of requests and {} of bytes answered from the \
+         cache; by tenth of the run:</p>",
+        cache.hit_ratio.human(),
+        cache.byte_hit_ratio.human()
+    );
+    line_chart(page, "cache-hit-ratio", &cache.hit_ratio_over_time);
+    page.push_str("<h3>Byte hit ratio over the run</h3>\n");
+    line_chart(page, "cache-byte-hit-ratio", &cache.byte_hit_ratio_over_time);
+    page.push_str("<h3>Load taken off the origin</h3>\n");
+    bars(
+        page,
+        "origin load",
+        &[
+            ("requests the clients made", Figure { value: cache.requests as f64, unit: "" }),
+            (
+                "requests the origin served",
+                Figure { value: cache.origin_requests as f64, unit: "" },
+            ),
+        ],
+    );
+    bars(
+        page,
+        "origin bytes",
+        &[
+            ("bytes the clients received", cache.client_bytes),
+            ("bytes the origin sent", cache.origin_bytes),
+        ],
+    );
+    page.push_str("<h3>Latency: hits, misses and revalidations (median)</h3>\n");
+    let [hit, miss, revalidated] = &cache.latency;
+    bars(
+        page,
+        "latency",
+        &[
+            ("hits", hit.median),
+            ("misses (fetched whole)", miss.median),
+            ("revalidated (304)", revalidated.median),
+        ],
+    );
+    let _ = writeln!(
+        page,
+        "<table><tr><th>answer</th><th>count</th><th>median</th><th>p90</th></tr>\
+         <tr><td>hit</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>miss, fetched whole</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>revalidated, 304</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>collapsed onto another's fetch</td><td class=\"n\">{}</td><td></td><td></td></tr></table>",
+        hit.count,
+        hit.median.human(),
+        hit.p90.human(),
+        miss.count,
+        miss.median.human(),
+        miss.p90.human(),
+        revalidated.count,
+        revalidated.median.human(),
+        revalidated.p90.human(),
+        cache.collapsed
+    );
+}
+
 /// Lanes for the client, the resolver and each server asked; an arrow per query and reply.
 fn sequence_diagram(page: &mut String, dns: &DnsReport) {
     let mut lanes: Vec<String> = vec!["client".into(), "resolver".into()];
@@ -279,13 +361,13 @@ fn bars(page: &mut String, title: &str, items: &[(&str, Figure)]) {
 }
 
 /// The ratios as a line over the workload's tenths, 0–100 % on the vertical axis.
-fn line_chart(page: &mut String, points: &[Figure]) {
+fn line_chart(page: &mut String, id: &str, points: &[Figure]) {
     let (width, height, left, top) = (900.0, 240.0, 50.0, 10.0);
     let plot_w = width - left - 20.0;
     let plot_h = height - top - 40.0;
     let _ = write!(
         page,
-        "<svg id=\"hit-ratio\" width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"12\">"
+        "<svg id=\"{id}\" width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"12\">"
     );
     for pct in [0, 25, 50, 75, 100] {
         let y = top + plot_h * (1.0 - f64::from(pct) / 100.0);

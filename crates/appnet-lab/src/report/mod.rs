@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cache::CacheReport;
 use crate::dns::DnsReport;
 use crate::origin::OriginReport;
 use crate::pageload::PageLoadReport;
@@ -76,6 +77,8 @@ pub struct Report {
     pub origin: Option<OriginReport>,
     /// The HTTP page-load experiment's figures, if it ran.
     pub http: Option<PageLoadReport>,
+    /// The caching experiment's figures, if it ran.
+    pub cache: Option<CacheReport>,
     /// Scenarios not built yet, with their issue.
     pub not_built: Vec<String>,
 }
@@ -211,6 +214,49 @@ impl Report {
                 http.repeat_view[0].human(),
                 http.revalidated[0],
                 http.revalidated[1]
+            ));
+        }
+        if let Some(cache) = &self.cache {
+            out.push_str(&format!(
+                "Shared cache (forward proxy, {} of memory for a catalogue of {}; origin {:.0} ms away)\n",
+                cache.cache_bytes.human(),
+                cache.catalogue_bytes.human(),
+                cache.settings.origin_link.rtt.as_secs_f64() * 1e3
+            ));
+            let tenths: Vec<String> = cache
+                .hit_ratio_over_time
+                .iter()
+                .map(|f| format!("{:.0}", f.value * 100.0))
+                .collect();
+            out.push_str(&format!(
+                "  {} clients, {} Zipf({}) requests: hit ratio {}, byte hit ratio {} (by tenth of the run, %: {})\n",
+                cache.settings.clients,
+                cache.requests,
+                cache.settings.zipf_exponent,
+                cache.hit_ratio.human(),
+                cache.byte_hit_ratio.human(),
+                tenths.join(" ")
+            ));
+            out.push_str(&format!(
+                "  taken off the origin: {} of requests, {} of bytes ({} requests and {} reached it)\n",
+                cache.offload_requests.human(),
+                cache.offload_bytes.human(),
+                cache.origin_requests,
+                cache.origin_bytes.human()
+            ));
+            let [hit, miss, revalidated] = &cache.latency;
+            out.push_str(&format!(
+                "  latency median / p90: hits {} / {}, misses {} / {}, revalidations {} / {}\n",
+                hit.median.human(),
+                hit.p90.human(),
+                miss.median.human(),
+                miss.p90.human(),
+                revalidated.median.human(),
+                revalidated.p90.human()
+            ));
+            out.push_str(&format!(
+                "  {} revalidated with a 304 against {} fetched whole; {} waited for another's fetch\n",
+                cache.revalidated, cache.full_fetches, cache.collapsed
             ));
         }
         for missing in &self.not_built {

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use appnet_lab::cache::{self, CacheSettings};
 use appnet_lab::catalog::{self, Status};
 use appnet_lab::dns::hierarchy::Hierarchy;
 use appnet_lab::dns::{self, DnsSettings};
@@ -60,6 +61,7 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         dns: None,
         origin: None,
         http: None,
+        cache: None,
         not_built: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -100,20 +102,22 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
             }
             ("http", Status::Ready) => {
                 println!("\nHTTP experiment:");
-                // Its links need delay: namespaces only with netem, else in-process relays.
-                let delay = Needs { links: true, delay: true };
-                let topology = match topology::choose(args.links, &environment, delay) {
-                    Ok((topology, _)) => topology,
-                    Err(why) => {
-                        println!("  ({why}; this experiment uses in-process links)");
-                        Topology::InProcess
-                    }
-                };
+                let topology = delaying_topology(args, &environment);
                 let settings = PageLoadSettings { topology, ..PageLoadSettings::new(args.quick) };
                 let measured = runtime
                     .block_on(pageload::run(settings, &mut progress))
                     .context("the HTTP experiment failed")?;
                 report.http = Some(measured);
+            }
+            ("cache", Status::Ready) => {
+                println!("\nCaching experiment:");
+                // The origin is a round trip away from the proxy.
+                let topology = delaying_topology(args, &environment);
+                let settings = CacheSettings { topology, ..CacheSettings::new(args.quick) };
+                let measured = runtime
+                    .block_on(cache::run(settings, &mut progress))
+                    .context("the caching experiment failed")?;
+                report.cache = Some(measured);
             }
             (name, state) => {
                 report.not_built.push(format!("{name}: {} — {}", status(state), scenario.measures));
@@ -134,6 +138,19 @@ pub(crate) fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     }
     stop_serving.cancel();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The topology for an experiment whose links need delay: namespaces only where the kernel
+/// has netem, else in-process relays.
+fn delaying_topology(args: &LabArgs, environment: &Environment) -> Topology {
+    let delay = Needs { links: true, delay: true };
+    match topology::choose(args.links, environment, delay) {
+        Ok((topology, _)) => topology,
+        Err(why) => {
+            println!("  ({why}; this experiment uses in-process links)");
+            Topology::InProcess
+        }
+    }
 }
 
 /// One line on how the hosts are joined and what every link does.
