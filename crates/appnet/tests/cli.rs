@@ -65,18 +65,16 @@ fn no_arguments_shows_help_and_fails() {
 }
 
 #[test]
-fn lab_probes_the_machine_and_lists_what_it_cannot_measure_yet() {
+fn lab_probes_the_machine_and_runs_only_the_selected_scenario() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 path");
-    let output = appnet(&["lab", "--only", "cache", "--out", out]);
+    let output = appnet(&["lab", "--quick", "--only", "cache", "--out", out]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
     assert!(report.contains("loopback hosts (127.0.0.2, 127.1.2.3): yes"), "{report}");
     assert!(report.contains("link emulation available: "), "{report}");
-    assert!(
-        report.contains("cache: not built yet (issue #8)"),
-        "honest about what is missing:\n{report}"
-    );
+    assert!(report.contains("Caching experiment:"), "{report}");
+    assert!(!report.contains("DNS experiment:"), "only what was asked:\n{report}");
     assert!(dir.path().join("report.html").exists() && dir.path().join("report.json").exists());
 }
 

@@ -1,0 +1,46 @@
+//! Broken responses from an origin — a body cut off before its Content-Length or mid-chunk,
+//! a Content-Length that is not a number or two that disagree, a header line without a
+//! colon — are never passed on as good (the client gets a 502) and never stored (the next
+//! request asks the origin again), while a good response from the same origin is.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use appnet_testkit::{Program, free_tcp_port, wait_for_tcp};
+use support::{curl, header, start};
+
+#[test]
+fn broken_upstream_responses_are_neither_passed_on_nor_stored() {
+    let origin_port = free_tcp_port();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/bad_origin.py");
+    let mut origin = Program::new("python3", "python3")
+        .args([script.display().to_string(), origin_port.to_string()])
+        .start();
+    let origin_addr = format!("127.0.0.1:{origin_port}");
+    origin.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(origin_addr.parse().unwrap(), Duration::from_millis(100))
+    });
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let origin_url = format!("http://{origin_addr}");
+    let _proxy = start(&["proxy", "--listen", &listen, "--origin", &origin_url], port);
+    let asked = |path: &str| {
+        let line = format!("GET {path}");
+        origin.log().lines().filter(|l| *l == line).count()
+    };
+    for _ in 0..2 {
+        let good = curl(&["-D", "-", &format!("http://{listen}/good")]).stdout;
+        assert!(good.starts_with("HTTP/1.1 200") && good.ends_with("\r\n\r\ngood"), "{good}");
+    }
+    assert_eq!(asked("/good"), 1, "stored, then a hit\n{}", origin.log());
+    for path in ["/short", "/bad-length", "/two-lengths", "/no-colon", "/chunks-cut"] {
+        for round in 0..2 {
+            let got = curl(&["-D", "-", &format!("http://{listen}{path}")]).stdout;
+            assert!(got.starts_with("HTTP/1.1 502"), "{path} round {round}: {got}");
+            assert!(header(&got, "cache-status").is_none_or(|s| !s.contains("hit")), "{got}");
+        }
+        assert_eq!(asked(path), 2, "{path} never stored\n{}", origin.log());
+    }
+}
