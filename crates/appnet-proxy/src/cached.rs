@@ -3,6 +3,11 @@
 //! otherwise one request per URL goes upstream (the others collapse onto it), conditional
 //! when something is stored, and a 304 freshens the stored copy. An origin that is down or
 //! failing is stood in for by a stale copy within `stale-if-error`.
+//!
+//! A small response (a known length up to [`WHOLE_UP_TO`]) is read whole before it is
+//! answered, so a broken one becomes a 502; a larger or chunked one is streamed to the
+//! client as it comes and kept on the side for the store ([`crate::tee`]), stored only if it
+//! arrives whole.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,12 +20,16 @@ use http_body_util::Full;
 use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode, Uri};
 
-use crate::flights::{self, Role};
+use crate::flights::{self, Guard, Role};
 use crate::reply::{self, ClientAsk, plain, serve_stored};
 use crate::routes::Route;
 use crate::server::Proxy;
 use crate::store::Object;
-use crate::upstream::{self, Failure, UPSTREAM_TIMEOUT};
+use crate::tee::{OnWhole, Tee};
+use crate::upstream::{self, Failure, MAX_BODY, ProxyBody, UPSTREAM_TIMEOUT, boxed};
+
+/// Bodies of a known length up to this are read whole before they are answered.
+const WHOLE_UP_TO: u64 = 1 << 20;
 
 /// What one upstream exchange left in the store.
 enum Outcome {
@@ -28,6 +37,8 @@ enum Outcome {
     Confirmed(Arc<Object>),
     /// A full response, stored or not (`stored`).
     Full { object: Object, stored: bool },
+    /// A response being streamed to the client (stored when it ends, if it may be).
+    Streaming(Response<ProxyBody>),
 }
 
 /// A GET or HEAD as the cache sees it.
@@ -47,7 +58,7 @@ impl Proxy {
     pub(crate) async fn through_cache(
         self: &Arc<Self>,
         lookup: Lookup<'_>,
-    ) -> (Response<Full<Bytes>>, &'static str) {
+    ) -> (Response<ProxyBody>, &'static str) {
         let ask = ClientAsk::of(&hyper::Method::GET, lookup.headers);
         let ask = ClientAsk { head: lookup.head, ..ask };
         let varying = headers_of(lookup.headers);
@@ -57,11 +68,11 @@ impl Proxy {
             stored.as_ref().filter(|o| o.stored.is_fresh(now, true, &ask.directives))
         {
             self.stats.hits.inc();
-            return (self.served(object, now, &ask, "hit"), "hit");
+            return (boxed(self.served(object, now, &ask, "hit")), "hit");
         }
         if ask.directives.only_if_cached {
             let text = "504 Gateway Timeout: not in the cache";
-            return (plain(StatusCode::GATEWAY_TIMEOUT, text), "miss");
+            return (boxed(plain(StatusCode::GATEWAY_TIMEOUT, text)), "miss");
         }
         if let Some(object) =
             stored.as_ref().filter(|o| self.may_serve_while_revalidating(o, &ask, now))
@@ -70,7 +81,7 @@ impl Proxy {
             self.stats.hits.inc();
             self.stats.stale_while_revalidate.inc();
             let how = "hit; fwd=stale; detail=stale-while-revalidate";
-            return (self.served(object, now, &ask, how), "stale-while-revalidate");
+            return (boxed(self.served(object, now, &ask, how)), "stale-while-revalidate");
         }
         // One fetch per URL at a time: wait for one in flight, then look again.
         let mut _lead = None;
@@ -87,13 +98,13 @@ impl Proxy {
                     {
                         self.stats.collapsed.inc();
                         let response = self.served(object, now, &ask, "fwd=uri-miss; collapsed");
-                        return (response, "collapsed");
+                        return (boxed(response), "collapsed");
                     }
                 }
             }
         }
         self.stats.misses.inc();
-        self.miss(&lookup, stored, &varying, &ask).await
+        self.miss(&lookup, stored, &varying, &ask, _lead).await
     }
 
     /// The stored variant for the request, unless it asked for no-store: from memory, else
@@ -178,7 +189,9 @@ impl Proxy {
                 head: false,
                 route: route.as_ref(),
             };
-            if let Err(failure) = proxy.exchange(&lookup, Some(&object), &varying).await {
+            // No client waits: the body is read whole.
+            let exchanged = proxy.exchange(&lookup, Some(&object), &varying, false, None).await;
+            if let Err(failure) = exchanged {
                 let status = failure.response.status();
                 tracing::debug!(url = %key, %status, "background refresh failed");
             }
@@ -187,33 +200,41 @@ impl Proxy {
 
     /// Goes upstream for a request the store could not answer.
     async fn miss(
-        &self,
+        self: &Arc<Self>,
         lookup: &Lookup<'_>,
         stored: Option<Arc<Object>>,
         varying: &Headers,
         ask: &ClientAsk,
-    ) -> (Response<Full<Bytes>>, &'static str) {
-        let result = self.exchange(lookup, stored.as_deref(), varying).await;
+        lead: Option<Guard>,
+    ) -> (Response<ProxyBody>, &'static str) {
+        // A range or the client's own conditions are answered from the whole response.
+        let stream = ask.range.is_none()
+            && ask.if_none_match.is_none()
+            && ask.if_modified_since.is_none()
+            && !ask.head;
+        let result = self.exchange(lookup, stored.as_deref(), varying, stream, lead).await;
         let received = SystemTime::now();
         // The origin down or failing: a stale copy still within stale-if-error (RFC 5861 §4,
         // from the response or the request) is better than an error.
         let failed = match &result {
             Err(_) => true,
             Ok(Outcome::Full { object, .. }) => object.stored.status >= 500,
+            Ok(Outcome::Streaming(response)) => response.status().is_server_error(),
             Ok(Outcome::Confirmed(_)) => false,
         };
         if let Some(object) = stored.as_ref().filter(|o| failed && stale_if_error(o, ask, received))
         {
             self.stats.stale_if_error.inc();
             let how = "hit; fwd=stale; detail=stale-if-error";
-            return (self.served(object, received, ask, how), "stale-if-error");
+            return (boxed(self.served(object, received, ask, how)), "stale-if-error");
         }
         match result {
-            Err(failure) => (failure.response, "fwd=miss"),
+            Err(failure) => (boxed(failure.response), "fwd=miss"),
+            Ok(Outcome::Streaming(response)) => (response, "miss, streamed"),
             Ok(Outcome::Confirmed(object)) => {
                 let how = "fwd=stale; fwd-status=304";
                 let response = serve_stored(&object, received, ask, how, &self.strip);
-                (response, "revalidated")
+                (boxed(response), "revalidated")
             }
             Ok(Outcome::Full { object, stored: was_stored }) => {
                 let what = if stored.is_some() { "fwd=stale" } else { "fwd=uri-miss" };
@@ -233,18 +254,22 @@ impl Proxy {
                         response.headers_mut().insert(hyper::header::AGE, value);
                     }
                 }
-                (response, if was_stored { "miss, stored" } else { "miss" })
+                (boxed(response), if was_stored { "miss, stored" } else { "miss" })
             }
         }
     }
 
     /// One upstream GET for `lookup` (conditional on `stored`), and what it left in the
-    /// store. The error is the response the client gets.
+    /// store. A large or chunked body is streamed if `stream` allows (a client waits and
+    /// needs no range or condition answered from the whole); the flight's `lead` then rides
+    /// with the body until it is stored. The error is the response the client gets.
     async fn exchange(
-        &self,
+        self: &Arc<Self>,
         lookup: &Lookup<'_>,
         stored: Option<&Object>,
         varying: &Headers,
+        stream: bool,
+        lead: Option<Guard>,
     ) -> Result<Outcome, Failure> {
         let conditions =
             stored.map(|o| validation::conditional_headers(&o.stored)).unwrap_or_default();
@@ -252,10 +277,10 @@ impl Proxy {
         self.stats.upstream_requests.inc();
         let fetched = self.get(lookup, &conditions).await?;
         let received = SystemTime::now();
-        self.stats.bytes_from_upstream.inc_by(fetched.body.len() as u64);
         let fields = crate::server::fields(&fetched.headers);
         if fetched.status == StatusCode::NOT_MODIFIED {
             if let Some(object) = stored.filter(|_| !conditions.is_empty()) {
+                upstream::whole(fetched.body).await?;
                 let mut freshened = validation::freshen(&object.stored, &fields, sent, received);
                 freshened.targeted = targeted::select(&freshened.headers, &self.targets);
                 let refreshed = Object { stored: freshened, body: object.body.clone() };
@@ -272,24 +297,66 @@ impl Proxy {
             None => headers.clone(),
         };
         let may = storable::may_store("GET", varying, fetched.status.as_u16(), &rules, true);
-        let object = Object {
-            stored: Stored {
-                request_time: sent,
-                response_time: received,
-                status: fetched.status.as_u16(),
-                headers,
-                targeted,
-            },
-            body: fetched.body,
-        };
-        let stored_now = may && self.store.put(lookup.key, varying, object.clone());
         if !may {
             // What was stored for the URL is no longer what the origin says.
             self.store.invalidate(lookup.key);
         }
         self.flights.note_storable(lookup.key, may, Instant::now());
+        let head = Stored {
+            request_time: sent,
+            response_time: received,
+            status: fetched.status.as_u16(),
+            headers,
+            targeted,
+        };
+        let length = hyper::body::Body::size_hint(&fetched.body).exact();
+        if stream && length.is_none_or(|n| n > WHOLE_UP_TO) {
+            return Ok(Outcome::Streaming(self.stream(lookup, varying, head, fetched, may, lead)));
+        }
+        let body = upstream::whole(fetched.body).await?;
+        self.stats.bytes_from_upstream.inc_by(body.len() as u64);
+        let object = Object { stored: head, body };
+        let stored_now = may && self.store.put(lookup.key, varying, object.clone());
         self.note_store();
         Ok(Outcome::Full { object, stored: stored_now })
+    }
+
+    /// The client's response streaming `fetched`'s body, which is stored if it may be and
+    /// arrives whole (within [`MAX_BODY`]).
+    fn stream(
+        self: &Arc<Self>,
+        lookup: &Lookup<'_>,
+        varying: &Headers,
+        head: Stored,
+        fetched: upstream::Fetched,
+        may: bool,
+        lead: Option<Guard>,
+    ) -> Response<ProxyBody> {
+        let (status, mut fields) = (fetched.status, fetched.headers);
+        crate::forwarding::strip_hop_by_hop(&mut fields);
+        crate::forwarding::add_via(&mut fields);
+        for name in &self.strip {
+            fields.remove(name.as_str());
+        }
+        let on_whole: Option<OnWhole> = may.then(|| {
+            let (proxy, key, varying) = (self.clone(), lookup.key.to_owned(), varying.clone());
+            Box::new(move |body: Bytes| {
+                proxy.stats.bytes_from_upstream.inc_by(body.len() as u64);
+                proxy.store.put(&key, &varying, Object { stored: head, body });
+                proxy.note_store();
+                // Only now may the requests waiting for this fetch look in the store.
+                drop(lead);
+            }) as OnWhole
+        });
+        let body = Tee::new(fetched.body, MAX_BODY, on_whole);
+        let mut response = Response::new(http_body_util::BodyExt::boxed_unsync(body));
+        *response.status_mut() = status;
+        *response.headers_mut() = fields;
+        let what = format!("fwd=uri-miss; fwd-status={}", status.as_u16());
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&format!("appnet; {what}")) {
+            response.headers_mut().insert("cache-status", value);
+        }
+        response
     }
 
     /// GETs `lookup`'s URL: from its own host (forward proxy), or from its route's origins

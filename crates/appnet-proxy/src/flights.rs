@@ -8,7 +8,7 @@
 //! serialise those clients (Varnish's "hit-for-miss").
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -28,22 +28,23 @@ pub(crate) struct Flights {
 }
 
 /// What a request that missed does: fetch (and let the others know when done), or wait.
-pub(crate) enum Role<'a> {
+pub(crate) enum Role {
     /// Fetch; the flight ends when this guard is dropped, stored or not, even if the
-    /// leader's client went away mid-fetch.
-    Leader(Guard<'a>),
+    /// leader's client went away mid-fetch. A body streamed to the client carries the guard
+    /// until it has been stored.
+    Leader(Guard),
     /// Another request is fetching this URL: wait for [`wait`], then look again.
     Follower(watch::Receiver<()>),
 }
 
 /// The leader's hold on a flight.
-pub(crate) struct Guard<'a> {
-    flights: &'a Flights,
+pub(crate) struct Guard {
+    flights: Arc<Flights>,
     key: String,
     _done: watch::Sender<()>,
 }
 
-impl Drop for Guard<'_> {
+impl Drop for Guard {
     fn drop(&mut self) {
         // Out of the map first, then the sender drops and wakes the followers: a woken
         // follower that misses again leads a new flight rather than joining this one.
@@ -57,18 +58,18 @@ impl Flights {
     }
 
     /// Joins the flight for `key`, or starts it.
-    pub(crate) fn join(&self, key: &str) -> Role<'_> {
+    pub(crate) fn join(self: &Arc<Self>, key: &str) -> Role {
         let mut flights = self.lock_flights();
         if let Some(receiver) = flights.get(key) {
             return Role::Follower(receiver.clone());
         }
         let (sender, receiver) = watch::channel(());
         flights.insert(key.to_owned(), receiver);
-        Role::Leader(Guard { flights: self, key: key.to_owned(), _done: sender })
+        Role::Leader(Guard { flights: self.clone(), key: key.to_owned(), _done: sender })
     }
 
     /// Starts the flight for `key` only if there is none (a background refresh).
-    pub(crate) fn lead(&self, key: &str) -> Option<Guard<'_>> {
+    pub(crate) fn lead(self: &Arc<Self>, key: &str) -> Option<Guard> {
         match self.join(key) {
             Role::Leader(guard) => Some(guard),
             Role::Follower(_) => None,
@@ -115,7 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_leader_per_url_and_followers_wake_when_it_ends() {
-        let flights = Flights::default();
+        let flights = Arc::new(Flights::default());
         let Role::Leader(guard) = flights.join("http://a/") else { panic!("first leads") };
         let Role::Follower(follower) = flights.join("http://a/") else { panic!("second waits") };
         assert!(matches!(flights.join("http://b/"), Role::Leader(_)), "other URLs are apart");

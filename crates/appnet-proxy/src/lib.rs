@@ -33,4 +33,5 @@ pub mod routes;
 pub mod server;
 pub mod stats;
 pub mod store;
+mod tee;
 mod upstream;

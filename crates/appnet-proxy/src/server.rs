@@ -31,7 +31,7 @@ use crate::reply::plain;
 use crate::routes::{Route, RouteSpec, Routes};
 use crate::stats::ProxyStats;
 use crate::store::Store;
-use crate::upstream::{self, Upstream};
+use crate::upstream::{self, ProxyBody, Upstream, boxed};
 
 /// What the proxy does and where.
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ pub(crate) struct Proxy {
     pub(crate) targets: Vec<String>,
     /// Field names removed from responses to clients.
     pub(crate) strip: Vec<String>,
-    pub(crate) flights: Flights,
+    pub(crate) flights: Arc<Flights>,
     pub(crate) stats: ProxyStats,
 }
 
@@ -142,7 +142,7 @@ pub async fn spawn(settings: ProxySettings, metrics: &Metrics) -> io::Result<Run
         access_log: settings.access_log,
         targets: settings.targeted,
         strip,
-        flights: Flights::default(),
+        flights: Arc::default(),
         stats: ProxyStats::registered(metrics),
     });
     let stop = CancellationToken::new();
@@ -188,7 +188,7 @@ impl Proxy {
         self: &Arc<Self>,
         request: Request<Incoming>,
         peer: SocketAddr,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<ProxyBody> {
         self.stats.requests.inc();
         let line = format!("{} {}", request.method(), request.uri());
         let (response, cache) = self.respond(request, peer).await;
@@ -202,23 +202,25 @@ impl Proxy {
         self: &Arc<Self>,
         request: Request<Incoming>,
         peer: SocketAddr,
-    ) -> (Response<Full<Bytes>>, &'static str) {
+    ) -> (Response<ProxyBody>, &'static str) {
         if let Err(refusal) = self.policy.client(peer.ip()) {
             tracing::info!(%refusal, "refused");
-            return (plain(StatusCode::FORBIDDEN, &format!("403 Forbidden: {refusal}")), "-");
+            let text = format!("403 Forbidden: {refusal}");
+            return (boxed(plain(StatusCode::FORBIDDEN, &text)), "-");
         }
         if request.method() == Method::CONNECT {
-            return (upstream::tunnel(&self.policy, request), "tunnel");
+            return (boxed(upstream::tunnel(&self.policy, request)), "tunnel");
         }
         let (target, route) = match self.target(&request) {
             Ok(found) => found,
-            Err(refusal) => return (*refusal, "-"),
+            Err(refusal) => return (boxed(*refusal), "-"),
         };
         let host = target.host().unwrap_or_default().to_owned();
         if route.is_none() {
             if let Err(refusal) = self.policy.host(&host) {
                 tracing::info!(%refusal, "refused");
-                return (plain(StatusCode::FORBIDDEN, &format!("403 Forbidden: {refusal}")), "-");
+                let text = format!("403 Forbidden: {refusal}");
+                return (boxed(plain(StatusCode::FORBIDDEN, &text)), "-");
             }
         }
         let key = target.to_string();
@@ -236,9 +238,9 @@ impl Proxy {
         if request.method().as_str() == "PURGE" {
             // From an allowed network (checked above), as Squid and Varnish take it.
             return if self.store.invalidate(&key) {
-                (plain(StatusCode::OK, "200 OK: purged"), "purged")
+                (boxed(plain(StatusCode::OK, "200 OK: purged")), "purged")
             } else {
-                (plain(StatusCode::NOT_FOUND, "404 Not Found: nothing stored"), "-")
+                (boxed(plain(StatusCode::NOT_FOUND, "404 Not Found: nothing stored")), "-")
             };
         }
         // Unsafe methods invalidate what was stored for the URL (RFC 9111 §4.4), and, once the
@@ -300,22 +302,22 @@ impl Proxy {
         target: &Uri,
         route: Option<&Arc<Route>>,
         peer: SocketAddr,
-    ) -> Response<Full<Bytes>> {
+    ) -> Response<ProxyBody> {
         self.stats.upstream_requests.inc();
         let Some(route) = route else {
             return upstream::forward(&self.upstream, request, target, peer)
                 .await
-                .unwrap_or_else(|failure| failure.response);
+                .unwrap_or_else(|failure| boxed(failure.response));
         };
         let picked = {
             let mut pool = route.pool();
             pool.pick(&[]).map(|index| (index, pool.uri(index).clone()))
         };
         let Some((index, origin)) = picked else {
-            return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: no origin");
+            return boxed(plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: no origin"));
         };
         let Some(on_origin) = upstream::on_origin(&origin, target) else {
-            return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: bad origin");
+            return boxed(plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: bad origin"));
         };
         match upstream::forward(&self.upstream, request, &on_origin, peer).await {
             Ok(response) => {
@@ -326,7 +328,7 @@ impl Proxy {
                 if failure.origin_down {
                     route.report_failure(index);
                 }
-                failure.response
+                boxed(failure.response)
             }
         }
     }

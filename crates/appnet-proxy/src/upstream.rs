@@ -57,16 +57,35 @@ impl Failure {
     }
 }
 
-/// A whole upstream response.
+/// An upstream response, its body still coming.
 pub(crate) struct Fetched {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
+    pub(crate) body: Incoming,
+}
+
+/// What the proxy sends its clients: a body of its own (whole) or one streamed from an origin.
+pub(crate) type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// A response of the proxy's own (or built from a stored one), as sent.
+pub(crate) fn boxed(response: Response<Full<Bytes>>) -> Response<ProxyBody> {
+    response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
+}
+
+/// The whole of an upstream body, which must arrive complete and within [`MAX_BODY`]: one cut
+/// off or over the limit is never stored nor passed on as whole.
+pub(crate) async fn whole(body: Incoming) -> Result<Bytes, Failure> {
+    Limited::new(body, MAX_BODY).collect().await.map(http_body_util::Collected::to_bytes).map_err(
+        |error| {
+            Failure::exchange(plain(StatusCode::BAD_GATEWAY, &format!("502 Bad Gateway: {error}")))
+        },
+    )
 }
 
 /// GETs `target` for a client whose request head was `client`, with the cache's own
 /// `conditions` instead of the client's, and never a range: the cache wants the whole
-/// representation. The error is the response the client gets.
+/// representation. Returns once the head has come. The error is the response the client
+/// gets.
 pub(crate) async fn fetch(
     upstream: &Upstream,
     client: &HeaderMap,
@@ -103,14 +122,6 @@ pub(crate) async fn fetch(
         .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed())
         .map_err(|_| Failure::exchange(plain(StatusCode::BAD_REQUEST, "400 Bad Request")))?;
     let (parts, body) = send(upstream, request).await.map_err(Failure::origin_down)?.into_parts();
-    // A body cut off or over the limit is never stored nor passed on as whole.
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|error| {
-            Failure::exchange(plain(StatusCode::BAD_GATEWAY, &format!("502 Bad Gateway: {error}")))
-        })?
-        .to_bytes();
     Ok(Fetched { status: parts.status, headers: parts.headers, body })
 }
 
@@ -138,13 +149,13 @@ pub(crate) fn on_origin(origin: &Uri, public: &Uri) -> Option<Uri> {
         .ok()
 }
 
-/// Passes any other request on to `target`, body and all.
+/// Passes any other request on to `target`, body and all, both ways streamed.
 pub(crate) async fn forward(
     upstream: &Upstream,
     request: Request<Incoming>,
     target: &Uri,
     peer: SocketAddr,
-) -> Result<Response<Full<Bytes>>, Failure> {
+) -> Result<Response<ProxyBody>, Failure> {
     let (mut parts, body) = request.into_parts();
     parts.uri = target.clone();
     forwarding::strip_hop_by_hop(&mut parts.headers);
@@ -153,17 +164,9 @@ pub(crate) async fn forward(
     let request = Request::from_parts(parts, body.boxed());
     let (mut parts, body) =
         send(upstream, request).await.map_err(Failure::origin_down)?.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|error| {
-            Failure::exchange(plain(StatusCode::BAD_GATEWAY, &format!("502 Bad Gateway: {error}")))
-        })?
-        .to_bytes();
     forwarding::strip_hop_by_hop(&mut parts.headers);
     forwarding::add_via(&mut parts.headers);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok(Response::from_parts(parts, body.boxed_unsync()))
 }
 
 /// CONNECT host:port: 200, then bytes both ways between the client and the host.

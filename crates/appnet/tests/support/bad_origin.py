@@ -6,7 +6,8 @@
 /good: a proper, cacheable response. /short: a body cut off before its Content-Length.
 /bad-length: a Content-Length that is not a number. /two-lengths: two Content-Lengths that
 disagree. /no-colon: a header line without a colon. /chunks-cut: a chunked body that stops
-mid-chunk. Every request is logged to stdout as "GET /path", then the connection closes.
+mid-chunk. /big: 3 MiB, cacheable. /huge: 70 MiB, cacheable but over the proxy's limit for
+what it stores. Every request is logged to stdout as "GET /path", then the connection closes.
 """
 import socket
 import sys
@@ -21,6 +22,7 @@ ANSWERS = {
     "/no-colon": b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nthis is not a header\r\n" + CACHE + b"\r\nbody",
     "/chunks-cut": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + CACHE + b"\r\n10\r\nonly part",
 }
+SIZES = {"/big": 3 << 20, "/huge": 70 << 20}
 
 
 def serve(connection):
@@ -34,6 +36,13 @@ def serve(connection):
             request += data
         path = request.split(b" ")[1].decode()
         print(f"GET {path}", flush=True)
+        if path in SIZES:
+            size = SIZES[path]
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % size + CACHE + b"\r\n")
+            block = bytes(range(256)) * 4096
+            for start in range(0, size, len(block)):
+                connection.sendall(block[: min(len(block), size - start)])
+            return
         connection.sendall(ANSWERS.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
 
 
