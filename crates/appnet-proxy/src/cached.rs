@@ -316,7 +316,8 @@ impl Proxy {
         let body = upstream::whole(fetched.body).await?;
         self.stats.bytes_from_upstream.inc_by(body.len() as u64);
         let object = Object { stored: head, body };
-        let stored_now = may && self.store.put(lookup.key, varying, object.clone());
+        let kept = Object { stored: for_storage(&object.stored), body: object.body.clone() };
+        let stored_now = may && self.store.put(lookup.key, varying, kept);
         self.note_store();
         Ok(Outcome::Full { object, stored: stored_now })
     }
@@ -340,6 +341,7 @@ impl Proxy {
         }
         let on_whole: Option<OnWhole> = may.then(|| {
             let (proxy, key, varying) = (self.clone(), lookup.key.to_owned(), varying.clone());
+            let head = for_storage(&head);
             Box::new(move |body: Bytes| {
                 proxy.stats.bytes_from_upstream.inc_by(body.len() as u64);
                 proxy.store.put(&key, &varying, Object { stored: head, body });
@@ -403,6 +405,18 @@ impl Proxy {
     }
 }
 
+/// The head to store of a response: without the fields a qualified `private="…"` names
+/// (RFC 9111 §5.2.2.7: a shared cache must not store them; the client that caused the fetch
+/// still gets them).
+fn for_storage(head: &Stored) -> Stored {
+    let control = head.cache_control();
+    let mut kept = head.clone();
+    if control.private && !control.private_fields.is_empty() {
+        kept.headers.0.retain(|(name, _)| !control.private_fields.contains(name));
+    }
+    kept
+}
+
 /// Whether `object`, stale at `now`, may still stand in for an origin in trouble: its staleness
 /// within the response's or the request's `stale-if-error`, and `must-revalidate` absent.
 fn stale_if_error(object: &Object, ask: &ClientAsk, now: SystemTime) -> bool {
@@ -418,4 +432,32 @@ fn stale_if_error(object: &Object, ask: &ClientAsk, now: SystemTime) -> bool {
 
 fn headers_of(headers: &HeaderMap) -> Headers {
     Headers(crate::server::fields(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_a_qualified_private_names_are_not_stored() {
+        let now = SystemTime::now();
+        let fields = [
+            ("cache-control", "private=\"set-cookie, x-user\", max-age=60"),
+            ("set-cookie", "session=1"),
+            ("x-user", "ann"),
+            ("content-type", "text/plain"),
+        ];
+        let head = Stored {
+            request_time: now,
+            response_time: now,
+            status: 200,
+            headers: Headers(fields.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect()),
+            targeted: None,
+        };
+        let kept = for_storage(&head);
+        let names: Vec<&str> = kept.headers.0.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["cache-control", "content-type"]);
+        let plain = Stored { headers: Headers(vec![("set-cookie".into(), "a=b".into())]), ..head };
+        assert_eq!(for_storage(&plain), plain, "nothing named, nothing dropped");
+    }
 }
