@@ -117,6 +117,10 @@ pub(crate) enum HttpCommand {
     Ranges and the client's own conditional requests are answered from stored copies; \
     PURGE from an allowed client drops a URL. As a reverse proxy it obeys CDN-Cache-Control \
     (RFC 9213) over Cache-Control (--targeted-field changes the list).\n\n\
+    Stored responses live in memory (--cache-mem), kept by a size-aware GDSF policy chosen by \
+    measurement, and with --cache-dir on disk too, crash-safe and checksummed, across \
+    restarts. Large or chunked bodies stream through; a reverse proxy's origins are health \
+    checked and used in turn (--origin repeated, or routes per host name in --config).\n\n\
     --admin ADDR serves GET /stats (JSON), GET /metrics, POST /purge?url=URL and \
     POST /purge-all on a listener of its own; --metrics ADDR serves GET /metrics only.")]
 pub(crate) struct ProxyArgs {
@@ -132,7 +136,8 @@ pub(crate) struct ProxyArgs {
     /// 2 failures in a row take an origin out, 2 successes bring it back).
     #[arg(long, value_name = "PATH", default_value = "/")]
     pub(crate) health_path: String,
-    /// TOML settings: [proxy] listen, cache_mem, and [[proxy.route]] host = "www.example.lab"
+    /// TOML settings: [proxy] listen, cache_mem, cache_dir, cache_disk, and [[proxy.route]]
+    /// host = "www.example.lab"
     /// (or "*.example.lab"), origins = ["http://…"] for a reverse proxy per host name;
     /// [proxy.health] path, interval_ms, timeout_ms, fall, rise.
     #[arg(long, value_name = "FILE")]

@@ -51,8 +51,27 @@ fn broken_upstream_responses_are_neither_passed_on_nor_stored() {
         assert_eq!(cut.status, Some(18), "{cut:?}");
     }
     assert_eq!(asked("/chunks-cut"), 2, "never stored\n{}", origin.log());
+    // A client that goes away 100 KB into /big: the proxy reads the rest and stores it.
+    let abandon = format!(
+        "import socket; s = socket.create_connection(('127.0.0.1', {port})); \
+         s.sendall(b'GET /big HTTP/1.1\\r\\nHost: {listen}\\r\\n\\r\\n'); \
+         n = 0\nwhile n < 100000: n += len(s.recv(65536))\ns.close()"
+    );
+    appnet_testkit::run("python3", "python3", &["-c", &abandon], Duration::from_secs(20))
+        .assert_success();
     let expected = |size: usize| -> Vec<u8> { (0..size).map(|i| (i % 256) as u8).collect() };
     for (path, size, fetches) in [("/big", 3usize << 20, 1), ("/huge", 70 << 20, 2)] {
+        if path == "/big" {
+            // The abandoned fetch finishes in the background.
+            let stored = appnet_testkit::wait_until(Duration::from_secs(10), || {
+                header(
+                    &curl(&["-D", "-", "-o", "/dev/null", &format!("http://{listen}/big")]).stdout,
+                    "cache-status",
+                )
+                .is_some_and(|s| s.contains("hit"))
+            });
+            assert!(stored, "{}", origin.log());
+        }
         for _ in 0..2 {
             let file = tempfile::NamedTempFile::new().unwrap();
             let url = format!("http://{listen}{path}");
