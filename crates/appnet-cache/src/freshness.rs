@@ -103,7 +103,9 @@ impl Stored {
             return true;
         }
         // Stale: a request's max-stale lets it through, unless the response forbids it.
-        let forbids = control.must_revalidate || (shared && control.proxy_revalidate);
+        // s-maxage implies proxy-revalidate for a shared cache (RFC 9111 §5.2.2.10).
+        let forbids = control.must_revalidate
+            || (shared && (control.proxy_revalidate || control.s_maxage.is_some()));
         match request.max_stale {
             Some(limit) if !forbids => {
                 let staleness = needed - lifetime;

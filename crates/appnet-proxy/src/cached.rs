@@ -190,7 +190,7 @@ impl Proxy {
                 route: route.as_ref(),
             };
             // No client waits: the body is read whole.
-            let exchanged = proxy.exchange(&lookup, Some(&object), &varying, false, None).await;
+            let exchanged = proxy.exchange(&lookup, Some(&object), &varying, None, None).await;
             if let Err(failure) = exchanged {
                 let status = failure.response.status();
                 tracing::debug!(url = %key, %status, "background refresh failed");
@@ -207,12 +207,7 @@ impl Proxy {
         ask: &ClientAsk,
         lead: Option<Guard>,
     ) -> (Response<ProxyBody>, &'static str) {
-        // A range or the client's own conditions are answered from the whole response.
-        let stream = ask.range.is_none()
-            && ask.if_none_match.is_none()
-            && ask.if_modified_since.is_none()
-            && !ask.head;
-        let result = self.exchange(lookup, stored.as_deref(), varying, stream, lead).await;
+        let result = self.exchange(lookup, stored.as_deref(), varying, Some(ask), lead).await;
         let received = SystemTime::now();
         // The origin down or failing: a stale copy still within stale-if-error (RFC 5861 §4,
         // from the response or the request) is better than an error.
@@ -260,15 +255,15 @@ impl Proxy {
     }
 
     /// One upstream GET for `lookup` (conditional on `stored`), and what it left in the
-    /// store. A large or chunked body is streamed if `stream` allows (a client waits and
-    /// needs no range or condition answered from the whole); the flight's `lead` then rides
-    /// with the body until it is stored. The error is the response the client gets.
+    /// store. A large or chunked body is streamed to the client that `ask`ed (none: a
+    /// background refresh, read whole); the flight's `lead` then rides with the body until it
+    /// is stored. The error is the response the client gets.
     async fn exchange(
         self: &Arc<Self>,
         lookup: &Lookup<'_>,
         stored: Option<&Object>,
         varying: &Headers,
-        stream: bool,
+        ask: Option<&ClientAsk>,
         lead: Option<Guard>,
     ) -> Result<Outcome, Failure> {
         let conditions =
@@ -284,7 +279,17 @@ impl Proxy {
                 let mut freshened = validation::freshen(&object.stored, &fields, sent, received);
                 freshened.targeted = targeted::select(&freshened.headers, &self.targets);
                 let refreshed = Object { stored: freshened, body: object.body.clone() };
-                self.store.put(lookup.key, varying, refreshed.clone());
+                // The 304's fields may forbid keeping it (no-store, private): then only this
+                // client gets the freshened copy.
+                if self.may_keep(&refreshed.stored) {
+                    let kept = Object {
+                        stored: for_storage(&refreshed.stored),
+                        body: refreshed.body.clone(),
+                    };
+                    self.store.put(lookup.key, varying, kept);
+                } else {
+                    self.store.invalidate(lookup.key);
+                }
                 self.stats.revalidated.inc();
                 self.note_store();
                 return Ok(Outcome::Confirmed(Arc::new(refreshed)));
@@ -297,8 +302,12 @@ impl Proxy {
             None => headers.clone(),
         };
         let may = storable::may_store("GET", varying, fetched.status.as_u16(), &rules, true);
-        if !may {
-            // What was stored for the URL is no longer what the origin says.
+        // What is stored for everyone goes only when the response itself forbids storing
+        // (not this request's no-store or Authorization), and never for an error: a stale
+        // copy may yet stand in for the failing origin (stale-if-error).
+        let response_forbids =
+            !storable::may_store("GET", &Headers::default(), fetched.status.as_u16(), &rules, true);
+        if response_forbids && fetched.status.as_u16() < 500 {
             self.store.invalidate(lookup.key);
         }
         self.flights.note_storable(lookup.key, may, Instant::now());
@@ -310,8 +319,9 @@ impl Proxy {
             targeted,
         };
         let length = hyper::body::Body::size_hint(&fetched.body).exact();
-        if stream && length.is_none_or(|n| n > WHOLE_UP_TO) {
-            return Ok(Outcome::Streaming(self.stream(lookup, varying, head, fetched, may, lead)));
+        if let Some(ask) = ask.filter(|_| length.is_none_or(|n| n > WHOLE_UP_TO)) {
+            let response = self.stream(lookup, varying, head, fetched, may, lead, ask);
+            return Ok(Outcome::Streaming(response));
         }
         let body = upstream::whole(fetched.body).await?;
         self.stats.bytes_from_upstream.inc_by(body.len() as u64);
@@ -323,7 +333,11 @@ impl Proxy {
     }
 
     /// The client's response streaming `fetched`'s body, which is stored if it may be and
-    /// arrives whole (within [`MAX_BODY`]).
+    /// arrives whole (within [`MAX_BODY`]). The client's own conditions are answered from
+    /// the head (a 304, the body then read on for the store alone); a range is not cut from
+    /// a body still coming: the whole 200 is sent (RFC 9110 §14.2 allows it); HEAD gets the
+    /// head (hyper sends no body for it).
+    #[allow(clippy::too_many_arguments)]
     fn stream(
         self: &Arc<Self>,
         lookup: &Lookup<'_>,
@@ -332,8 +346,15 @@ impl Proxy {
         fetched: upstream::Fetched,
         may: bool,
         lead: Option<Guard>,
+        ask: &ClientAsk,
     ) -> Response<ProxyBody> {
-        let (status, mut fields) = (fetched.status, fetched.headers);
+        let probe = Object { stored: head.clone(), body: Bytes::new() };
+        let not_modified = reply::not_modified(&probe, ask);
+        let (mut status, mut fields) = (fetched.status, fetched.headers);
+        if not_modified {
+            status = StatusCode::NOT_MODIFIED;
+            fields.remove(hyper::header::CONTENT_LENGTH);
+        }
         crate::forwarding::strip_hop_by_hop(&mut fields);
         crate::forwarding::add_via(&mut fields);
         for name in &self.strip {
@@ -351,7 +372,13 @@ impl Proxy {
             }) as OnWhole
         });
         let body = Tee::new(fetched.body, MAX_BODY, on_whole);
-        let mut response = Response::new(http_body_util::BodyExt::boxed_unsync(body));
+        let mut response = if not_modified {
+            // Dropped unread: the tee reads the rest for the store in the background.
+            drop(body);
+            boxed(Response::new(Full::new(Bytes::new())))
+        } else {
+            Response::new(http_body_util::BodyExt::boxed_unsync(body))
+        };
         *response.status_mut() = status;
         *response.headers_mut() = fields;
         let what = format!("fwd=uri-miss; fwd-status={}", status.as_u16());
@@ -400,6 +427,16 @@ impl Proxy {
         }))
     }
 
+    /// Whether a shared cache may keep `head` (judged by the response alone, through this
+    /// cache's targeted field if any).
+    fn may_keep(&self, head: &Stored) -> bool {
+        let rules = match &head.targeted {
+            Some(directives) => targeted::effective(&head.headers, directives),
+            None => head.headers.clone(),
+        };
+        storable::may_store("GET", &Headers::default(), head.status, &rules, true)
+    }
+
     fn note_store(&self) {
         self.stats.stored_bytes.set(i64::try_from(self.store.bytes()).unwrap_or(i64::MAX));
     }
@@ -422,6 +459,12 @@ fn for_storage(head: &Stored) -> Stored {
 fn stale_if_error(object: &Object, ask: &ClientAsk, now: SystemTime) -> bool {
     let control = object.stored.cache_control();
     if control.must_revalidate || control.proxy_revalidate {
+        return false;
+    }
+    // The origin's own stale-if-error stands even with s-maxage (`s-maxage=60,
+    // stale-if-error=600` is how CDNs are told to ride out outages); a client's may not
+    // override s-maxage's "revalidate when stale" (RFC 9111 §5.2.2.10).
+    if control.stale_if_error.is_none() && control.s_maxage.is_some() {
         return false;
     }
     let Some(window) = control.stale_if_error.or(ask.directives.stale_if_error) else {

@@ -142,8 +142,12 @@ pub(crate) fn serve_stored(
 
 /// Whether the client's If-None-Match (weak comparison, RFC 9110 §13.1.2) or, without one,
 /// its If-Modified-Since holds against the stored response: then 304.
-fn not_modified(object: &Object, ask: &ClientAsk) -> bool {
+pub(crate) fn not_modified(object: &Object, ask: &ClientAsk) -> bool {
     let headers = &object.stored.headers;
+    // Only a 2xx can be "not modified" (RFC 9110 §13.2.1): a stored 404 is sent as it is.
+    if !(200..300).contains(&object.stored.status) {
+        return false;
+    }
     if let Some(asked) = &ask.if_none_match {
         let Some(etag) = headers.get("etag") else { return false };
         let weak = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
@@ -308,6 +312,14 @@ mod tests {
         assert_eq!(
             serve_stored(&stored, now, &later, "hit", &[]).status(),
             StatusCode::NOT_MODIFIED
+        );
+        let mut missing = object(&[("etag", "\"gone\"")], "not here");
+        missing.stored.status = 404;
+        let asked = ask(&[("if-none-match", "\"gone\"")]);
+        assert_eq!(
+            serve_stored(&missing, now, &asked, "hit", &[]).status(),
+            404,
+            "only 2xx are 304s"
         );
         let earlier = ask(&[("if-modified-since", "Tue, 01 Dec 2026 07:00:00 GMT")]);
         assert_eq!(serve_stored(&stored, now, &earlier, "hit", &[]).status(), StatusCode::OK);

@@ -91,9 +91,12 @@ impl RunningProxy {
         crate::admin::Admin::new(self.proxy.clone())
     }
 
-    /// Stops accepting.
+    /// Stops accepting, and waits (up to 10 s) for the disk's queued writes and removals.
     pub fn shutdown(self) {
         self.stop.cancel();
+        if !self.proxy.store.flush(Duration::from_secs(10)) {
+            tracing::warn!("disk cache writes still queued at shutdown");
+        }
     }
 }
 
@@ -251,6 +254,11 @@ impl Proxy {
         // Content-Location name.
         self.store.invalidate(&key);
         let response = self.forward(request, &target, route.as_ref(), peer).await;
+        if response.status().as_u16() < 400 {
+            // Again now that it has happened: a GET in flight meanwhile may have stored the
+            // representation from before it (RFC 9111 §4.4: on a non-error response).
+            self.store.invalidate(&key);
+        }
         if response.status().is_success() || response.status().is_redirection() {
             for name in [header::LOCATION, header::CONTENT_LOCATION] {
                 let named = response.headers().get(name).and_then(|v| v.to_str().ok());

@@ -17,6 +17,7 @@
 //! variants on disk are found, and invalidated, after a restart as before it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use appnet_cache::Headers;
@@ -44,6 +45,8 @@ pub struct Store {
     /// (some may have been evicted since; removing those is harmless).
     varies: Mutex<HashMap<String, Variants>>,
     disk: Option<DiskTier>,
+    /// Bumped by every invalidation: a disk read that began before one is not kept.
+    epoch: AtomicU64,
 }
 
 /// What a URL's stored variants vary on, and their keys.
@@ -59,7 +62,12 @@ const MAX_VARY_URLS: usize = 100_000;
 impl Store {
     /// A store of at most `budget` bytes.
     pub fn new(budget: usize) -> Self {
-        Self { objects: Gdsf::new(budget), varies: Mutex::default(), disk: None }
+        Self {
+            objects: Gdsf::new(budget),
+            varies: Mutex::default(),
+            disk: None,
+            epoch: AtomicU64::new(0),
+        }
     }
 
     /// A store of at most `budget` bytes in memory over `disk`, which already holds what it
@@ -76,7 +84,12 @@ impl Store {
             entry.0 = names;
             entry.1.insert(key);
         }
-        Ok(Self { objects: Gdsf::new(budget), varies: Mutex::new(varies), disk: Some(disk) })
+        Ok(Self {
+            objects: Gdsf::new(budget),
+            varies: Mutex::new(varies),
+            disk: Some(disk),
+            epoch: AtomicU64::new(0),
+        })
     }
 
     /// Whether there is a disk under the memory.
@@ -102,10 +115,26 @@ impl Store {
     pub fn get_from_disk(&self, url: &str, request: &Headers) -> Option<Arc<Object>> {
         let disk = self.disk.as_ref()?;
         let key = self.stored_key(url, request)?;
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let object = Arc::new(disk.get(&key)?);
+        // An invalidation while the file was read, or a newer copy put meanwhile, wins over
+        // what the file said.
+        let unchanged = self.epoch.load(Ordering::SeqCst) == epoch && !disk.is_pending(&key);
+        if !unchanged || self.stored_key(url, request).as_deref() != Some(key.as_str()) {
+            return None;
+        }
+        if self.objects.contains(&key) {
+            return self.objects.get(&key);
+        }
         let weight = object.body.len() + HEAD_WEIGHT;
         self.objects.insert(key, object.clone(), weight);
         Some(object)
+    }
+
+    /// Waits (up to `limit`) until every disk write and removal queued so far is done: at
+    /// shutdown, so that nothing purged comes back after a restart.
+    pub fn flush(&self, limit: std::time::Duration) -> bool {
+        self.disk.as_ref().is_none_or(|disk| disk.flush(limit))
     }
 
     /// The variant stored for `url` that matches `request`'s fields.
@@ -156,8 +185,12 @@ impl Store {
     /// Forgets every stored variant of `url` (an unsafe method went through for it, it was
     /// PURGEd, or a new response may not be stored); whether anything was stored.
     pub fn invalidate(&self, url: &str) -> bool {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         let removed = self.varies.lock().unwrap_or_else(PoisonError::into_inner).remove(url);
-        let Some((_, keys)) = removed else { return false };
+        let mut keys: HashSet<String> = removed.map(|(_, keys)| keys).unwrap_or_default();
+        // The URL's own key too: a copy without Vary is found by it even when the URL's Vary
+        // list was forgotten (past MAX_VARY_URLS), so it must go by it as well.
+        keys.insert(url.to_owned());
         let mut any = false;
         for key in keys {
             any |= self.objects.get(&key).is_some();

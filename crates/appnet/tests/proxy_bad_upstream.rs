@@ -81,4 +81,12 @@ fn broken_upstream_responses_are_neither_passed_on_nor_stored() {
         }
         assert_eq!(asked(path), fetches, "{path}\n{}", origin.log());
     }
+    // HEAD and a range of what is too big to store: the head, and the whole 200 (a range is
+    // not cut from a body still coming), never a 502.
+    let head = curl(&["-I", &format!("http://{listen}/huge")]).stdout;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(header(&head, "content-length"), Some((70u64 << 20).to_string().as_str()), "{head}");
+    let ranged =
+        curl(&["-D", "-", "-o", "/dev/null", "-r", "0-9", &format!("http://{listen}/huge")]);
+    assert!(ranged.stdout.starts_with("HTTP/1.1 200"), "{}", ranged.stdout);
 }

@@ -98,6 +98,13 @@ fn ranges_come_from_the_stored_whole() {
     let wanted = "\"GET /data.txt ";
     let fetched = origin.log().lines().filter(|line| line.contains(wanted)).count();
     assert_eq!(fetched, 1, "{}", origin.log());
+    // A client asking for no-store goes to the origin, but does not take the stored copy
+    // away from the others.
+    assert_eq!(curl(&["-H", "Cache-Control: no-store", &url]).stdout, "0123456789");
+    let after = curl(&["-D", "-", &url]).stdout;
+    assert!(header(&after, "cache-status").unwrap().contains("hit"), "{after}");
+    let fetched = origin.log().lines().filter(|line| line.contains(wanted)).count();
+    assert_eq!(fetched, 2, "{}", origin.log());
     let beyond = curl(&["-D", "-", "-r", "50-60", &url]).stdout;
     assert!(beyond.starts_with("HTTP/1.1 416"), "{beyond}");
     assert_eq!(header(&beyond, "content-range"), Some("bytes */10"));

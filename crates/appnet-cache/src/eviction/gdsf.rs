@@ -102,6 +102,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Gdsf<K, V> {
         self.lock().insert(key, value, weight)
     }
 
+    /// Whether `key` has an entry (not counted as a request).
+    pub fn contains(&self, key: &K) -> bool {
+        self.lock().entries.contains_key(key)
+    }
+
     /// Drops `key`'s entry.
     pub fn remove(&self, key: &K) {
         self.lock().remove(key);
