@@ -371,7 +371,7 @@ impl Proxy {
                 drop(lead);
             }) as OnWhole
         });
-        let body = Tee::new(fetched.body, MAX_BODY, on_whole);
+        let body = Tee::new(fetched.body, self.store.largest_keepable(MAX_BODY), on_whole);
         let mut response = if not_modified {
             // Dropped unread: the tee reads the rest for the store in the background.
             drop(body);

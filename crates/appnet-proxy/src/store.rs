@@ -47,6 +47,8 @@ pub struct Store {
     disk: Option<DiskTier>,
     /// Bumped by every invalidation: a disk read that began before one is not kept.
     epoch: AtomicU64,
+    /// The memory budget.
+    budget: usize,
 }
 
 /// What a URL's stored variants vary on, and their keys.
@@ -67,6 +69,7 @@ impl Store {
             varies: Mutex::default(),
             disk: None,
             epoch: AtomicU64::new(0),
+            budget,
         }
     }
 
@@ -89,7 +92,14 @@ impl Store {
             varies: Mutex::new(varies),
             disk: Some(disk),
             epoch: AtomicU64::new(0),
+            budget,
         })
+    }
+
+    /// The largest body worth keeping aside while it streams: what the memory can hold, or
+    /// with a disk up to `limit`.
+    pub fn largest_keepable(&self, limit: usize) -> usize {
+        if self.disk.is_some() { limit } else { limit.min(self.budget) }
     }
 
     /// Whether there is a disk under the memory.
