@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpSocket;
 
 use crate::LabError;
 
@@ -96,15 +94,7 @@ async fn client(
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LabError::new(format!("{what} the proxy at {proxy} from {source}: {error}"))
     };
-    let socket = if source.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
-        .map_err(|e| failed("socket for", &e))?;
-    socket.bind(SocketAddr::new(source, 0)).map_err(|e| failed("bind to reach", &e))?;
-    let stream = socket.connect(proxy).await.map_err(|e| failed("connect to", &e))?;
-    stream.set_nodelay(true).map_err(|e| failed("set up", &e))?;
-    let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| failed("HTTP/1.1 with", &e))?;
-    tokio::spawn(driver);
+    let mut sender = crate::origin::fetch::keep_alive(source, proxy).await?;
     let mut answers = Vec::new();
     loop {
         let index = next.fetch_add(1, Ordering::Relaxed);

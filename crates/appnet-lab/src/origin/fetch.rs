@@ -58,6 +58,27 @@ pub async fn fetch(
     Ok(Fetched { elapsed: started.elapsed(), responses, bytes })
 }
 
+/// An HTTP/1.1 keep-alive connection to `server` made from `source` (Nagle off), its driver
+/// running in a task of its own.
+pub(crate) async fn keep_alive(
+    source: IpAddr,
+    server: SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, LabError> {
+    let failed = |what: &str, error: &dyn std::fmt::Display| {
+        LabError::new(format!("{what} {server} from {source}: {error}"))
+    };
+    let socket = if source.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+        .map_err(|e| failed("socket for", &e))?;
+    socket.bind(SocketAddr::new(source, 0)).map_err(|e| failed("bind to reach", &e))?;
+    let stream = socket.connect(server).await.map_err(|e| failed("connect to", &e))?;
+    stream.set_nodelay(true).map_err(|e| failed("set up", &e))?;
+    let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| failed("HTTP/1.1 with", &e))?;
+    tokio::spawn(driver);
+    Ok(sender)
+}
+
 /// One keep-alive connection taking paths from `queue` until it is empty: (responses, bytes).
 async fn connection(
     source: IpAddr,
@@ -69,15 +90,7 @@ async fn connection(
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LabError::new(format!("{what} {origin} from {source}: {error}"))
     };
-    let socket = if source.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
-        .map_err(|e| failed("socket for", &e))?;
-    socket.bind(SocketAddr::new(source, 0)).map_err(|e| failed("bind to reach", &e))?;
-    let stream = socket.connect(origin).await.map_err(|e| failed("connect to", &e))?;
-    stream.set_nodelay(true).map_err(|e| failed("set up", &e))?;
-    let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| failed("HTTP/1.1 with", &e))?;
-    tokio::spawn(driver);
+    let mut sender = keep_alive(source, origin).await?;
     let authority = origin.to_string();
     let (mut responses, mut bytes) = (0, 0);
     loop {
