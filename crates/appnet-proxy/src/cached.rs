@@ -281,7 +281,7 @@ impl Proxy {
                 let refreshed = Object { stored: freshened, body: object.body.clone() };
                 // The 304's fields may forbid keeping it (no-store, private): then only this
                 // client gets the freshened copy.
-                if self.may_keep(&refreshed.stored) {
+                if may_keep(&refreshed.stored) {
                     let kept = Object {
                         stored: for_storage(&refreshed.stored),
                         body: refreshed.body.clone(),
@@ -297,20 +297,6 @@ impl Proxy {
         }
         let headers = Headers(fields);
         let targeted = targeted::select(&headers, &self.targets);
-        let rules = match &targeted {
-            Some(directives) => targeted::effective(&headers, directives),
-            None => headers.clone(),
-        };
-        let may = storable::may_store("GET", varying, fetched.status.as_u16(), &rules, true);
-        // What is stored for everyone goes only when the response itself forbids storing
-        // (not this request's no-store or Authorization), and never for an error: a stale
-        // copy may yet stand in for the failing origin (stale-if-error).
-        let response_forbids =
-            !storable::may_store("GET", &Headers::default(), fetched.status.as_u16(), &rules, true);
-        if response_forbids && fetched.status.as_u16() < 500 {
-            self.store.invalidate(lookup.key);
-        }
-        self.flights.note_storable(lookup.key, may, Instant::now());
         let head = Stored {
             request_time: sent,
             response_time: received,
@@ -318,6 +304,14 @@ impl Proxy {
             headers,
             targeted,
         };
+        let may = storable::may_store("GET", varying, head.status, &storage_rules(&head), true);
+        // What is stored for everyone goes only when the response itself forbids storing
+        // (not this request's no-store or Authorization), and never for an error: a stale
+        // copy may yet stand in for the failing origin (stale-if-error).
+        if !may_keep(&head) && head.status < 500 {
+            self.store.invalidate(lookup.key);
+        }
+        self.flights.note_storable(lookup.key, may, Instant::now());
         let length = hyper::body::Body::size_hint(&fetched.body).exact();
         if let Some(ask) = ask.filter(|_| length.is_none_or(|n| n > WHOLE_UP_TO)) {
             let response = self.stream(lookup, varying, head, fetched, may, lead, ask);
@@ -427,18 +421,23 @@ impl Proxy {
         }))
     }
 
-    /// Whether a shared cache may keep `head` (judged by the response alone, through this
-    /// cache's targeted field if any).
-    fn may_keep(&self, head: &Stored) -> bool {
-        let rules = match &head.targeted {
-            Some(directives) => targeted::effective(&head.headers, directives),
-            None => head.headers.clone(),
-        };
-        storable::may_store("GET", &Headers::default(), head.status, &rules, true)
-    }
-
     fn note_store(&self) {
         self.stats.stored_bytes.set(i64::try_from(self.store.bytes()).unwrap_or(i64::MAX));
+    }
+}
+
+/// Whether a shared cache may keep `head` (judged by the response alone, through this
+/// cache's targeted field if any).
+fn may_keep(head: &Stored) -> bool {
+    storable::may_store("GET", &Headers::default(), head.status, &storage_rules(head), true)
+}
+
+/// The fields the storage rules read for `head`: its own, or with a targeted field obeyed,
+/// that field's directives as its Cache-Control and no Expires.
+fn storage_rules(head: &Stored) -> Headers {
+    match &head.targeted {
+        Some(directives) => targeted::effective(&head.headers, directives),
+        None => head.headers.clone(),
     }
 }
 
