@@ -15,6 +15,9 @@ use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::moderation::Moderation;
 
 /// Datagrams per system call. 32 covers the bursts a loaded server sees without making the
 /// buffers large (32 × 4 KiB in, 32 × 64 KiB out).
@@ -161,13 +164,15 @@ impl Batch {
 
 /// A UDP worker's loop: until `stop`, takes a batch of queries from `socket` (waking every read
 /// timeout to look at `stop`), lets `answer` fill and queue responses for the `received`
-/// slots, and sends them.
+/// slots, and sends them; under heavy load it pauses after a small batch (see
+/// [`super::moderation`]).
 pub(crate) fn serve_batches(
     socket: &UdpSocket,
     stop: &AtomicBool,
     mut answer: impl FnMut(&mut Batch, usize),
 ) {
     let mut batch = Batch::new();
+    let mut moderation = Moderation::new();
     while !stop.load(Ordering::Relaxed) {
         let received = match batch.receive(socket) {
             Ok(received) => received,
@@ -179,8 +184,12 @@ pub(crate) fn serve_batches(
                 continue;
             }
         };
+        let pause = moderation.pause_after(Instant::now(), received);
         answer(&mut batch, received);
         batch.flush(socket);
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
+        }
     }
 }
 

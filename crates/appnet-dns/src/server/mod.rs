@@ -10,6 +10,7 @@
 
 mod config;
 pub(crate) mod mmsg;
+mod moderation;
 mod notify;
 mod secondary;
 mod tcp;
