@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use appnet_service::calendar::Utc;
 
-use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Request, Response};
 
@@ -23,7 +22,7 @@ pub struct LogHead {
 
 impl LogHead {
     /// Takes the request line, Referer and User-Agent of `request` from `peer`.
-    pub fn of(request: &Request<Incoming>, peer: SocketAddr) -> Self {
+    pub fn of<B>(request: &Request<B>, peer: SocketAddr) -> Self {
         let header = |name: header::HeaderName| {
             request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
         };

@@ -1,7 +1,8 @@
 //! HTTP for appnet: the origin server, and (later) the browser-like page loader.
 //!
 //! ```text
-//!   TCP ─[tls: rustls, ALPN]─[sniff: h2c preface?]─► hyper (HTTP/1.0, 1.1, 2)
+//!   TCP ─[tls: rustls, ALPN]─[sniff: h2c preface?]─► hyper (HTTP/1.0, 1.1) or h2 (HTTP/2:
+//!                                                     early hints, push)
 //!                                     ──► server::Site ──► files::path (which file, safely)
 //!                                          │          files::conditional (304/412)
 //!                                          ▼          files::range (206/416), files::mime
@@ -19,7 +20,9 @@ pub mod body;
 pub mod cgi;
 pub mod compression;
 pub mod files;
+mod h2;
 pub mod loader;
+pub mod request_body;
 pub mod server;
 pub mod sniff;
 pub mod stats;

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -30,7 +30,8 @@ use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
-use crate::files::rules::Rules;
+use crate::files::rules::{Preload, Rule, Rules};
+use crate::request_body::RequestBody;
 use crate::sniff::{self, Prefixed, Protocol};
 use crate::stats::PeerStats;
 use crate::upload::{self, Permission, Uploads};
@@ -183,7 +184,7 @@ async fn accept(
 }
 
 /// Why a connection ended early.
-type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Connections {
     /// One connection: the TLS handshake if any (within the header timeout), then HTTP/2 or
@@ -220,14 +221,16 @@ impl Connections {
                 .await
                 .map_err(|_| "no request within the header timeout")??,
         };
-        let io = TokioIo::new(Prefixed::new(prefix, io));
+        let io = Prefixed::new(prefix, io);
         let site = self.site.clone();
-        let service = hyper::service::service_fn(move |request| {
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let site = site.clone();
+            let request = request.map(RequestBody::Http1);
             async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) }
         });
         match protocol {
             Protocol::Http1 => {
+                let io = TokioIo::new(io);
                 http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(self.header_timeout)
@@ -240,16 +243,13 @@ impl Connections {
                     .await?;
             }
             Protocol::Http2 => {
-                http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .max_concurrent_streams(MAX_STREAMS)
+                let limits = crate::h2::Limits {
+                    max_streams: MAX_STREAMS,
                     // The same 16 KiB bound on a request's header list as for HTTP/1.
-                    .max_header_list_size(16 * 1024)
-                    // A client that goes silent is found and dropped.
-                    .keep_alive_interval(Some(Duration::from_secs(30)))
-                    .keep_alive_timeout(Duration::from_secs(10))
-                    .serve_connection(io, service)
-                    .await?;
+                    max_header_list: 16 * 1024,
+                    handshake_timeout: self.header_timeout,
+                };
+                crate::h2::serve(io, self.site.clone(), limits, peer, local).await?;
             }
         }
         Ok(())
@@ -258,7 +258,7 @@ impl Connections {
 
 /// The directory served.
 #[derive(Debug)]
-struct Site {
+pub(crate) struct Site {
     root: Root,
     access_log: bool,
     uploads: Option<Uploads>,
@@ -272,9 +272,18 @@ struct Site {
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 
 impl Site {
-    async fn respond(
+    /// The resources the first rule for `path` declares for preloading.
+    pub(crate) fn preloads(&self, path: &str) -> Vec<Preload> {
+        self.rules
+            .for_path(path)
+            .filter(|rule| rule.has_preloads())
+            .map_or_else(Vec::new, Rule::preloads)
+    }
+
+    /// The response to `request`, logged and counted.
+    pub(crate) async fn respond(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Response<Payload> {
@@ -305,7 +314,7 @@ impl Site {
     /// Runs a CGI script for `request` (RFC 3875).
     async fn run_cgi(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         dir: &CgiDir,
         script: &str,
         info: &str,
@@ -383,7 +392,7 @@ impl Site {
     }
 
     /// PUT or DELETE under the writable prefix, with the token.
-    async fn write(&self, request: Request<Incoming>) -> Response<Payload> {
+    async fn write(&self, request: Request<RequestBody>) -> Response<Payload> {
         use http_body_util::BodyExt;
         let Some(uploads) = &self.uploads else {
             return plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
@@ -450,7 +459,7 @@ impl Site {
         }
     }
 
-    async fn handle(&self, request: &Request<Incoming>) -> Response<Payload> {
+    async fn handle(&self, request: &Request<RequestBody>) -> Response<Payload> {
         let method = request.method();
         if method == Method::OPTIONS {
             let mut response = plain(StatusCode::NO_CONTENT, "");
@@ -511,7 +520,7 @@ impl Site {
         Ok((opened, metadata))
     }
 
-    async fn serve_file(&self, request: &Request<Incoming>, file: &Path) -> Response<Payload> {
+    async fn serve_file(&self, request: &Request<RequestBody>, file: &Path) -> Response<Payload> {
         let (mut opened, mut metadata) = match self.open(file) {
             Ok(found) => found,
             Err(StatusCode::FORBIDDEN) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
@@ -635,7 +644,7 @@ impl Site {
 /// The 304 or 412 that `request`'s preconditions call for against a representation with
 /// `etag` and `modified` (RFC 9110 §13.2.2), or `None` to go on.
 fn preconditions(
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
     etag: &str,
     modified: SystemTime,
 ) -> Option<Response<Payload>> {
@@ -672,7 +681,7 @@ fn validators(response: &mut Response<Payload>, etag: &str, modified: SystemTime
 /// The representation has its own strong ETag: the file's with the coding appended.
 async fn serve_compressed(
     cache: &compression::Cache,
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
     opened: std::fs::File,
     metadata: &std::fs::Metadata,
     coding: encoding::Coding,

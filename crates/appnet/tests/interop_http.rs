@@ -730,6 +730,85 @@ fn a_config_file_sets_cache_rules_and_preload_links_per_path() {
     assert!(bad.stderr.contains("expected /PREFIX, *.EXT or =/PATH"), "{}", bad.stderr);
 }
 
+#[test]
+fn http2_pages_get_early_hints_and_pushes_of_their_preloads() {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    std::fs::create_dir_all(root.join("static")).unwrap();
+    std::fs::write(root.join("page.html"), "<h1>page</h1>").unwrap();
+    std::fs::write(root.join("other.html"), "<h1>other</h1>").unwrap();
+    std::fs::write(root.join("static/site.css"), "h1 { color: red }").unwrap();
+    std::fs::write(root.join("static/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
+    let config = site.path().join("appnet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http.server]\nroot = \"{}\"\nlisten = [\"{listen}\"]\n\n\
+             [[http.server.rule]]\nmatch = \"=/page.html\"\n\
+             preload = [\"/static/site.css\", \"/static/logo.png\", \"https://cdn.test/x.js\"]\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().expect("utf-8 path");
+    let mut server =
+        Program::new(APPNET, "appnet").args(["http", "serve", "--config", config_arg]).start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let nghttp = |extra: &[&str], path: &str| {
+        let url = format!("http://{listen}{path}");
+        let mut args = vec!["-nv"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        let out = run("nghttp", "nghttp2-client", &args, Duration::from_secs(20));
+        assert_eq!(out.status, Some(0), "{out:?}");
+        out.stdout
+    };
+    let frames = nghttp(&[], "/page.html");
+    let statuses: Vec<&str> = frames
+        .lines()
+        .filter(|l| l.ends_with(":status: 103") || l.ends_with(":status: 200"))
+        .collect();
+    // The hints come first, then the two pushed responses and the page, in any order.
+    assert!(statuses.first().is_some_and(|l| l.ends_with("103")), "{frames}");
+    assert_eq!(statuses.len(), 4, "103, two pushes and the page:\n{frames}");
+    let hinted: Vec<&str> = frames
+        .lines()
+        .take_while(|l| !l.contains("recv HEADERS frame"))
+        .filter_map(|l| l.split_once(") link: ").map(|(_, v)| v))
+        .collect();
+    assert_eq!(
+        hinted,
+        [
+            "</static/site.css>; rel=preload; as=style",
+            "</static/logo.png>; rel=preload; as=image",
+            "<https://cdn.test/x.js>; rel=preload; as=script"
+        ],
+        "{frames}"
+    );
+    // Same-site preloads are pushed; another site's is only hinted.
+    assert_eq!(frames.matches("recv PUSH_PROMISE frame").count(), 2, "{frames}");
+    for path in ["/static/site.css", "/static/logo.png"] {
+        assert!(frames.contains(&format!(":path: {path}")), "{frames}");
+    }
+    assert!(frames.contains("content-type: text/css"), "the pushed stylesheet: {frames}");
+    // A client that refuses push still gets the hints.
+    let no_push = nghttp(&["--no-push"], "/page.html");
+    assert_eq!(no_push.matches("recv PUSH_PROMISE frame").count(), 0, "{no_push}");
+    assert!(no_push.contains(":status: 103"), "{no_push}");
+    // A page no rule covers gets neither.
+    let other = nghttp(&[], "/other.html");
+    assert!(!other.contains(":status: 103") && !other.contains("PUSH_PROMISE"), "{other}");
+    // curl shows the hints before the response.
+    let url = format!("http://{listen}/page.html");
+    let verbose = curl(&["-sv", "-o", "/dev/null", "--http2-prior-knowledge", &url]).stderr;
+    let hints = verbose.find("< HTTP/2 103").expect("curl sees 103 Early Hints");
+    let page = verbose.find("< HTTP/2 200").expect("and then the page");
+    assert!(hints < page, "{verbose}");
+}
+
 /// Seconds since 1970 of an HTTP date, for comparing two header fields.
 fn httpdate_seconds(date: &str) -> u64 {
     let time = httpdate::parse_http_date(date).expect("an HTTP date");

@@ -69,7 +69,13 @@ mod tests {
     use super::*;
 
     /// Feeds `n` batches of `size`, one every `gap`, and counts the pauses asked for.
-    fn pauses(moderation: &mut Moderation, start: Instant, gap: Duration, size: usize, n: u32) -> u32 {
+    fn pauses(
+        moderation: &mut Moderation,
+        start: Instant,
+        gap: Duration,
+        size: usize,
+        n: u32,
+    ) -> u32 {
         (0..n).filter(|i| moderation.pause_after(start + gap * *i, size).is_some()).count() as u32
     }
 

@@ -161,11 +161,40 @@ impl Rule {
             headers.push(("cache-control", value));
         }
         for url in &self.preload {
-            let destination = preload_destination(url);
-            let crossorigin = if destination == "font" { "; crossorigin" } else { "" };
-            headers.push(("link", format!("<{url}>; rel=preload; as={destination}{crossorigin}")));
+            headers.push(("link", preload_link(url)));
         }
         headers
+    }
+
+    /// Each preload URL with its `Link` field value, for Early Hints and server push.
+    pub fn preloads(&self) -> Vec<Preload> {
+        self.preload
+            .iter()
+            .map(|url| Preload { url: url.clone(), link: preload_link(url) })
+            .collect()
+    }
+}
+
+/// A resource a page declares for preloading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preload {
+    /// As written in the rule: a path on this site, or another site's URL.
+    pub url: String,
+    /// `<URL>; rel=preload; as=…`.
+    pub link: String,
+}
+
+/// The `Link` field value that preloads `url`.
+fn preload_link(url: &str) -> String {
+    let destination = preload_destination(url);
+    let crossorigin = if destination == "font" { "; crossorigin" } else { "" };
+    format!("<{url}>; rel=preload; as={destination}{crossorigin}")
+}
+
+impl Rule {
+    /// Whether the rule declares preloads.
+    pub fn has_preloads(&self) -> bool {
+        !self.preload.is_empty()
     }
 }
 

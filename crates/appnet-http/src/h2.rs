@@ -1,0 +1,315 @@
+//! HTTP/2 connections on the `h2` crate directly (hyper's HTTP/2 is built on the same crate).
+//!
+//! Why not through hyper: a hyper service returns one response and nothing else, so it cannot
+//! send a 103 Early Hints response before it, nor promise pushed streams (hyper 1.x has no
+//! server API for either). A page that the config's preload rules cover gets both here:
+//!
+//! 1. `103 Early Hints` with the rule's `Link: <…>; rel=preload` fields, at once, so a browser
+//!    starts fetching them while the page is still being produced (Chromium acts on Early
+//!    Hints only over HTTP/2 and later);
+//! 2. a `PUSH_PROMISE` and the pushed response for each same-site preload, where the client
+//!    allows push (SETTINGS_ENABLE_PUSH; browsers turned it off, h2load and nghttp did not);
+//! 3. the page itself, whose final response carries the same `Link` fields.
+//!
+//! Everything else a response needs that hyper added — `Date`, `Content-Length` from the
+//! body's size, no body for HEAD, 204 or 304, flow control on the way out — is done here.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use h2::server::SendResponse;
+use h2::{Ping, SendStream};
+use hyper::body::{Body, Bytes};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::body::Payload;
+use crate::request_body::RequestBody;
+use crate::server::{ConnectionError, Site};
+
+/// The limits of one connection, as hyper's defaults had them.
+pub(crate) struct Limits {
+    /// Streams a client may have open at once.
+    pub(crate) max_streams: u32,
+    /// Largest request header list.
+    pub(crate) max_header_list: u32,
+    /// Time for the client's preface and SETTINGS.
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// Flow-control windows we grant (hyper's server defaults: 1 MiB per stream and connection,
+/// so an upload is not held to 64 KiB per round trip), and the most response bytes buffered
+/// per stream before waiting for the client to take them (hyper: 400 KiB).
+const WINDOW: u32 = 1 << 20;
+const SEND_BUFFER: usize = 400 << 10;
+
+/// A silent client is pinged after this long, and dropped if the PING is not answered within
+/// [`PONG_TIMEOUT`].
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+const PONG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one HTTP/2 connection until the client closes it or stops answering pings.
+pub(crate) async fn serve<I>(
+    io: I,
+    site: Arc<Site>,
+    limits: Limits,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Result<(), ConnectionError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(limits.max_streams)
+        .max_header_list_size(limits.max_header_list)
+        .initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_send_buffer_size(SEND_BUFFER)
+        .handshake::<_, Bytes>(io);
+    let mut connection = tokio::time::timeout(limits.handshake_timeout, handshake)
+        .await
+        .map_err(|_| "no HTTP/2 preface within the header timeout")??;
+    let mut pings = connection.ping_pong();
+    let keep_alive = async move {
+        let Some(pings) = pings.as_mut() else { return std::future::pending().await };
+        loop {
+            tokio::time::sleep(PING_INTERVAL).await;
+            match tokio::time::timeout(PONG_TIMEOUT, pings.ping(Ping::opaque())).await {
+                Ok(Ok(_pong)) => {}
+                Ok(Err(_)) | Err(_) => return,
+            }
+        }
+    };
+    tokio::pin!(keep_alive);
+    loop {
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                None => return Ok(()),
+                Some(Err(error)) => return Err(error.into()),
+                Some(Ok((request, respond))) => {
+                    let site = site.clone();
+                    tokio::spawn(async move {
+                        let request = request.map(RequestBody::http2);
+                        exchange(&site, request, respond, peer, local).await;
+                    });
+                }
+            },
+            () = &mut keep_alive => return Err("the client stopped answering pings".into()),
+        }
+    }
+}
+
+/// One stream: early hints and pushes where a preload rule covers the path, then the response.
+async fn exchange(
+    site: &Arc<Site>,
+    request: Request<RequestBody>,
+    mut respond: SendResponse<Bytes>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let head_only = request.method() == Method::HEAD;
+    let preloads = match *request.method() {
+        Method::GET | Method::HEAD => site.preloads(request.uri().path()),
+        _ => Vec::new(),
+    };
+    if !preloads.is_empty() {
+        let mut hints = Response::new(());
+        *hints.status_mut() = StatusCode::EARLY_HINTS;
+        for link in preloads.iter().filter_map(|p| HeaderValue::from_str(&p.link).ok()) {
+            hints.headers_mut().append(header::LINK, link);
+        }
+        if respond.send_informational(hints).is_err() {
+            return;
+        }
+        for preload in preloads.iter().filter(|p| p.url.starts_with('/')) {
+            let Some(promised) = promised_request(&request, &preload.url) else { continue };
+            let mut own = Request::new(RequestBody::Empty);
+            *own.uri_mut() = promised.uri().clone();
+            *own.headers_mut() = promised.headers().clone();
+            *own.version_mut() = hyper::Version::HTTP_2;
+            // An error here is the client's SETTINGS_ENABLE_PUSH = 0 (or the stream gone):
+            // it gets the Link fields and fetches for itself.
+            let Ok(mut pushed) = respond.push_request(promised) else { break };
+            let site = site.clone();
+            tokio::spawn(async move {
+                let response = site.respond(own, peer, local).await;
+                send(&mut pushed, response, false).await;
+            });
+        }
+    }
+    let response = site.respond(request, peer, local).await;
+    send(&mut respond, response, head_only).await;
+}
+
+/// The GET a pushed `url` (a path on this site) stands for: the page's authority and scheme,
+/// and the header fields that choose a representation.
+fn promised_request(page: &Request<RequestBody>, url: &str) -> Option<Request<()>> {
+    let parts = page.uri().clone().into_parts();
+    let mut builder = Uri::builder().path_and_query(url);
+    if let Some(scheme) = parts.scheme {
+        builder = builder.scheme(scheme);
+    }
+    if let Some(authority) = parts.authority {
+        builder = builder.authority(authority);
+    }
+    let mut request = Request::new(());
+    *request.uri_mut() = builder.build().ok()?;
+    for name in [header::ACCEPT_ENCODING, header::USER_AGENT, header::ACCEPT_LANGUAGE] {
+        if let Some(value) = page.headers().get(&name) {
+            request.headers_mut().insert(name, value.clone());
+        }
+    }
+    Some(request)
+}
+
+/// Something that takes a response head and gives the stream for its body: a stream's own
+/// response or a pushed one.
+trait Responder {
+    fn head(&mut self, head: Response<()>, end: bool) -> Result<SendStream<Bytes>, h2::Error>;
+}
+
+impl Responder for SendResponse<Bytes> {
+    fn head(&mut self, head: Response<()>, end: bool) -> Result<SendStream<Bytes>, h2::Error> {
+        self.send_response(head, end)
+    }
+}
+
+impl Responder for h2::server::SendPushedResponse<Bytes> {
+    fn head(&mut self, head: Response<()>, end: bool) -> Result<SendStream<Bytes>, h2::Error> {
+        self.send_response(head, end)
+    }
+}
+
+/// Sends `response` on the stream: its head, then its body as the client's window allows.
+async fn send(respond: &mut impl Responder, response: Response<Payload>, head_only: bool) {
+    let (mut parts, mut body) = response.into_parts();
+    complete_head(&mut parts.headers, parts.status, &body);
+    let no_body = head_only
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED
+        || body.is_end_stream();
+    let Ok(mut stream) = respond.head(Response::from_parts(parts, ()), no_body) else { return };
+    if no_body {
+        return;
+    }
+    loop {
+        match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            None => {
+                let _ = stream.send_data(Bytes::new(), true);
+                return;
+            }
+            Some(Err(error)) => {
+                tracing::debug!(%error, "response body failed: stream reset");
+                stream.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else { continue };
+                if send_data(&mut stream, data, body.is_end_stream()).await.is_err() {
+                    return;
+                }
+                if body.is_end_stream() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends `data` in the pieces the flow-control windows allow, the last with END_STREAM if
+/// `end`.
+async fn send_data(
+    stream: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    end: bool,
+) -> Result<(), h2::Error> {
+    if data.is_empty() {
+        return if end { stream.send_data(data, true) } else { Ok(()) };
+    }
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(granted) => granted?,
+            None => return Err(h2::Error::from(h2::Reason::CANCEL)),
+        };
+        if granted == 0 {
+            continue;
+        }
+        let piece = data.split_to(granted.min(data.len()));
+        stream.send_data(piece, end && data.is_empty())?;
+    }
+    Ok(())
+}
+
+/// What hyper would have added to a response head: `Date`, and `Content-Length` where the
+/// body's length is known. Connection-specific fields are not allowed in HTTP/2 (RFC 9113
+/// §8.2.2) and are dropped.
+fn complete_head(headers: &mut HeaderMap, status: StatusCode, body: &Payload) {
+    for name in [header::CONNECTION, header::TRANSFER_ENCODING, header::UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    if !headers.contains_key(header::DATE) {
+        headers.insert(header::DATE, date_now());
+    }
+    let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT;
+    if !bodiless && !headers.contains_key(header::CONTENT_LENGTH) {
+        if let Some(length) = body.size_hint().exact() {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+}
+
+/// Today's `Date` value, formatted once a second per thread (as hyper caches it).
+fn date_now() -> HeaderValue {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHED: RefCell<(u64, Option<HeaderValue>)> = const { RefCell::new((0, None)) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != second || cached.1.is_none() {
+            let value = HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok();
+            *cached = (second, value);
+        }
+        cached.1.clone().unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_gets_date_and_length_and_loses_connection_fields() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        complete_head(&mut headers, StatusCode::OK, &Payload::bytes("hello"));
+        assert_eq!(headers.get(header::CONTENT_LENGTH).unwrap(), "5");
+        assert!(headers.contains_key(header::DATE));
+        assert!(!headers.contains_key(header::CONNECTION) && !headers.contains_key("keep-alive"));
+        let mut headers = HeaderMap::new();
+        complete_head(&mut headers, StatusCode::NO_CONTENT, &Payload::empty());
+        assert!(!headers.contains_key(header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn a_pushed_request_keeps_the_page_origin_and_its_encoding_choice() {
+        let mut page = Request::new(RequestBody::Empty);
+        *page.uri_mut() = "https://example.test/index.html".parse().unwrap();
+        page.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        page.headers_mut().insert(header::COOKIE, HeaderValue::from_static("secret"));
+        let pushed = promised_request(&page, "/site.css?v=2").unwrap();
+        assert_eq!(pushed.uri(), "https://example.test/site.css?v=2");
+        assert_eq!(pushed.method(), Method::GET);
+        assert_eq!(pushed.headers().get(header::ACCEPT_ENCODING).unwrap(), "br");
+        assert!(!pushed.headers().contains_key(header::COOKIE));
+    }
+}

@@ -1,0 +1,89 @@
+//! A request's body as the handlers see it, whichever engine read the request: hyper for
+//! HTTP/1, the `h2` crate for HTTP/2 (see [`crate::h2`]), or none at all for a pushed request.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+
+/// Why a request body could not be read.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of a request.
+#[derive(Debug)]
+pub enum RequestBody {
+    /// Read by hyper (HTTP/1).
+    Http1(Incoming),
+    /// An HTTP/2 stream's DATA frames. Each frame's bytes are handed back to the stream's
+    /// flow-control window as they are taken, so a large upload keeps flowing.
+    Http2 {
+        /// The stream.
+        stream: h2::RecvStream,
+        /// Whether the DATA frames have ended (trailers, if any, come next).
+        data_done: bool,
+    },
+    /// No body (a server-pushed request, RFC 9113 §8.4).
+    Empty,
+}
+
+impl RequestBody {
+    /// An HTTP/2 stream's body.
+    pub fn http2(stream: h2::RecvStream) -> Self {
+        Self::Http2 { stream, data_done: false }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            Self::Http1(incoming) => Pin::new(incoming).poll_frame(cx).map_err(Into::into),
+            Self::Http2 { stream, data_done } => {
+                if !*data_done {
+                    match stream.poll_data(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Some(Ok(data))) => {
+                            // Our window: the bytes are ours now, the peer may send more.
+                            let _ = stream.flow_control().release_capacity(data.len());
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        Poll::Ready(Some(Err(error))) => {
+                            return Poll::Ready(Some(Err(error.into())));
+                        }
+                        Poll::Ready(None) => *data_done = true,
+                    }
+                }
+                match stream.poll_trailers(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(Some(trailers))) => {
+                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                    }
+                    Poll::Ready(Ok(None)) => Poll::Ready(None),
+                    Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error.into()))),
+                }
+            }
+            Self::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Http1(incoming) => incoming.is_end_stream(),
+            Self::Http2 { stream, .. } => stream.is_end_stream(),
+            Self::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Http1(incoming) => incoming.size_hint(),
+            Self::Http2 { .. } => SizeHint::default(),
+            Self::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
