@@ -265,7 +265,7 @@ fn complete_head(headers: &mut HeaderMap, status: StatusCode, body: &Payload) {
 }
 
 /// Today's `Date` value, formatted once a second per thread (as hyper caches it).
-fn date_now() -> HeaderValue {
+pub(crate) fn date_now() -> HeaderValue {
     use std::cell::RefCell;
     thread_local! {
         static CACHED: RefCell<(u64, Option<HeaderValue>)> = const { RefCell::new((0, None)) };

@@ -196,13 +196,37 @@ impl Connections {
         local: SocketAddr,
     ) -> Result<(), ConnectionError> {
         let Some(acceptor) = &self.tls else {
-            return self.serve_http(stream, None, peer, local).await;
+            return self.serve_cleartext(stream, peer, local).await;
         };
         let stream = tokio::time::timeout(self.header_timeout, acceptor.accept(stream))
             .await
             .map_err(|_| "TLS handshake timed out")??;
         let alpn = stream.get_ref().1.alpn_protocol().and_then(Protocol::from_alpn);
         self.serve_http(stream, alpn, peer, local).await
+    }
+
+    /// A cleartext connection: HTTP/2 by prior knowledge, or HTTP/1 on the fast path until a
+    /// request needs hyper (see [`crate::h1`]).
+    async fn serve_cleartext(
+        &self,
+        mut stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), ConnectionError> {
+        let (protocol, read) = tokio::time::timeout(self.header_timeout, sniff::sniff(&mut stream))
+            .await
+            .map_err(|_| "no request within the header timeout")??;
+        if protocol == Protocol::Http2 {
+            return self.serve_http(Prefixed::new(read, stream), Some(protocol), peer, local).await;
+        }
+        let site = &self.site;
+        match crate::h1::serve(&mut stream, read, site, self.header_timeout, peer, local).await? {
+            crate::h1::Ended::Done => Ok(()),
+            crate::h1::Ended::HandOver(read) => {
+                let io = Prefixed::new(read, stream);
+                self.serve_http(io, Some(Protocol::Http1), peer, local).await
+            }
+        }
     }
 
     async fn serve_http<I>(

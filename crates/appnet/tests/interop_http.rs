@@ -690,18 +690,26 @@ fn a_config_file_sets_cache_rules_and_preload_links_per_path() {
         args.push(&url);
         curl(&args).stdout
     };
-    let page = head("/page.html", &[]);
-    assert_eq!(header(&page, "cache-control"), Some("no-cache"), "{page}");
-    assert_eq!(header(&page, "expires"), Some("Thu, 01 Jan 1970 00:00:01 GMT"));
-    let links: Vec<&str> = page
-        .lines()
-        .filter_map(|l| l.strip_prefix("link: ").or_else(|| l.strip_prefix("Link: ")))
-        .collect();
-    assert_eq!(
-        links,
-        ["</static/site.css>; rel=preload; as=style", "</static/logo.png>; rel=preload; as=image"],
-        "{page}"
-    );
+    // Over HTTP/1.1 the page's links come twice: in a 103 Early Hints first, then on the page.
+    let both = head("/page.html", &[]);
+    let (hints, page) = both.split_once("\r\n\r\n").expect("two heads");
+    assert!(hints.starts_with("HTTP/1.1 103 Early Hints\r\n"), "{both}");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{both}");
+    assert_eq!(header(page, "cache-control"), Some("no-cache"), "{page}");
+    assert_eq!(header(page, "expires"), Some("Thu, 01 Jan 1970 00:00:01 GMT"));
+    let links = |head: &str| -> Vec<String> {
+        head.lines()
+            .filter_map(|l| l.strip_prefix("link: ").or_else(|| l.strip_prefix("Link: ")))
+            .map(|l| l.trim_end().to_owned())
+            .collect()
+    };
+    let expected =
+        ["</static/site.css>; rel=preload; as=style", "</static/logo.png>; rel=preload; as=image"];
+    assert_eq!(links(page), expected, "{page}");
+    assert_eq!(links(hints), expected, "{hints}");
+    // HTTP/1.0 clients never get a 1xx (RFC 9110 §15.2).
+    let old = head("/page.html", &["--http1.0"]);
+    assert!(old.starts_with("HTTP/1.0 200") && !old.contains(" 103 "), "{old}");
     // The first matching rule wins: *.css before /static/.
     let css = head("/static/site.css", &[]);
     assert_eq!(header(&css, "cache-control"), Some("public, max-age=2592000, immutable"), "{css}");
