@@ -113,6 +113,27 @@ pub(crate) async fn serve(
     }
 }
 
+/// What the fast path makes of the bytes at the start of a connection's input (for the fuzz
+/// target and tests; the server uses the same reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Not a whole request head yet.
+    Partial,
+    /// A GET or HEAD the fast path answers itself; its head is this many bytes.
+    Taken(usize),
+    /// Handed to hyper.
+    HandedOver,
+}
+
+/// Reads the request head at the start of `bytes` as the server does.
+pub fn read_head(bytes: &[u8]) -> Reading {
+    match parse(bytes) {
+        Parsed::Partial => Reading::Partial,
+        Parsed::Request(_, used) => Reading::Taken(used),
+        Parsed::NotHere => Reading::HandedOver,
+    }
+}
+
 /// What the bytes so far hold.
 enum Parsed {
     /// Not a whole head yet.

@@ -20,7 +20,7 @@ pub mod body;
 pub mod cgi;
 pub mod compression;
 pub mod files;
-mod h1;
+pub mod h1;
 mod h2;
 pub mod loader;
 pub mod request_body;
