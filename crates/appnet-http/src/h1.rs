@@ -29,6 +29,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::body::Payload;
 use crate::request_body::RequestBody;
@@ -64,6 +65,7 @@ pub(crate) async fn serve(
     read: Vec<u8>,
     site: &Arc<Site>,
     header_timeout: Duration,
+    stop: &CancellationToken,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Result<Ended, ConnectionError> {
@@ -79,7 +81,13 @@ pub(crate) async fn serve(
                 Parsed::Partial => {}
             }
             buffer.reserve(4096);
-            let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buffer)).await;
+            let idle = buffer.is_empty();
+            let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buffer));
+            let read = tokio::select! {
+                read = read => read,
+                // Shutting down: an idle connection closes; a head under way is finished.
+                () = stop.cancelled(), if idle => return Ok(Ended::Done),
+            };
             match read {
                 Err(_) | Ok(Ok(0)) => return Ok(Ended::Done),
                 Ok(Ok(_)) => {}
@@ -105,8 +113,10 @@ pub(crate) async fn serve(
             }
         }
         let response = site.respond(request, peer, local).await;
+        // A server shutting down says so on the response it finishes with.
+        let keep_alive = keep_alive && !stop.is_cancelled();
         let keep = send(stream, &mut out, response, version, keep_alive, head_only).await?;
-        if !keep {
+        if !keep || stop.is_cancelled() {
             let _ = stream.shutdown().await;
             return Ok(Ended::Done);
         }

@@ -26,6 +26,7 @@ use hyper::body::{Body, Bytes};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 
 use crate::body::Payload;
 use crate::request_body::RequestBody;
@@ -57,6 +58,7 @@ pub(crate) async fn serve<I>(
     io: I,
     site: Arc<Site>,
     limits: Limits,
+    stop: CancellationToken,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Result<(), ConnectionError>
@@ -85,6 +87,7 @@ where
         }
     };
     tokio::pin!(keep_alive);
+    let mut stopping = false;
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
@@ -99,6 +102,11 @@ where
                 }
             },
             () = &mut keep_alive => return Err("the client stopped answering pings".into()),
+            // Shutting down: GOAWAY, the open streams finish, then `accept` ends the loop.
+            () = stop.cancelled(), if !stopping => {
+                stopping = true;
+                connection.graceful_shutdown();
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::access_log::LogHead;
 use crate::beneath::Root;
@@ -91,6 +92,7 @@ pub struct RunningServer {
     local_addrs: Vec<SocketAddr>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    connections: TaskTracker,
 }
 
 impl RunningServer {
@@ -99,11 +101,16 @@ impl RunningServer {
         &self.local_addrs
     }
 
-    /// Stops accepting; connections in flight finish on their own.
+    /// Stops accepting, lets every request in flight finish (for up to [`SHUTDOWN_GRACE`]),
+    /// and closes idle keep-alive connections instead of waiting on them.
     pub async fn shutdown(self) {
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
+        }
+        self.connections.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.connections.wait()).await.is_err() {
+            tracing::warn!("connections still busy after {SHUTDOWN_GRACE:?}: dropped");
         }
     }
 }
@@ -124,6 +131,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
     let tls = settings.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let (mut local_addrs, mut tasks) = (Vec::new(), Vec::new());
     for addr in &settings.listen {
@@ -133,11 +141,16 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
             site: site.clone(),
             tls: tls.clone(),
             header_timeout: settings.header_timeout,
+            stop: stop.clone(),
+            tracker: tracker.clone(),
         };
         tasks.push(tokio::spawn(accept(listener, connections, permits.clone(), stop.clone())));
     }
-    Ok(RunningServer { local_addrs, stop, tasks })
+    Ok(RunningServer { local_addrs, stop, tasks, connections: tracker })
 }
+
+/// How long a shutdown waits for the requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Largest request body passed to a CGI script.
 const MAX_CGI_BODY: usize = 16 << 20;
@@ -151,6 +164,10 @@ struct Connections {
     site: Arc<Site>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
+    /// Cancelled when the server shuts down: connections finish what they are doing and close.
+    stop: CancellationToken,
+    /// Every connection's task, for the shutdown to wait on.
+    tracker: TaskTracker,
 }
 
 async fn accept(
@@ -174,7 +191,8 @@ async fn accept(
         if let Some(stats) = &connections.site.peer_stats {
             stats.connection(peer.ip());
         }
-        tokio::spawn(async move {
+        let tracker = connections.tracker.clone();
+        tracker.spawn(async move {
             if let Err(error) = connections.serve(stream, peer, local).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
@@ -213,14 +231,18 @@ impl Connections {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Result<(), ConnectionError> {
-        let (protocol, read) = tokio::time::timeout(self.header_timeout, sniff::sniff(&mut stream))
-            .await
-            .map_err(|_| "no request within the header timeout")??;
+        let sniffing = tokio::time::timeout(self.header_timeout, sniff::sniff(&mut stream));
+        let (protocol, read) = tokio::select! {
+            sniffed = sniffing => sniffed.map_err(|_| "no request within the header timeout")??,
+            // Shutting down: a connection that has sent nothing yet is closed.
+            () = self.stop.cancelled() => return Ok(()),
+        };
         if protocol == Protocol::Http2 {
             return self.serve_http(Prefixed::new(read, stream), Some(protocol), peer, local).await;
         }
         let site = &self.site;
-        match crate::h1::serve(&mut stream, read, site, self.header_timeout, peer, local).await? {
+        let (timeout, stop) = (self.header_timeout, &self.stop);
+        match crate::h1::serve(&mut stream, read, site, timeout, stop, peer, local).await? {
             crate::h1::Ended::Done => Ok(()),
             crate::h1::Ended::HandOver(read) => {
                 let io = Prefixed::new(read, stream);
@@ -255,7 +277,7 @@ impl Connections {
         match protocol {
             Protocol::Http1 => {
                 let io = TokioIo::new(io);
-                http1::Builder::new()
+                let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(self.header_timeout)
                     // Request heads over 16 KiB or 100 header fields are refused (431), as
@@ -263,8 +285,16 @@ impl Connections {
                     .max_header_size(16 * 1024)
                     .max_headers(100)
                     .max_buf_size(64 * 1024)
-                    .serve_connection(io, service)
-                    .await?;
+                    .serve_connection(io, service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    result = connection.as_mut() => result?,
+                    () = self.stop.cancelled() => {
+                        // The response in progress finishes; then the connection closes.
+                        connection.as_mut().graceful_shutdown();
+                        connection.await?;
+                    }
+                }
             }
             Protocol::Http2 => {
                 let limits = crate::h2::Limits {
@@ -273,7 +303,8 @@ impl Connections {
                     max_header_list: 16 * 1024,
                     handshake_timeout: self.header_timeout,
                 };
-                crate::h2::serve(io, self.site.clone(), limits, peer, local).await?;
+                let stop = self.stop.clone();
+                crate::h2::serve(io, self.site.clone(), limits, stop, peer, local).await?;
             }
         }
         Ok(())

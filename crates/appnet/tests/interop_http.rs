@@ -817,6 +817,63 @@ fn http2_pages_get_early_hints_and_pushes_of_their_preloads() {
     assert!(hints < page, "{verbose}");
 }
 
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
+    use std::io::{Read, Write};
+    let site = tempfile::tempdir().expect("site dir");
+    let (root, cgi) = (site.path().join("root"), site.path().join("cgi"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    let script = cgi.join("slow.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\nimport sys, time\ntime.sleep(1.5)\n\
+         sys.stdout.write('Content-Type: text/plain\\r\\n\\r\\nfinished\\n')\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).unwrap();
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
+    let mapping = format!("/cgi-bin/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--cgi", &mapping])
+        .args(["--root".as_ref(), root.as_os_str()])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    // An idle keep-alive connection (HTTP/1), and one slow request on each protocol.
+    let idle = std::net::TcpStream::connect(&listen).unwrap();
+    let url = format!("http://{listen}/cgi-bin/slow.py");
+    let slow = |extra: &'static str| {
+        let url = url.clone();
+        std::thread::spawn(move || curl(&["-s", "--max-time", "20", extra, &url]).stdout)
+    };
+    let (http1, http2) = (slow("--http1.1"), slow("--http2-prior-knowledge"));
+    let mut raw = std::net::TcpStream::connect(&listen).unwrap();
+    write!(raw, "GET /cgi-bin/slow.py HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped_at = std::time::Instant::now();
+    server.signal(appnet_testkit::signal::SIGTERM);
+    assert_eq!(http1.join().unwrap(), "finished\n", "HTTP/1.1 request in flight");
+    assert_eq!(http2.join().unwrap(), "finished\n", "HTTP/2 request in flight");
+    // The kept-alive connection gets its response, then is closed rather than kept.
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = String::new();
+    let _ = raw.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("finished\n"), "{reply}");
+    assert!(reply.contains("connection: close\r\n"), "{reply}");
+    // The idle connection did not hold the shutdown up (the grace period is 30 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!server.is_running(), "the server is still running after SIGTERM");
+    assert!(stopped_at.elapsed() < Duration::from_secs(5), "{:?}", stopped_at.elapsed());
+    drop(idle);
+}
+
 /// Seconds since 1970 of an HTTP date, for comparing two header fields.
 fn httpdate_seconds(date: &str) -> u64 {
     let time = httpdate::parse_http_date(date).expect("an HTTP date");
