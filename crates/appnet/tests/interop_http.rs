@@ -517,9 +517,7 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     std::fs::write(cgi.join("broken.py"), "#!/usr/bin/env python3\nprint('no headers here')\n")
         .unwrap();
     for file in ["echo.py", "broken.py"] {
-        let mut permissions = std::fs::metadata(cgi.join(file)).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(cgi.join(file), permissions).unwrap();
+        make_executable(&cgi.join(file));
     }
     let port = free_tcp_port();
     let listen = format!("127.0.0.1:{port}");
@@ -593,9 +591,7 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
     ];
     for (name, text) in scripts {
         std::fs::write(cgi.join(name), text).unwrap();
-        let mut permissions = std::fs::metadata(cgi.join(name)).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(cgi.join(name), permissions).unwrap();
+        make_executable(&cgi.join(name));
     }
     let listen = format!("127.0.0.1:{}", free_tcp_port());
     let mapping = format!("/cgi-bin/={}", cgi.display());
@@ -831,9 +827,7 @@ fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
          sys.stdout.write('Content-Type: text/plain\\r\\n\\r\\nfinished\\n')\n",
     )
     .unwrap();
-    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&script, permissions).unwrap();
+    make_executable(&script);
     let listen = format!("127.0.0.1:{}", free_tcp_port());
     let mapping = format!("/cgi-bin/={}", cgi.display());
     let mut server = Program::new(APPNET, "appnet")
@@ -872,6 +866,13 @@ fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
     assert!(!server.is_running(), "the server is still running after SIGTERM");
     assert!(stopped_at.elapsed() < Duration::from_secs(5), "{:?}", stopped_at.elapsed());
     drop(idle);
+}
+
+/// chmod 755, so the server may run `path` as a CGI script.
+fn make_executable(path: &std::path::Path) {
+    let mut permissions = std::fs::metadata(path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(path, permissions).unwrap();
 }
 
 /// Seconds since 1970 of an HTTP date, for comparing two header fields.
