@@ -3,6 +3,7 @@
 //! index, and every way out of the root refused; HTTP/2 by prior knowledge and over TLS with
 //! curl, h2load and Chromium.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
@@ -651,33 +652,14 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
 
 #[test]
 fn a_config_file_sets_cache_rules_and_preload_links_per_path() {
-    let site = tempfile::tempdir().expect("site dir");
-    let root = site.path().join("root");
-    std::fs::create_dir_all(root.join("static")).unwrap();
-    std::fs::write(root.join("page.html"), "<h1>page</h1>").unwrap();
-    std::fs::write(root.join("static/site.css"), "h1 { color: red }").unwrap();
-    std::fs::write(root.join("static/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
-    let listen = format!("127.0.0.1:{}", free_tcp_port());
-    let config = site.path().join("appnet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http.server]\nroot = \"{}\"\nlisten = [\"{listen}\"]\n\n\
-             [[http.server.rule]]\nmatch = \"=/page.html\"\nexpires = \"epoch\"\n\
-             preload = [\"/static/site.css\", \"/static/logo.png\"]\n\n\
-             [[http.server.rule]]\nmatch = \"*.css\"\nexpires = \"30d\"\n\
-             cache_control = \"public, max-age=2592000, immutable\"\n\n\
-             [[http.server.rule]]\nmatch = \"/static/\"\nexpires = \"1h\"\n",
-            root.display()
-        ),
-    )
-    .unwrap();
+    let (server, listen, _site, config) = start_with_rules(
+        "[[http.server.rule]]\nmatch = \"=/page.html\"\nexpires = \"epoch\"\n\
+         preload = [\"/static/site.css\", \"/static/logo.png\"]\n\n\
+         [[http.server.rule]]\nmatch = \"*.css\"\nexpires = \"30d\"\n\
+         cache_control = \"public, max-age=2592000, immutable\"\n\n\
+         [[http.server.rule]]\nmatch = \"/static/\"\nexpires = \"1h\"\n",
+    );
     let config_arg = config.to_str().expect("utf-8 path");
-    let mut server =
-        Program::new(APPNET, "appnet").args(["http", "serve", "--config", config_arg]).start();
-    server.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
-    });
     let base = format!("http://{listen}");
     let head = |path: &str, extra: &[&str]| {
         let url = format!("{base}{path}");
@@ -736,31 +718,10 @@ fn a_config_file_sets_cache_rules_and_preload_links_per_path() {
 
 #[test]
 fn http2_pages_get_early_hints_and_pushes_of_their_preloads() {
-    let site = tempfile::tempdir().expect("site dir");
-    let root = site.path().join("root");
-    std::fs::create_dir_all(root.join("static")).unwrap();
-    std::fs::write(root.join("page.html"), "<h1>page</h1>").unwrap();
-    std::fs::write(root.join("other.html"), "<h1>other</h1>").unwrap();
-    std::fs::write(root.join("static/site.css"), "h1 { color: red }").unwrap();
-    std::fs::write(root.join("static/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
-    let listen = format!("127.0.0.1:{}", free_tcp_port());
-    let config = site.path().join("appnet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[http.server]\nroot = \"{}\"\nlisten = [\"{listen}\"]\n\n\
-             [[http.server.rule]]\nmatch = \"=/page.html\"\n\
-             preload = [\"/static/site.css\", \"/static/logo.png\", \"https://cdn.test/x.js\"]\n",
-            root.display()
-        ),
-    )
-    .unwrap();
-    let config_arg = config.to_str().expect("utf-8 path");
-    let mut server =
-        Program::new(APPNET, "appnet").args(["http", "serve", "--config", config_arg]).start();
-    server.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
-    });
+    let (_server, listen, _site, _config) = start_with_rules(
+        "[[http.server.rule]]\nmatch = \"=/page.html\"\n\
+         preload = [\"/static/site.css\", \"/static/logo.png\", \"https://cdn.test/x.js\"]\n",
+    );
     let nghttp = |extra: &[&str], path: &str| {
         let url = format!("http://{listen}{path}");
         let mut args = vec!["-nv"];
@@ -866,6 +827,30 @@ fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
     assert!(!server.is_running(), "the server is still running after SIGTERM");
     assert!(stopped_at.elapsed() < Duration::from_secs(5), "{:?}", stopped_at.elapsed());
     drop(idle);
+}
+
+/// The server from a config file with `rules` (`[[http.server.rule]]` tables), serving a site
+/// of page.html, other.html, static/site.css and static/logo.png: the server, its address,
+/// the site directory and the config file's path.
+fn start_with_rules(rules: &str) -> (RunningProgram, String, tempfile::TempDir, PathBuf) {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path().join("root");
+    std::fs::create_dir_all(root.join("static")).unwrap();
+    std::fs::write(root.join("page.html"), "<h1>page</h1>").unwrap();
+    std::fs::write(root.join("other.html"), "<h1>other</h1>").unwrap();
+    std::fs::write(root.join("static/site.css"), "h1 { color: red }").unwrap();
+    std::fs::write(root.join("static/logo.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
+    let config = site.path().join("appnet.toml");
+    let head = format!("[http.server]\nroot = \"{}\"\nlisten = [\"{listen}\"]\n\n", root.display());
+    std::fs::write(&config, head + rules).unwrap();
+    let config_arg = config.to_str().expect("utf-8 path");
+    let mut server =
+        Program::new(APPNET, "appnet").args(["http", "serve", "--config", config_arg]).start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    (server, listen, site, config)
 }
 
 /// chmod 755, so the server may run `path` as a CGI script.
