@@ -272,7 +272,7 @@ fn write_head(
         Framing::Chunked => field(out, "transfer-encoding", b"chunked"),
         Framing::None | Framing::Close => {}
     }
-    let date = parts.headers.get(header::DATE).cloned().unwrap_or_else(crate::h2::date_now);
+    let date = parts.headers.get(header::DATE).cloned().unwrap_or_else(crate::http_date::now);
     field(out, "date", date.as_bytes());
     out.extend_from_slice(b"\r\n");
     (framing, keep_alive)

@@ -18,7 +18,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use h2::server::SendResponse;
 use h2::{Ping, SendStream};
@@ -262,7 +262,7 @@ fn complete_head(headers: &mut HeaderMap, status: StatusCode, body: &Payload) {
     }
     headers.remove("keep-alive");
     if !headers.contains_key(header::DATE) {
-        headers.insert(header::DATE, date_now());
+        headers.insert(header::DATE, crate::http_date::now());
     }
     let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT;
     if !bodiless && !headers.contains_key(header::CONTENT_LENGTH) {
@@ -270,24 +270,6 @@ fn complete_head(headers: &mut HeaderMap, status: StatusCode, body: &Payload) {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
     }
-}
-
-/// Today's `Date` value, formatted once a second per thread (as hyper caches it).
-pub(crate) fn date_now() -> HeaderValue {
-    use std::cell::RefCell;
-    thread_local! {
-        static CACHED: RefCell<(u64, Option<HeaderValue>)> = const { RefCell::new((0, None)) };
-    }
-    let now = SystemTime::now();
-    let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    CACHED.with(|cached| {
-        let mut cached = cached.borrow_mut();
-        if cached.0 != second || cached.1.is_none() {
-            let value = HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok();
-            *cached = (second, value);
-        }
-        cached.1.clone().unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
-    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod compression;
 pub mod files;
 pub mod h1;
 mod h2;
+mod http_date;
 pub mod loader;
 pub mod request_body;
 pub mod server;

@@ -329,10 +329,7 @@ const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 impl Site {
     /// The resources the first rule for `path` declares for preloading.
     pub(crate) fn preloads(&self, path: &str) -> Vec<Preload> {
-        self.rules
-            .for_path(path)
-            .filter(|rule| rule.has_preloads())
-            .map_or_else(Vec::new, Rule::preloads)
+        self.rules.for_path(path).map_or_else(Vec::new, Rule::preloads)
     }
 
     /// The response to `request`, logged and counted.

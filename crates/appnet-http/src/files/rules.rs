@@ -191,13 +191,6 @@ fn preload_link(url: &str) -> String {
     format!("<{url}>; rel=preload; as={destination}{crossorigin}")
 }
 
-impl Rule {
-    /// Whether the rule declares preloads.
-    pub fn has_preloads(&self) -> bool {
-        !self.preload.is_empty()
-    }
-}
-
 /// The rules, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules(pub Vec<Rule>);
