@@ -2,6 +2,7 @@
 //! holds the on-the-fly compressed copies of the origin and, for now, the proxy's stored
 //! responses (issue #8 will choose the proxy's eviction policy by measurement).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
@@ -27,7 +28,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     }
 
     /// The value for `key`, now the most recently used.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         entries.clock += 1;
         let now = entries.clock;
@@ -68,7 +73,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     }
 
     /// Drops `key`'s entry.
-    pub fn remove(&self, key: &K) {
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, weight, _)) = entries.map.remove(key) {
             entries.bytes -= weight;

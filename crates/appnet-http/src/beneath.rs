@@ -74,6 +74,30 @@ impl Root {
         }
     }
 
+    /// The identity of `relative` (a path inside the root, without `..`) as `statx(2)` sees
+    /// it without following a final symlink: what [`crate::file_cache`] checks a copy against.
+    pub fn identity(&self, relative: &Path) -> io::Result<crate::file_cache::Identity> {
+        let name = CString::new(relative.as_os_str().as_bytes())
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
+        // SAFETY: all-zero bytes are a valid `statx` (integers and arrays of integers).
+        let mut stat: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: `name` is NUL-terminated, `stat` is writable and of the size the kernel
+        // writes for STATX_BASIC_STATS.
+        let done = unsafe {
+            libc::statx(
+                self.dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_AS_STAT,
+                libc::STATX_BASIC_STATS,
+                &raw mut stat,
+            )
+        };
+        if done != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(crate::file_cache::Identity::from_statx(&stat))
+    }
+
     /// The fallback: open by path, then check where it really is.
     fn open_checked(&self, relative: &Path) -> io::Result<File> {
         let full = self.path.join(relative);

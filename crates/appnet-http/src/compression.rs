@@ -9,7 +9,6 @@
 //! so a little more CPU on the first request buys every later one fewer bytes.
 
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
 
 use bytes::Bytes;
 
@@ -32,14 +31,14 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key of `metadata`'s file in `coding`.
-    pub fn new(metadata: &std::fs::Metadata, coding: Coding) -> Self {
+    /// The key of the file with `identity` in `coding`.
+    pub fn new(identity: &crate::file_cache::Identity, coding: Coding) -> Self {
+        let (device, inode) = identity.file_id();
         Self {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            size: metadata.size(),
-            modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
+            device,
+            inode,
+            size: identity.len(),
+            modified_nanos: identity.modified_nanos(),
             coding,
         }
     }
@@ -152,7 +151,10 @@ mod tests {
             .map(|i| {
                 let path = dir.path().join(format!("f{i}"));
                 std::fs::write(&path, [i]).unwrap();
-                Key::new(&std::fs::metadata(&path).unwrap(), Coding::Gzip)
+                Key::new(
+                    &crate::file_cache::Identity::of(&std::fs::metadata(&path).unwrap()),
+                    Coding::Gzip,
+                )
             })
             .collect();
         let cache = Cache::new(250);
@@ -172,9 +174,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("page.html");
         std::fs::write(&path, "one").unwrap();
-        let before = Key::new(&std::fs::metadata(&path).unwrap(), Coding::Brotli);
+        let before = Key::new(
+            &crate::file_cache::Identity::of(&std::fs::metadata(&path).unwrap()),
+            Coding::Brotli,
+        );
         std::fs::write(&path, "three").unwrap();
-        let after = Key::new(&std::fs::metadata(&path).unwrap(), Coding::Brotli);
+        let after = Key::new(
+            &crate::file_cache::Identity::of(&std::fs::metadata(&path).unwrap()),
+            Coding::Brotli,
+        );
         assert_ne!(before, after);
         assert_ne!(before, Key { coding: Coding::Gzip, ..before });
     }

@@ -26,12 +26,14 @@ use crate::beneath::Root;
 use crate::body::Payload;
 use crate::cgi::{self, CgiDir};
 use crate::compression;
+use crate::file_cache::FileCache;
 use crate::files::conditional::{self, Conditions, Precondition};
 use crate::files::encoding;
 use crate::files::mime;
 use crate::files::path::{self, PathError};
 use crate::files::range::{self, Ranges};
 use crate::files::rules::{Preload, Rule, Rules};
+use crate::found::Found;
 use crate::request_body::RequestBody;
 use crate::sniff::{self, Prefixed, Protocol};
 use crate::stats::PeerStats;
@@ -61,6 +63,9 @@ pub struct ServeSettings {
     /// Memory for copies of files compressed on the fly; 0 turns on-the-fly compression off
     /// (precompressed siblings are still served).
     pub compression_cache: usize,
+    /// Memory for copies of small static files (up to 32 KiB each), each checked against its
+    /// file on every hit; 0 reads every file from disk every time.
+    pub file_cache: usize,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Where to count connections, requests and bytes per client address, if anywhere.
@@ -80,6 +85,7 @@ impl Default for ServeSettings {
             cgi_timeout: cgi::TIMEOUT,
             rules: Rules::default(),
             compression_cache: 64 << 20,
+            file_cache: 64 << 20,
             tls: None,
             peer_stats: None,
         }
@@ -127,6 +133,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         rules: settings.rules.clone(),
         compressed: (settings.compression_cache > 0)
             .then(|| compression::Cache::new(settings.compression_cache)),
+        files: (settings.file_cache > 0).then(|| FileCache::new(settings.file_cache)),
         peer_stats: settings.peer_stats.clone(),
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
@@ -321,6 +328,7 @@ pub(crate) struct Site {
     cgi_timeout: Duration,
     rules: Rules,
     compressed: Option<compression::Cache>,
+    files: Option<FileCache>,
     peer_stats: Option<Arc<PeerStats>>,
 }
 
@@ -478,8 +486,12 @@ impl Site {
             }
             Err(_) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
         };
+        // What this server changes it must not serve from an older copy, even for RECHECK.
+        let forget = || self.files.as_ref().inspect(|files| files.forget(&relative));
         if request.method() == Method::DELETE {
-            return match upload::remove(self.root.path(), &relative) {
+            let removed = upload::remove(self.root.path(), &relative);
+            forget();
+            return match removed {
                 Ok(()) => plain(StatusCode::NO_CONTENT, ""),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     plain(StatusCode::NOT_FOUND, "404 Not Found\n")
@@ -495,7 +507,9 @@ impl Site {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "413 Content Too Large\n"),
         };
-        match upload::store(self.root.path(), &relative, &body) {
+        let stored = upload::store(self.root.path(), &relative, &body);
+        forget();
+        match stored {
             Ok(true) => {
                 let mut response = plain(StatusCode::CREATED, "201 Created\n");
                 if let Ok(location) = HeaderValue::from_str(&path) {
@@ -562,24 +576,33 @@ impl Site {
 
     /// `file` is relative to the root; the kernel keeps it inside (see [`Root`]).
     /// Opens `file` under the root: the file and its metadata, or the error response.
-    fn open(&self, file: &Path) -> Result<(std::fs::File, std::fs::Metadata), StatusCode> {
+    /// A small file that has not changed comes from the file cache (see [`FileCache`]).
+    fn open(&self, file: &Path) -> Result<Found, StatusCode> {
         let relative = if file.as_os_str().is_empty() { Path::new(".") } else { file };
+        let now = std::time::Instant::now();
+        let files = self.files.as_ref();
+        if let Some(copy) = files.and_then(|files| files.get(&self.root, relative, now)) {
+            return Ok(Found::memory(copy));
+        }
         let opened = self.root.open_file(relative).map_err(|error| match error.kind() {
             io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             _ => StatusCode::NOT_FOUND,
         })?;
         let metadata = opened.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
-        Ok((opened, metadata))
+        let kept = files.and_then(|files| {
+            files.keep(&self.root, relative, &opened, &metadata, SystemTime::now(), now)
+        });
+        Ok(kept.map_or_else(|| Found::disk(opened, &metadata), Found::memory))
     }
 
     async fn serve_file(&self, request: &Request<RequestBody>, file: &Path) -> Response<Payload> {
-        let (mut opened, mut metadata) = match self.open(file) {
+        let mut found = match self.open(file) {
             Ok(found) => found,
             Err(StatusCode::FORBIDDEN) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
             Err(_) => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
         };
         let mut file = file.to_path_buf();
-        if metadata.is_dir() {
+        if found.identity.is_dir() {
             let path = request.uri().path();
             if !path.ends_with('/') {
                 let mut response = plain(StatusCode::MOVED_PERMANENTLY, "301 Moved Permanently\n");
@@ -590,14 +613,12 @@ impl Site {
             }
             file.push("index.html");
             match self.open(&file) {
-                Ok((index, index_metadata)) if index_metadata.is_file() => {
-                    (opened, metadata) = (index, index_metadata)
-                }
+                Ok(index) if index.identity.is_file() => found = index,
                 // Directory listings are off by default.
                 _ => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
             }
         }
-        if !metadata.is_file() {
+        if !found.identity.is_file() {
             return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
         }
         // A precompressed sibling (file.br, .zst, .gz) in the best coding the client takes.
@@ -610,9 +631,9 @@ impl Site {
             for candidate in encoding::acceptable(accept) {
                 let mut sibling = file.clone().into_os_string();
                 sibling.push(candidate.suffix());
-                if let Ok((encoded, encoded_metadata)) = self.open(Path::new(&sibling)) {
-                    if encoded_metadata.is_file() {
-                        (opened, metadata, coding) = (encoded, encoded_metadata, Some(candidate));
+                if let Ok(encoded) = self.open(Path::new(&sibling)) {
+                    if encoded.identity.is_file() {
+                        (found, coding) = (encoded, Some(candidate));
                         break;
                     }
                 }
@@ -623,25 +644,24 @@ impl Site {
         let on_the_fly = coding.is_none()
             && compressible
             && compression::worth_compressing(content_type)
-            && (compression::MIN_SIZE..=compression::MAX_SIZE).contains(&metadata.len())
+            && (compression::MIN_SIZE..=compression::MAX_SIZE).contains(&found.identity.len())
             && !request.headers().contains_key(header::RANGE);
         if let (true, Some(cache)) = (on_the_fly, &self.compressed) {
             let accept =
                 request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
             if let Some(&coding) = encoding::acceptable(accept).first() {
-                return serve_compressed(cache, request, opened, &metadata, coding, content_type)
-                    .await;
+                return serve_compressed(cache, request, found, coding, content_type).await;
             }
         }
-        let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let length = metadata.len();
-        let etag = conditional::etag_for(length, modified);
+        let modified = found.identity.modified();
+        let length = found.identity.len();
+        let etag = found.etag().into_owned();
+        let last_modified = found.last_modified().into_owned();
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Some(answered) = preconditions(request, &etag, modified) {
+        if let Some(answered) = preconditions(request, &etag, modified, &last_modified) {
             return answered;
         }
-        let validators = |response: &mut Response<Payload>| validators(response, &etag, modified);
         let range_header = get(header::RANGE).filter(|_| {
             get(header::IF_RANGE)
                 .is_none_or(|if_range| conditional::if_range_holds(if_range, &etag, modified))
@@ -649,7 +669,10 @@ impl Site {
         let ranges = range::parse(range_header, length);
         let mut response = match ranges {
             Ranges::Whole => {
-                let mut response = Response::new(Payload::file(opened, length));
+                let Ok(body) = found.body(0, length) else {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
+                };
+                let mut response = Response::new(body);
                 insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
                 response
             }
@@ -661,10 +684,10 @@ impl Site {
             }
             Ranges::Parts(parts) if parts.len() == 1 => {
                 let (first, last) = parts[0];
-                let Ok(opened) = seek_to(opened, first) else {
+                let Ok(body) = found.body(first, last - first + 1) else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
                 };
-                let mut response = Response::new(Payload::file(opened, last - first + 1));
+                let mut response = Response::new(body);
                 *response.status_mut() = StatusCode::PARTIAL_CONTENT;
                 insert(response.headers_mut(), header::CONTENT_TYPE, content_type);
                 insert(
@@ -674,7 +697,7 @@ impl Site {
                 );
                 response
             }
-            Ranges::Parts(parts) => match read_parts(opened, &parts) {
+            Ranges::Parts(parts) => match found.read_parts(&parts) {
                 Ok(pieces) => multipart(&pieces, &parts, length, content_type),
                 Err(_) => {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
@@ -688,7 +711,7 @@ impl Site {
         if let Some(coding) = coding {
             insert(response.headers_mut(), header::CONTENT_ENCODING, coding.token());
         }
-        validators(&mut response);
+        validators(&mut response, &etag, &last_modified);
         response
     }
 }
@@ -699,6 +722,7 @@ fn preconditions(
     request: &Request<RequestBody>,
     etag: &str,
     modified: SystemTime,
+    last_modified: &str,
 ) -> Option<Response<Payload>> {
     let headers = request.headers();
     let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -713,7 +737,7 @@ fn preconditions(
         Precondition::NotModified => {
             let mut response = plain(StatusCode::NOT_MODIFIED, "");
             response.headers_mut().remove(header::CONTENT_TYPE);
-            validators(&mut response, etag, modified);
+            validators(&mut response, etag, last_modified);
             Some(response)
         }
         Precondition::Failed => {
@@ -723,10 +747,10 @@ fn preconditions(
 }
 
 /// ETag and Last-Modified.
-fn validators(response: &mut Response<Payload>, etag: &str, modified: SystemTime) {
+fn validators(response: &mut Response<Payload>, etag: &str, last_modified: &str) {
     let headers = response.headers_mut();
     insert(headers, header::ETAG, etag);
-    insert(headers, header::LAST_MODIFIED, &httpdate::fmt_http_date(modified));
+    insert(headers, header::LAST_MODIFIED, last_modified);
 }
 
 /// `opened` in `coding`, from the cache or compressed now (off the async threads) and kept.
@@ -734,27 +758,22 @@ fn validators(response: &mut Response<Payload>, etag: &str, modified: SystemTime
 async fn serve_compressed(
     cache: &compression::Cache,
     request: &Request<RequestBody>,
-    opened: std::fs::File,
-    metadata: &std::fs::Metadata,
+    found: Found,
     coding: encoding::Coding,
     content_type: &str,
 ) -> Response<Payload> {
-    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let length = metadata.len();
-    let identity = conditional::etag_for(length, modified);
-    let etag = format!("{}-{}\"", identity.trim_end_matches('"'), coding.token());
-    if let Some(answered) = preconditions(request, &etag, modified) {
+    let modified = found.identity.modified();
+    let last_modified = found.last_modified().into_owned();
+    let etag = format!("{}-{}\"", found.etag().trim_end_matches('"'), coding.token());
+    if let Some(answered) = preconditions(request, &etag, modified, &last_modified) {
         return answered;
     }
-    let key = compression::Key::new(metadata, coding);
+    let key = compression::Key::new(&found.identity, coding);
     let body = match cache.get(&key) {
         Some(body) => body,
         None => {
             let made = tokio::task::spawn_blocking(move || {
-                use std::io::Read;
-                let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-                (&opened).take(length).read_to_end(&mut data)?;
-                compression::compress(&data, coding)
+                compression::compress(&found.read_all()?, coding)
             })
             .await;
             let Ok(Ok(compressed)) = made else {
@@ -770,45 +789,18 @@ async fn serve_compressed(
     insert(headers, header::CONTENT_TYPE, content_type);
     insert(headers, header::CONTENT_ENCODING, coding.token());
     insert(headers, header::VARY, "Accept-Encoding");
-    validators(&mut response, &etag, modified);
+    validators(&mut response, &etag, &last_modified);
     response
-}
-
-/// `file`, positioned at `offset`.
-fn seek_to(mut file: std::fs::File, offset: u64) -> io::Result<std::fs::File> {
-    use std::io::Seek;
-    file.seek(io::SeekFrom::Start(offset))?;
-    Ok(file)
-}
-
-/// Most bytes a multipart range response reads into memory (a request asking for more gets an
-/// error rather than the server's memory).
-const MAX_MULTIPART_BYTES: u64 = 8 << 20;
-
-/// The bytes of each range of `file`.
-fn read_parts(mut file: std::fs::File, parts: &[(u64, u64)]) -> io::Result<Vec<Vec<u8>>> {
-    use std::io::Read;
-    let mut budget = MAX_MULTIPART_BYTES;
-    let mut pieces = Vec::with_capacity(parts.len());
-    for &(first, last) in parts {
-        let size = last - first + 1;
-        budget = budget.checked_sub(size).ok_or_else(|| io::Error::other("ranges too large"))?;
-        file = seek_to(file, first)?;
-        let mut piece = vec![0; usize::try_from(size).map_err(io::Error::other)?];
-        file.read_exact(&mut piece)?;
-        pieces.push(piece);
-    }
-    Ok(pieces)
 }
 
 /// 206 with a `multipart/byteranges` body, one part per range (RFC 9110 §14.6).
 fn multipart(
-    pieces: &[Vec<u8>],
+    pieces: &[Bytes],
     parts: &[(u64, u64)],
     length: u64,
     content_type: &str,
 ) -> Response<Payload> {
-    let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+    let pieces: Vec<&[u8]> = pieces.iter().map(|piece| &piece[..]).collect();
     let body = range::multipart_body(&pieces, parts, length, content_type);
     let mut response = Response::new(Payload::bytes(body));
     *response.status_mut() = StatusCode::PARTIAL_CONTENT;

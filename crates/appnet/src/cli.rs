@@ -303,8 +303,9 @@ pub(crate) struct DigArgs {
     format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts, their output streamed \
     to the client as they write it. --config FILE adds per-path Cache-Control, Expires and \
     preload Link rules. Text files without a sibling are compressed on the fly (br, zstd, \
-    gzip) and the copies kept in memory (--compression-cache). Not built yet (issue #6): Early \
-    Hints and push.")]
+    gzip) and the copies kept in memory (--compression-cache). A page a preload rule covers gets \
+    103 Early Hints (HTTP/1.1 and HTTP/2) and, over HTTP/2 where the client allows, server push \
+    of its same-site resources.")]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -345,6 +346,11 @@ pub(crate) struct ServeArgs {
     /// compression off. Default 64.
     #[arg(long, value_name = "MIB")]
     pub(crate) compression_cache: Option<usize>,
+    /// Memory in MiB for copies of small files (up to 32 KiB each), so a hit costs one statx
+    /// instead of open, read and close; every hit is checked against the file (device, inode,
+    /// size, times), so an edited file is never served stale. 0 turns it off. Default 64.
+    #[arg(long, value_name = "MIB")]
+    pub(crate) file_cache: Option<usize>,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
     #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,

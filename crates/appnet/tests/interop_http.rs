@@ -925,3 +925,41 @@ fn text_without_a_sibling_is_compressed_on_the_fly_and_the_copy_kept() {
     assert_eq!(decoded.stdout, edited);
     drop(server);
 }
+
+#[test]
+fn small_files_kept_in_memory_are_served_new_as_soon_as_they_change_on_disk() {
+    let (_server, base, site) = start();
+    let root = site.path().join("root");
+    let url = format!("{base}/file.txt");
+    // A file is kept in memory once its change time is a second old.
+    std::thread::sleep(Duration::from_millis(1200));
+    for _ in 0..3 {
+        assert_eq!(curl(&[&url]).stdout, BODY);
+    }
+    let settle = || std::thread::sleep(Duration::from_millis(1200));
+
+    // Rewritten in place with as many bytes, its modification time put back.
+    let modified = std::fs::metadata(root.join("file.txt")).unwrap().modified().unwrap();
+    let same_size: String = BODY.chars().rev().collect();
+    std::fs::write(root.join("file.txt"), &same_size).unwrap();
+    let file = std::fs::File::options().write(true).open(root.join("file.txt")).unwrap();
+    file.set_modified(modified).unwrap();
+    assert_eq!(curl(&[&url]).stdout, same_size, "rewritten in place");
+
+    // Replaced by rename, as deploy tools do.
+    settle();
+    assert_eq!(curl(&[&url]).stdout, same_size);
+    std::fs::write(root.join("next.tmp"), BODY).unwrap();
+    std::fs::rename(root.join("next.tmp"), root.join("file.txt")).unwrap();
+    assert_eq!(curl(&[&url]).stdout, BODY, "renamed over");
+
+    // Replaced by a symlink out of the root, then removed.
+    settle();
+    assert_eq!(curl(&[&url]).stdout, BODY);
+    std::fs::remove_file(root.join("file.txt")).unwrap();
+    std::os::unix::fs::symlink(site.path().join("secret.txt"), root.join("file.txt")).unwrap();
+    let code = status(&[&url]);
+    assert!(code == "403" || code == "404", "a symlink out of the root: {code}");
+    std::fs::remove_file(root.join("file.txt")).unwrap();
+    assert_eq!(status(&[&url]), "404", "removed");
+}

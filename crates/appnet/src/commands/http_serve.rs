@@ -47,6 +47,8 @@ struct ServerTable {
     cgi_timeout: Option<u64>,
     /// MiB for copies compressed on the fly; 0: off.
     compression_cache_mib: Option<usize>,
+    /// MiB for copies of small files; 0: off.
+    file_cache_mib: Option<usize>,
     /// PUT/DELETE under a prefix.
     uploads: Option<UploadsTable>,
     /// TLS.
@@ -118,6 +120,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         rules: Rules(rules),
         compression_cache: args.compression_cache.or(table.compression_cache_mib).unwrap_or(64)
             << 20,
+        file_cache: args.file_cache.or(table.file_cache_mib).unwrap_or(64) << 20,
         tls,
         ..ServeSettings::default()
     };
