@@ -353,11 +353,13 @@ impl Site {
                 .map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
         });
         let response = if let Some((dir, script, info)) = cgi {
-            self.run_cgi(request, dir, &script, &info, peer, local).await
+            // Boxed, as the uploads and on-the-fly compression below: these rare paths' futures
+            // are large, and HTTP/2 moves this one into a task per stream.
+            Box::pin(self.run_cgi(request, dir, &script, &info, peer, local)).await
         } else if matches!(*request.method(), Method::PUT | Method::DELETE)
             && self.uploads.is_some()
         {
-            self.write(request).await
+            Box::pin(self.write(request)).await
         } else {
             self.handle(&request).await
         };
@@ -650,7 +652,8 @@ impl Site {
             let accept =
                 request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
             if let Some(&coding) = encoding::acceptable(accept).first() {
-                return serve_compressed(cache, request, found, coding, content_type).await;
+                return Box::pin(serve_compressed(cache, request, found, coding, content_type))
+                    .await;
             }
         }
         let modified = found.identity.modified();
@@ -822,5 +825,34 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
     if !headers.contains_key(header::SERVER) {
         headers.insert(header::SERVER, HeaderValue::from_static(SERVER));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HTTP/2 spawns a task per stream holding this future, so its size is copied per request
+    /// (twice: into the task, and its output); the rare, large paths (CGI, uploads, on-the-fly
+    /// compression) are boxed to keep it small.
+    #[test]
+    fn the_response_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Site {
+            root: Root::open(dir.path()).unwrap(),
+            access_log: false,
+            uploads: None,
+            cgi: Vec::new(),
+            cgi_timeout: Duration::from_secs(1),
+            rules: Rules::default(),
+            compressed: None,
+            files: None,
+            peer_stats: None,
+        };
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let future = site.respond(Request::new(RequestBody::Empty), addr, addr);
+        let size = std::mem::size_of_val(&future);
+        eprintln!("respond future: {size} bytes");
+        assert!(size <= 1536, "{size} bytes (6464 before the boxing)");
     }
 }
