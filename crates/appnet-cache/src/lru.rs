@@ -84,6 +84,20 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
         }
     }
 
+    /// Keeps only the entries for which `keep` holds.
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut dropped = 0;
+        entries.map.retain(|key, (value, weight, _)| {
+            let kept = keep(key, value);
+            if !kept {
+                dropped += *weight;
+            }
+            kept
+        });
+        entries.bytes -= dropped;
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner).bytes
@@ -110,5 +124,8 @@ mod tests {
         assert_eq!((lru.get(&"a"), lru.bytes()), (Some(5), 110), "replaced, reweighed");
         lru.remove(&"a");
         assert_eq!(lru.bytes(), 100);
+        lru.insert("e", 6, 50);
+        lru.retain(|key, _| *key != "c");
+        assert_eq!((lru.get(&"c"), lru.get(&"e"), lru.bytes()), (None, Some(6), 50));
     }
 }

@@ -1,6 +1,8 @@
-//! Small static files held in memory, so that the common request — a small file that has not
-//! changed — costs one `statx(2)` instead of `openat2`, `fstat`, `read` and `close`, and its
-//! validators are formatted once rather than per request. On a 1 KiB file those four calls were
+//! Static files kept between requests — small ones copied into memory, larger ones held open —
+//! so that the common request, for a file that has not changed, costs at most one `statx(2)`
+//! instead of `openat2`, `fstat`, `read` and `close`, and its validators are formatted once
+//! rather than per request (nginx's `open_file_cache`, which is off by default, holds open files
+//! the same way but trusts them for 60 s). On a 1 KiB file those four calls were
 //! 22 % of the server's CPU (perf, `bench/workloads/http-server`); nginx makes five per request
 //! (open, fstat, sendfile, close and two `setsockopt` for the cork).
 //!
@@ -32,8 +34,8 @@ use bytes::Bytes;
 
 use crate::beneath::Root;
 
-/// Files up to this size are copied; larger ones are streamed from disk (HTTP/1 cleartext
-/// sends them with `sendfile`, which copies nothing).
+/// Files up to this size are copied; larger ones are held open and sent from disk (HTTP/1
+/// cleartext sends them with `sendfile`, which copies nothing).
 pub const MAX_FILE: u64 = 32 * 1024;
 
 /// How long a file's change time must lie in the past before it is copied.
@@ -126,13 +128,22 @@ fn at((seconds, nanos): (i64, u32)) -> SystemTime {
     if seconds >= 0 { SystemTime::UNIX_EPOCH + since } else { SystemTime::UNIX_EPOCH - since }
 }
 
-/// A small file's bytes and what the responses for it need.
+/// What a kept file's bytes are.
 #[derive(Debug)]
-pub struct Copy {
-    /// The identity the bytes belong to.
+pub enum Content {
+    /// A small file, copied.
+    Bytes(Bytes),
+    /// A larger file, held open (sent with `sendfile`, or read in chunks, from an offset).
+    Open(Arc<std::fs::File>),
+}
+
+/// A file kept between requests, and what the responses for it need.
+#[derive(Debug)]
+pub struct Kept {
+    /// The identity the file had when kept.
     pub identity: Identity,
-    /// The whole file.
-    pub content: Bytes,
+    /// Its bytes.
+    pub content: Content,
     /// Its strong ETag.
     pub etag: String,
     /// Its modification time, formatted for `Last-Modified`.
@@ -141,52 +152,66 @@ pub struct Copy {
     checked: AtomicU64,
 }
 
-/// Copies of small files by their path under the root, least recently used out past a budget.
+/// Kept files by their path under the root: copies of small ones under a byte budget, and up to
+/// [`MAX_OPEN`] larger ones held open; least recently used out first.
 #[derive(Debug)]
 pub struct FileCache {
-    copies: appnet_cache::lru::Lru<PathBuf, Arc<Copy>>,
+    copies: appnet_cache::lru::Lru<PathBuf, Arc<Kept>>,
+    open: appnet_cache::lru::Lru<PathBuf, Arc<Kept>>,
     start: Instant,
 }
 
+/// Larger files held open at most: each costs a descriptor, beside up to 1024 connections.
+pub const MAX_OPEN: usize = 128;
+
+/// A file held open and not asked for this long is closed (a removed file's disk space is
+/// freed only when its last descriptor closes), by [`FileCache::sweep`].
+pub const IDLE: Duration = Duration::from_secs(10);
+
 impl FileCache {
-    /// A cache of at most `budget` bytes of file content.
+    /// A cache of at most `budget` bytes of copies (and [`MAX_OPEN`] open files).
     pub fn new(budget: usize) -> Self {
-        Self { copies: appnet_cache::lru::Lru::new(budget), start: Instant::now() }
+        Self {
+            copies: appnet_cache::lru::Lru::new(budget),
+            open: appnet_cache::lru::Lru::new(MAX_OPEN),
+            start: Instant::now(),
+        }
     }
 
-    /// The copy of `relative` if there is one and the file is still the one copied (checked
-    /// if the last check is older than [`RECHECK`] at `now`).
-    pub fn get(&self, root: &Root, relative: &Path, now: Instant) -> Option<Arc<Copy>> {
-        let copy = self.copies.get(relative)?;
+    /// What is kept of `relative` if the file is still the one kept (checked if the last check
+    /// is older than [`RECHECK`] at `now`).
+    pub fn get(&self, root: &Root, relative: &Path, now: Instant) -> Option<Arc<Kept>> {
+        let kept = self.copies.get(relative).or_else(|| self.open.get(relative))?;
         let at = self.nanos(now);
-        if at.saturating_sub(copy.checked.load(Ordering::Relaxed)) < RECHECK.as_nanos() as u64 {
-            return Some(copy);
+        if at.saturating_sub(kept.checked.load(Ordering::Relaxed)) < RECHECK.as_nanos() as u64 {
+            return Some(kept);
         }
         match root.identity(relative) {
-            Ok(identity) if identity == copy.identity => {
-                copy.checked.store(at, Ordering::Relaxed);
-                Some(copy)
+            Ok(identity) if identity == kept.identity => {
+                kept.checked.store(at, Ordering::Relaxed);
+                Some(kept)
             }
             _ => {
-                self.copies.remove(relative);
+                self.forget(relative);
                 None
             }
         }
     }
 
-    /// Copies `file`, just opened at `relative` with `metadata`, if it is small, settled at
-    /// `now` and not reached through a final symlink; the copy, or `None` to serve it from disk.
+    /// Keeps `file`, just opened at `relative` with `metadata`, if it is a regular file, settled
+    /// at `now` and not reached through a final symlink: a copy if small, else the open file.
+    /// `None`: serve it as opened.
     pub fn keep(
         &self,
         root: &Root,
         relative: &Path,
-        file: &std::fs::File,
+        file: &Arc<std::fs::File>,
         metadata: &std::fs::Metadata,
         now: SystemTime,
         checked: Instant,
-    ) -> Option<Arc<Copy>> {
+    ) -> Option<Arc<Kept>> {
         let identity = Identity::of(metadata);
-        if !identity.is_file() || identity.len() > MAX_FILE || !identity.settled(now) {
+        if !identity.is_file() || !identity.settled(now) {
             return None;
         }
         // The path itself (not a symlink to it) must have the identity the open found, or a
@@ -194,30 +219,53 @@ impl FileCache {
         if root.identity(relative).ok()? != identity {
             return None;
         }
-        let content = read_whole(file, identity.len()).ok()?;
-        let copy = Arc::new(Copy {
+        let small = identity.len() <= MAX_FILE;
+        let content = if small {
+            Content::Bytes(read_whole(file, identity.len()).ok()?)
+        } else {
+            Content::Open(Arc::clone(file))
+        };
+        let kept = Arc::new(Kept {
             identity,
             content,
             etag: crate::files::conditional::etag_for(identity.len(), identity.modified()),
             last_modified: httpdate::fmt_http_date(identity.modified()),
             checked: AtomicU64::new(self.nanos(checked)),
         });
-        self.copies.insert(relative.to_path_buf(), Arc::clone(&copy), copy.content.len());
-        Some(copy)
+        if small {
+            let weight = identity.len() as usize;
+            self.copies.insert(relative.to_path_buf(), Arc::clone(&kept), weight);
+        } else {
+            self.open.insert(relative.to_path_buf(), Arc::clone(&kept), 1);
+        }
+        Some(kept)
     }
 
-    /// Drops the copy of `relative`: this server just changed the file.
+    /// Drops what is kept of `relative`: this server just changed the file, or it changed.
     pub fn forget(&self, relative: &Path) {
         self.copies.remove(relative);
+        self.open.remove(relative);
+    }
+
+    /// Closes the open files not asked for in the last [`IDLE`] before `now`.
+    pub fn sweep(&self, now: Instant) {
+        let at = self.nanos(now);
+        let idle = IDLE.as_nanos() as u64;
+        self.open.retain(|_, kept| at.saturating_sub(kept.checked.load(Ordering::Relaxed)) < idle);
     }
 
     fn nanos(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.start).as_nanos() as u64
     }
 
-    /// Bytes of file content held.
+    /// Bytes of copies held.
     pub fn bytes(&self) -> usize {
         self.copies.bytes()
+    }
+
+    /// Files held open.
+    pub fn open_files(&self) -> usize {
+        self.open.bytes()
     }
 }
 
@@ -245,11 +293,18 @@ mod tests {
     }
 
     /// Opens `name` and offers it to `cache` as the server does on a miss, `after` its change.
-    fn offer(cache: &FileCache, root: &Root, name: &str, after: Duration) -> Option<Arc<Copy>> {
-        let file = root.open_file(Path::new(name)).unwrap();
+    fn offer(cache: &FileCache, root: &Root, name: &str, after: Duration) -> Option<Arc<Kept>> {
+        let file = Arc::new(root.open_file(Path::new(name)).unwrap());
         let metadata = file.metadata().unwrap();
         let now = SystemTime::now() + after;
         cache.keep(root, Path::new(name), &file, &metadata, now, Instant::now())
+    }
+
+    fn bytes(kept: &Kept) -> &[u8] {
+        match &kept.content {
+            Content::Bytes(bytes) => bytes,
+            Content::Open(_) => panic!("held open, not copied"),
+        }
     }
 
     /// A time past the recheck interval, when a hit checks its file.
@@ -276,7 +331,7 @@ mod tests {
         let (dir, root) = root_with("a.css", b"body{}");
         let cache = FileCache::new(1 << 20);
         let copy = offer(&cache, &root, "a.css", SETTLE).expect("settled: copied");
-        assert_eq!(&copy.content[..], b"body{}");
+        assert_eq!(bytes(&copy), b"body{}");
         assert_eq!(copy.etag, crate::files::conditional::etag_for(6, copy.identity.modified()));
         assert_eq!(copy.last_modified, httpdate::fmt_http_date(copy.identity.modified()));
         let hit = cache.get(&root, Path::new("a.css"), later()).expect("unchanged: a hit");
@@ -295,7 +350,7 @@ mod tests {
         assert!(cache.get(&root, Path::new("a.css"), later()).is_none(), "rewritten: a miss");
         assert_eq!(cache.bytes(), 0, "and the stale copy is gone");
         let again = offer(&cache, &root, "a.css", SETTLE).unwrap();
-        assert_eq!(&again.content[..], b"p{a:b}");
+        assert_eq!(bytes(&again), b"p{a:b}");
 
         std::thread::sleep(Duration::from_millis(20));
         let mut permissions = file.metadata().unwrap().permissions();
@@ -316,7 +371,7 @@ mod tests {
         std::fs::rename(dir.path().join("b.css"), dir.path().join("a.css")).unwrap();
         assert!(cache.get(&root, Path::new("a.css"), later()).is_none());
         let renamed = offer(&cache, &root, "a.css", SETTLE).unwrap();
-        assert_eq!(&renamed.content[..], b"two");
+        assert_eq!(bytes(&renamed), b"two");
         std::fs::remove_file(dir.path().join("a.css")).unwrap();
         assert!(cache.get(&root, Path::new("a.css"), later()).is_none(), "removed");
     }
@@ -339,12 +394,31 @@ mod tests {
     }
 
     #[test]
-    fn large_files_and_directories_are_left_on_disk_and_the_budget_holds() {
+    fn large_files_are_held_open_up_to_a_count_and_closed_when_idle() {
         let (dir, root) = root_with("big.bin", &vec![7; MAX_FILE as usize + 1]);
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let cache = FileCache::new(10_000);
-        assert!(offer(&cache, &root, "big.bin", SETTLE).is_none());
-        assert!(offer(&cache, &root, "sub", SETTLE).is_none());
+        let big = offer(&cache, &root, "big.bin", SETTLE).expect("held open");
+        assert!(matches!(big.content, Content::Open(_)));
+        assert_eq!((cache.bytes(), cache.open_files()), (0, 1));
+        assert!(offer(&cache, &root, "sub", SETTLE).is_none(), "a directory is not kept");
+        cache.sweep(Instant::now());
+        assert_eq!(cache.open_files(), 1, "just used");
+        cache.sweep(Instant::now() + IDLE);
+        assert_eq!(cache.open_files(), 0, "idle: closed");
+        assert!(cache.get(&root, Path::new("big.bin"), later()).is_none());
+        for i in 0..MAX_OPEN + 5 {
+            let name = format!("{i}.bin");
+            std::fs::write(dir.path().join(&name), vec![1; MAX_FILE as usize + 1]).unwrap();
+            assert!(offer(&cache, &root, &name, SETTLE).is_some());
+        }
+        assert!(cache.open_files() <= MAX_OPEN, "{}", cache.open_files());
+    }
+
+    #[test]
+    fn copies_keep_their_byte_budget() {
+        let (dir, root) = root_with("x", b"");
+        let cache = FileCache::new(10_000);
         for i in 0..5 {
             std::fs::write(dir.path().join(format!("{i}.txt")), vec![b'x'; 4000]).unwrap();
             assert!(offer(&cache, &root, &format!("{i}.txt"), SETTLE).is_some());

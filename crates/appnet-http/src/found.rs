@@ -3,21 +3,22 @@
 //! compression behave alike for both.
 
 use std::borrow::Cow;
-use std::io::{self, Read, Seek};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::body::Payload;
-use crate::file_cache::{Copy, Identity};
+use crate::file_cache::{Content, Identity, Kept};
 
 /// Where a found file's bytes are.
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// An open file.
-    Disk(std::fs::File),
+    /// An open file (perhaps held open by the file cache).
+    Disk(Arc<std::fs::File>),
     /// A copy in memory, checked against the file just now.
-    Memory(Arc<Copy>),
+    Memory(Bytes),
 }
 
 /// A file (or directory) found under the root.
@@ -27,6 +28,8 @@ pub(crate) struct Found {
     pub(crate) source: Source,
     /// What it is.
     pub(crate) identity: Identity,
+    /// The file cache's entry, with the validators already formatted.
+    kept: Option<Arc<Kept>>,
 }
 
 /// Most bytes a multipart range response reads into memory (a request asking for more gets an
@@ -34,21 +37,25 @@ pub(crate) struct Found {
 const MAX_MULTIPART_BYTES: u64 = 8 << 20;
 
 impl Found {
-    /// Opened on disk.
-    pub(crate) fn disk(file: std::fs::File, metadata: &std::fs::Metadata) -> Self {
-        Self { source: Source::Disk(file), identity: Identity::of(metadata) }
+    /// Opened on disk just now.
+    pub(crate) fn disk(file: Arc<std::fs::File>, metadata: &std::fs::Metadata) -> Self {
+        Self { source: Source::Disk(file), identity: Identity::of(metadata), kept: None }
     }
 
-    /// A cached copy.
-    pub(crate) fn memory(copy: Arc<Copy>) -> Self {
-        Self { identity: copy.identity, source: Source::Memory(copy) }
+    /// From the file cache.
+    pub(crate) fn kept(kept: Arc<Kept>) -> Self {
+        let source = match &kept.content {
+            Content::Bytes(bytes) => Source::Memory(bytes.clone()),
+            Content::Open(file) => Source::Disk(Arc::clone(file)),
+        };
+        Self { source, identity: kept.identity, kept: Some(kept) }
     }
 
     /// The strong ETag.
     pub(crate) fn etag(&self) -> Cow<'_, str> {
-        match &self.source {
-            Source::Memory(copy) => Cow::Borrowed(&copy.etag),
-            Source::Disk(_) => Cow::Owned(crate::files::conditional::etag_for(
+        match &self.kept {
+            Some(kept) => Cow::Borrowed(&kept.etag),
+            None => Cow::Owned(crate::files::conditional::etag_for(
                 self.identity.len(),
                 self.identity.modified(),
             )),
@@ -57,22 +64,17 @@ impl Found {
 
     /// The `Last-Modified` value.
     pub(crate) fn last_modified(&self) -> Cow<'_, str> {
-        match &self.source {
-            Source::Memory(copy) => Cow::Borrowed(&copy.last_modified),
-            Source::Disk(_) => Cow::Owned(httpdate::fmt_http_date(self.identity.modified())),
+        match &self.kept {
+            Some(kept) => Cow::Borrowed(&kept.last_modified),
+            None => Cow::Owned(httpdate::fmt_http_date(self.identity.modified())),
         }
     }
 
     /// The body of `length` bytes from `first`.
     pub(crate) fn body(self, first: u64, length: u64) -> io::Result<Payload> {
         match self.source {
-            Source::Memory(copy) => Ok(Payload::bytes(slice(&copy.content, first, length)?)),
-            Source::Disk(mut file) => {
-                if first > 0 {
-                    file.seek(io::SeekFrom::Start(first))?;
-                }
-                Ok(Payload::file(file, length))
-            }
+            Source::Memory(bytes) => Ok(Payload::bytes(slice(&bytes, first, length)?)),
+            Source::Disk(file) => Ok(Payload::file(file, first, length)),
         }
     }
 
@@ -85,9 +87,8 @@ impl Found {
             budget =
                 budget.checked_sub(size).ok_or_else(|| io::Error::other("ranges too large"))?;
             let piece = match &self.source {
-                Source::Memory(copy) => slice(&copy.content, first, size)?,
+                Source::Memory(bytes) => slice(bytes, first, size)?,
                 Source::Disk(file) => {
-                    use std::os::unix::fs::FileExt;
                     let mut piece = vec![0; usize::try_from(size).map_err(io::Error::other)?];
                     file.read_exact_at(&mut piece, first)?;
                     Bytes::from(piece)
@@ -101,11 +102,11 @@ impl Found {
     /// The whole file.
     pub(crate) fn read_all(self) -> io::Result<Bytes> {
         match self.source {
-            Source::Memory(copy) => Ok(copy.content.clone()),
+            Source::Memory(bytes) => Ok(bytes),
             Source::Disk(file) => {
-                let length = self.identity.len();
-                let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-                (&file).take(length).read_to_end(&mut data)?;
+                let length = usize::try_from(self.identity.len()).map_err(io::Error::other)?;
+                let mut data = vec![0; length];
+                file.read_exact_at(&mut data, 0)?;
                 Ok(Bytes::from(data))
             }
         }
@@ -140,13 +141,13 @@ mod tests {
         let root = crate::beneath::Root::open(dir.path()).unwrap();
         let cache = crate::file_cache::FileCache::new(1 << 20);
         let found = |memory: bool| {
-            let file = std::fs::File::open(&path).unwrap();
+            let file = Arc::new(std::fs::File::open(&path).unwrap());
             let metadata = file.metadata().unwrap();
             if memory {
                 let later = std::time::SystemTime::now() + crate::file_cache::SETTLE;
                 let rel = std::path::Path::new("f.txt");
                 let checked = std::time::Instant::now();
-                Found::memory(cache.keep(&root, rel, &file, &metadata, later, checked).unwrap())
+                Found::kept(cache.keep(&root, rel, &file, &metadata, later, checked).unwrap())
             } else {
                 Found::disk(file, &metadata)
             }

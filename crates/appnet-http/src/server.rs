@@ -63,8 +63,9 @@ pub struct ServeSettings {
     /// Memory for copies of files compressed on the fly; 0 turns on-the-fly compression off
     /// (precompressed siblings are still served).
     pub compression_cache: usize,
-    /// Memory for copies of small static files (up to 32 KiB each), each checked against its
-    /// file on every hit; 0 reads every file from disk every time.
+    /// Memory for copies of small static files (up to 32 KiB each; larger ones are held open,
+    /// up to 128), checked against the file at most once a millisecond; 0 opens and reads
+    /// every file for every request.
     pub file_cache: usize,
     /// TLS on every listen address (ALPN h2, http/1.1); `None`: cleartext HTTP/1.x and h2c.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -153,7 +154,22 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         };
         tasks.push(tokio::spawn(accept(listener, connections, permits.clone(), stop.clone())));
     }
+    if site.files.is_some() {
+        tasks.push(tokio::spawn(sweep_files(site.clone(), stop.clone())));
+    }
     Ok(RunningServer { local_addrs, stop, tasks, connections: tracker })
+}
+
+/// Closes the file cache's idle open files now and then, until the server stops.
+async fn sweep_files(site: Arc<Site>, stop: CancellationToken) {
+    let Some(files) = &site.files else { return };
+    let mut ticks = tokio::time::interval(crate::file_cache::IDLE / 2);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => files.sweep(std::time::Instant::now()),
+            () = stop.cancelled() => return,
+        }
+    }
 }
 
 /// How long a shutdown waits for the requests in flight.
@@ -578,23 +594,24 @@ impl Site {
 
     /// `file` is relative to the root; the kernel keeps it inside (see [`Root`]).
     /// Opens `file` under the root: the file and its metadata, or the error response.
-    /// A small file that has not changed comes from the file cache (see [`FileCache`]).
+    /// A file that has not changed comes from the file cache (see [`FileCache`]).
     fn open(&self, file: &Path) -> Result<Found, StatusCode> {
         let relative = if file.as_os_str().is_empty() { Path::new(".") } else { file };
         let now = std::time::Instant::now();
         let files = self.files.as_ref();
-        if let Some(copy) = files.and_then(|files| files.get(&self.root, relative, now)) {
-            return Ok(Found::memory(copy));
+        if let Some(kept) = files.and_then(|files| files.get(&self.root, relative, now)) {
+            return Ok(Found::kept(kept));
         }
         let opened = self.root.open_file(relative).map_err(|error| match error.kind() {
             io::ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             _ => StatusCode::NOT_FOUND,
         })?;
         let metadata = opened.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
+        let opened = Arc::new(opened);
         let kept = files.and_then(|files| {
             files.keep(&self.root, relative, &opened, &metadata, SystemTime::now(), now)
         });
-        Ok(kept.map_or_else(|| Found::disk(opened, &metadata), Found::memory))
+        Ok(kept.map_or_else(|| Found::disk(opened, &metadata), Found::kept))
     }
 
     async fn serve_file(&self, request: &Request<RequestBody>, file: &Path) -> Response<Payload> {
@@ -851,7 +868,7 @@ mod tests {
         };
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let future = site.respond(Request::new(RequestBody::Empty), addr, addr);
-        let size = std::mem::size_of_val(&future);
+        let size = size_of_val(&future);
         eprintln!("respond future: {size} bytes");
         assert!(size <= 1536, "{size} bytes (6464 before the boxing)");
     }

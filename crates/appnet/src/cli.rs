@@ -346,9 +346,10 @@ pub(crate) struct ServeArgs {
     /// compression off. Default 64.
     #[arg(long, value_name = "MIB")]
     pub(crate) compression_cache: Option<usize>,
-    /// Memory in MiB for copies of small files (up to 32 KiB each), so a hit costs one statx
-    /// instead of open, read and close; every hit is checked against the file (device, inode,
-    /// size, times), so an edited file is never served stale. 0 turns it off. Default 64.
+    /// Memory in MiB for copies of small files (up to 32 KiB each; up to 128 larger ones are
+    /// held open instead), so a request for an unchanged file costs no open, read or close.
+    /// A kept file is checked against the disk (device, inode, size, times) at most once a
+    /// millisecond, so an edit is seen at once. 0 turns it off. Default 64.
     #[arg(long, value_name = "MIB")]
     pub(crate) file_cache: Option<usize>,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.

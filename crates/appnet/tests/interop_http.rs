@@ -927,15 +927,23 @@ fn text_without_a_sibling_is_compressed_on_the_fly_and_the_copy_kept() {
 }
 
 #[test]
-fn small_files_kept_in_memory_are_served_new_as_soon_as_they_change_on_disk() {
+fn files_kept_between_requests_are_served_new_as_soon_as_they_change_on_disk() {
     let (_server, base, site) = start();
     let root = site.path().join("root");
     let url = format!("{base}/file.txt");
-    // A file is kept in memory once its change time is a second old.
+    // Larger files are held open instead of copied.
+    let big_url = format!("{base}/big.txt");
+    std::fs::write(root.join("big.txt"), "a".repeat(100_000)).unwrap();
+    // A file is kept once its change time is a second old.
     std::thread::sleep(Duration::from_millis(1200));
     for _ in 0..3 {
         assert_eq!(curl(&[&url]).stdout, BODY);
+        assert_eq!(curl(&[&big_url]).stdout, "a".repeat(100_000));
     }
+    std::fs::write(root.join("big.tmp"), "b".repeat(100_000)).unwrap();
+    std::fs::rename(root.join("big.tmp"), root.join("big.txt")).unwrap();
+    assert_eq!(curl(&[&big_url]).stdout, "b".repeat(100_000), "a held-open file renamed over");
+    assert_eq!(curl(&["-r", "5-9", &big_url]).stdout, "bbbbb");
     let settle = || std::thread::sleep(Duration::from_millis(1200));
 
     // Rewritten in place with as many bytes, its modification time put back.
