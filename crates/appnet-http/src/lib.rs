@@ -18,6 +18,7 @@ pub mod access_log;
 pub mod beneath;
 pub mod body;
 pub mod cgi;
+pub mod coalesce;
 pub mod compression;
 pub mod file_cache;
 pub mod files;
