@@ -80,8 +80,10 @@ pub struct Opened {
 /// server names are resolved through, if not the system's.
 #[derive(Clone)]
 pub struct Connector {
-    h1: Arc<ClientConfig>,
-    h2: Arc<ClientConfig>,
+    /// The TLS configurations, made on first use: reading the system's roots (a PEM bundle)
+    /// costs ~1 ms, which a load of plain-HTTP pages need not pay.
+    configs: Arc<std::sync::OnceLock<Result<Configs, String>>>,
+    trust: Trust,
     resolver: Option<std::net::SocketAddr>,
     proxy: Option<Origin>,
 }
@@ -96,21 +98,44 @@ impl Connector {
         resolver: Option<std::net::SocketAddr>,
         proxy: Option<Origin>,
     ) -> Result<Self, LoadError> {
-        // The two configurations differ only in ALPN: the root store (parsing the system's
-        // PEM bundle was ~17 % of a short load's CPU, done twice) is read once.
-        let base = client_config(trust)?;
-        let make = |alpn: &[&[u8]]| {
-            let mut config = base.clone();
-            config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-            Arc::new(config)
-        };
-        Ok(Self { h1: make(&[b"http/1.1"]), h2: make(&[b"h2", b"http/1.1"]), resolver, proxy })
+        let connector = Self { configs: Arc::default(), trust: trust.clone(), resolver, proxy };
+        // A named CA file's mistakes are reported at once, not at the first https URL.
+        if *trust != Trust::System {
+            connector.prepare()?;
+        }
+        Ok(connector)
+    }
+
+    /// Makes the TLS configurations now (a load of an https page does it before its clock
+    /// starts, so reading the roots is not counted as the first connection's TLS time).
+    pub fn prepare(&self) -> Result<(), LoadError> {
+        self.configs().map(|_| ())
+    }
+
+    fn configs(&self) -> Result<&Configs, LoadError> {
+        let made = self.configs.get_or_init(|| {
+            // The two differ only in ALPN: the root store is read once.
+            let base = client_config(&self.trust).map_err(|e| e.to_string())?;
+            let make = |alpn: &[&[u8]]| {
+                let mut config = base.clone();
+                config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+                Arc::new(config)
+            };
+            Ok(Configs { h1: make(&[b"http/1.1"]), h2: make(&[b"h2", b"http/1.1"]) })
+        });
+        made.as_ref().map_err(|error| LoadError::new(error.clone()))
     }
 
     /// Whether plain-HTTP requests go to a proxy (and so in absolute form).
     pub fn proxied(&self) -> bool {
         self.proxy.is_some()
     }
+}
+
+/// Client TLS configurations offering http/1.1 only, or h2 first.
+struct Configs {
+    h1: Arc<ClientConfig>,
+    h2: Arc<ClientConfig>,
 }
 
 fn client_config(trust: &Trust) -> Result<ClientConfig, LoadError> {
@@ -227,7 +252,8 @@ pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Conne
         return Ok(Connected { stream, h2, dns, connect, tls: Duration::ZERO });
     }
     let started = Instant::now();
-    let config = if h2 { tls.h2.clone() } else { tls.h1.clone() };
+    let configs = tls.configs()?;
+    let config = if h2 { configs.h2.clone() } else { configs.h1.clone() };
     let name = ServerName::try_from(origin.host.clone()).map_err(|e| failed("bad name", &e))?;
     let stream = tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)

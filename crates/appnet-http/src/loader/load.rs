@@ -151,6 +151,9 @@ impl<'a> Loader<'a> {
     }
 
     async fn run(mut self, url: &Url) -> Result<(PageLoad, PrivateCache), LoadError> {
+        if url.scheme() == "https" {
+            self.tls.prepare()?;
+        }
         let started_at = SystemTime::now();
         self.started_at = started_at;
         self.start = Instant::now();
@@ -517,7 +520,9 @@ impl Task {
         match self {
             Self::Failed(wanted, error) => Done { conn: None, wanted, entry: Err(error) },
             Self::Open { id, origin, h2, http10, tls, wanted } => {
-                let opened = match connection::open(&origin, h2, &tls).await {
+                // Boxed: opening (DNS, TCP, TLS) is this task's largest state, needed once per
+                // connection, not per request.
+                let opened = match Box::pin(connection::open(&origin, h2, &tls)).await {
                     Ok(opened) => opened,
                     Err(error) => return Done { conn: None, wanted, entry: Err(error) },
                 };
@@ -666,4 +671,27 @@ fn make_entry(
             .collect(),
     };
     Ok((entry, decoded.filter(|_| wants_body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each request runs as a task holding this future, so its size is copied per request;
+    /// opening a connection (DNS, TCP, TLS: a large future) is boxed to keep it small.
+    #[test]
+    fn a_request_task_stays_small() {
+        let url = Url::parse("http://127.0.0.1/").unwrap();
+        let wanted = Wanted {
+            found: Found { url, kind: Kind::Image },
+            queued: Duration::ZERO,
+            redirects: 0,
+            conditions: Vec::new(),
+        };
+        let fetch = Fetch { max_bytes: 1, accept_encoding: "identity", proxied: false };
+        let task = Task::Failed(wanted, LoadError::new("test".to_owned()));
+        let size = size_of_val(&task.run(Instant::now(), fetch));
+        eprintln!("request task: {size} bytes");
+        assert!(size <= 2048, "{size} bytes");
+    }
 }
