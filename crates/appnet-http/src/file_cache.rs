@@ -1,4 +1,5 @@
-//! Static files kept between requests — small ones copied into memory, larger ones held open —
+//! Static files kept between requests — small ones copied into memory, larger ones held open,
+//! directories known as such —
 //! so that the common request, for a file that has not changed, costs at most one `statx(2)`
 //! instead of `openat2`, `fstat`, `read` and `close`, and its validators are formatted once
 //! rather than per request (nginx's `open_file_cache`, which is off by default, holds open files
@@ -37,6 +38,9 @@ use crate::beneath::Root;
 /// Files up to this size are copied; larger ones are held open and sent from disk (HTTP/1
 /// cleartext sends them with `sendfile`, which copies nothing).
 pub const MAX_FILE: u64 = 32 * 1024;
+
+/// What a kept directory counts for against the copies' byte budget (its entry's memory).
+const DIRECTORY_WEIGHT: usize = 256;
 
 /// How long a file's change time must lie in the past before it is copied.
 pub const SETTLE: Duration = Duration::from_secs(1);
@@ -135,6 +139,9 @@ pub enum Content {
     Bytes(Bytes),
     /// A larger file, held open (sent with `sendfile`, or read in chunks, from an offset).
     Open(Arc<std::fs::File>),
+    /// A directory: only that it is one (so `/` costs no open to find it is, before its
+    /// index.html, itself kept, is served).
+    Directory,
 }
 
 /// A file kept between requests, and what the responses for it need.
@@ -198,9 +205,9 @@ impl FileCache {
         }
     }
 
-    /// Keeps `file`, just opened at `relative` with `metadata`, if it is a regular file, settled
-    /// at `now` and not reached through a final symlink: a copy if small, else the open file.
-    /// `None`: serve it as opened.
+    /// Keeps `file`, just opened at `relative` with `metadata`, if it is a regular file or a
+    /// directory, settled at `now` and not reached through a final symlink: a copy if small,
+    /// else the open file (a directory: that it is one). `None`: serve it as opened.
     pub fn keep(
         &self,
         root: &Root,
@@ -211,7 +218,7 @@ impl FileCache {
         checked: Instant,
     ) -> Option<Arc<Kept>> {
         let identity = Identity::of(metadata);
-        if !identity.is_file() || !identity.settled(now) {
+        if !(identity.is_file() || identity.is_dir()) || !identity.settled(now) {
             return None;
         }
         // The path itself (not a symlink to it) must have the identity the open found, or a
@@ -220,7 +227,9 @@ impl FileCache {
             return None;
         }
         let small = identity.len() <= MAX_FILE;
-        let content = if small {
+        let content = if identity.is_dir() {
+            Content::Directory
+        } else if small {
             Content::Bytes(read_whole(file, identity.len()).ok()?)
         } else {
             Content::Open(Arc::clone(file))
@@ -232,7 +241,9 @@ impl FileCache {
             last_modified: httpdate::fmt_http_date(identity.modified()),
             checked: AtomicU64::new(self.nanos(checked)),
         });
-        if small {
+        if identity.is_dir() {
+            self.copies.insert(relative.to_path_buf(), Arc::clone(&kept), DIRECTORY_WEIGHT);
+        } else if small {
             let weight = identity.len() as usize;
             self.copies.insert(relative.to_path_buf(), Arc::clone(&kept), weight);
         } else {
@@ -303,7 +314,7 @@ mod tests {
     fn bytes(kept: &Kept) -> &[u8] {
         match &kept.content {
             Content::Bytes(bytes) => bytes,
-            Content::Open(_) => panic!("held open, not copied"),
+            Content::Open(_) | Content::Directory => panic!("not copied"),
         }
     }
 
@@ -401,7 +412,11 @@ mod tests {
         let big = offer(&cache, &root, "big.bin", SETTLE).expect("held open");
         assert!(matches!(big.content, Content::Open(_)));
         assert_eq!((cache.bytes(), cache.open_files()), (0, 1));
-        assert!(offer(&cache, &root, "sub", SETTLE).is_none(), "a directory is not kept");
+        let sub = offer(&cache, &root, "sub", SETTLE).expect("a directory is kept");
+        assert!(matches!(sub.content, Content::Directory) && sub.identity.is_dir());
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(dir.path().join("sub/index.html"), b"x").unwrap();
+        assert!(cache.get(&root, Path::new("sub"), later()).is_none(), "a new entry: a miss");
         cache.sweep(Instant::now());
         assert_eq!(cache.open_files(), 1, "just used");
         cache.sweep(Instant::now() + IDLE);

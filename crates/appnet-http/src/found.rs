@@ -47,6 +47,8 @@ impl Found {
         let source = match &kept.content {
             Content::Bytes(bytes) => Source::Memory(bytes.clone()),
             Content::Open(file) => Source::Disk(Arc::clone(file)),
+            // Never a body: a directory is answered with its index, a redirect or an error.
+            Content::Directory => Source::Memory(Bytes::new()),
         };
         Self { source, identity: kept.identity, kept: Some(kept) }
     }

@@ -970,4 +970,15 @@ fn files_kept_between_requests_are_served_new_as_soon_as_they_change_on_disk() {
     assert!(code == "403" || code == "404", "a symlink out of the root: {code}");
     std::fs::remove_file(root.join("file.txt")).unwrap();
     assert_eq!(status(&[&url]), "404", "removed");
+
+    // A directory is kept too (that it is one), and its index on its own.
+    let docs = format!("{base}/docs/");
+    assert_eq!(curl(&[&docs]).stdout, "<h1>docs</h1>");
+    std::fs::remove_file(root.join("docs/index.html")).unwrap();
+    assert_eq!(status(&[&docs]), "404", "its index removed");
+    std::fs::write(root.join("docs/index.html"), "<h1>new</h1>").unwrap();
+    assert_eq!(curl(&[&docs]).stdout, "<h1>new</h1>", "and put back");
+    std::fs::remove_dir_all(root.join("docs")).unwrap();
+    std::fs::write(root.join("docs"), "now a file").unwrap();
+    assert_eq!(curl(&[&format!("{base}/docs")]).stdout, "now a file", "a file in its place");
 }
