@@ -210,7 +210,7 @@ fn pages_load_from_nginx_too() {
     let site = tempfile::tempdir().unwrap();
     write_site(site.path());
     let nginx = appnet_testkit::require("nginx", "nginx");
-    let (port, h2c) = (free_tcp_port(), free_tcp_port());
+    let (port, h2c, closing) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
     let dir = site.path().join("nginx");
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("nginx.conf");
@@ -222,7 +222,8 @@ fn pages_load_from_nginx_too() {
              http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p;\n\
              fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
              include /etc/nginx/mime.types; gzip on; gzip_types text/css application/javascript;\n\
-             server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{h2c} http2; root {root}; }} }}\n",
+             server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{h2c} http2; root {root}; }}\n\
+             server {{ listen 127.0.0.1:{closing}; keepalive_requests 1; root {root}; }} }}\n",
             d = dir.display(),
             root = site.path().display()
         ),
@@ -241,6 +242,15 @@ fn pages_load_from_nginx_too() {
     {
         let page = load(&["--mode", mode, &format!("http://127.0.0.1:{port}/")]);
         assert_eq!(paths(&page), expected(), "{mode}: {page}");
+    }
+    // A server that closes every connection after one response (Connection: close): each
+    // request gets a new connection rather than failing on the closed one.
+    for mode in ["parallel:6", "persistent", "pipelined"] {
+        let page = load(&["--mode", mode, &format!("http://127.0.0.1:{closing}/")]);
+        assert_eq!(paths(&page), expected(), "{mode}, closing: {page}");
+        if mode != "pipelined" {
+            assert_eq!(page["connections"], page["entries"].as_array().unwrap().len(), "{mode}");
+        }
     }
     drop(server);
 }

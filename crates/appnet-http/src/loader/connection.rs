@@ -1,8 +1,11 @@
 //! Connections the loader opens: DNS, TCP, TLS (rustls, ALPN) and the HTTP handshake, each
 //! timed, and the request sender that results.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
@@ -59,9 +62,54 @@ impl Origin {
 /// The way requests go on an open connection.
 pub enum Sender {
     /// HTTP/1.x: one request at a time.
-    Http1(http1::SendRequest<Empty<Bytes>>),
+    Http1(Http1),
     /// HTTP/2: any number at once (the sender clones).
     Http2(http2::SendRequest<Empty<Bytes>>),
+}
+
+/// An HTTP/1 connection whose I/O is driven by the task using it ([`Http1::drive`]) rather
+/// than a task of its own: each request then cost two hand-overs between tasks less (its
+/// request to the connection's task, the response back), which were most of the loader's
+/// time between a response and the next request in persistent mode.
+pub struct Http1 {
+    /// Where requests go.
+    pub sender: http1::SendRequest<Empty<Bytes>>,
+    /// The connection's I/O.
+    pub io: Http1Io,
+    /// The last response said the server closes the connection after it.
+    pub closing: bool,
+}
+
+impl Http1 {
+    /// Whether another request can go on this connection.
+    pub fn reusable(&self) -> bool {
+        !self.closing && self.io.0.is_some() && !self.sender.is_closed()
+    }
+}
+
+/// hyper's HTTP/1 connection future, polled by whoever is using the connection.
+pub struct Http1Io(Option<Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>>);
+
+impl Http1Io {
+    /// Runs `work` (a request, or reading its body) while driving the connection.
+    pub async fn drive<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        let connection = &mut self.0;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            if let Some(io) = connection.as_mut() {
+                if io.as_mut().poll(cx).is_ready() {
+                    // Closed: the work sees it (hyper fails the request) when polled again.
+                    *connection = None;
+                    return work.as_mut().poll(cx);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// A connection just opened, and what opening it cost.
@@ -345,6 +393,6 @@ where
         return Ok(Sender::Http2(sender));
     }
     let (sender, connection) = http1::handshake(io).await?;
-    tokio::spawn(connection);
-    Ok(Sender::Http1(sender))
+    let io = Http1Io(Some(Box::pin(connection)));
+    Ok(Sender::Http1(Http1 { sender, io, closing: false }))
 }
