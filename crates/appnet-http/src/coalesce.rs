@@ -43,6 +43,12 @@ impl<I> Coalesce<I> {
 }
 
 impl<I: AsyncWrite + Unpin> Coalesce<I> {
+    /// Room for more: the buffer written out first if past [`HIGH_WATER`] (`Pending` while
+    /// the peer is not taking bytes, which pushes back on the writer).
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.buffer.len() >= HIGH_WATER { self.poll_drain(cx) } else { Poll::Ready(Ok(())) }
+    }
+
     /// Writes out what is buffered.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.buffer.len() {
@@ -85,13 +91,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.buffer.len() >= HIGH_WATER {
-            match self.poll_drain(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                // Full, and the peer is not taking bytes: push back on the writer.
-                Poll::Pending => return Poll::Pending,
-            }
+        if ready(self.poll_room(cx))?.is_none() {
+            return Poll::Pending;
         }
         self.buffer.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
@@ -102,12 +103,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.buffer.len() >= HIGH_WATER {
-            match self.poll_drain(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return Poll::Pending,
-            }
+        if ready(self.poll_room(cx))?.is_none() {
+            return Poll::Pending;
         }
         let mut total = 0;
         for buf in bufs {
