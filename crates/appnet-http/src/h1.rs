@@ -370,14 +370,13 @@ async fn send_file(
     let (socket, source) = (stream.as_raw_fd(), file.as_raw_fd());
     while remaining > 0 {
         let want = remaining.min(1 << 30) as usize;
-        let wait = stream.async_io(Interest::WRITABLE, || {
+        let sent = when_writable(stream, || {
             // SAFETY: both descriptors are open for the call; the kernel reads and advances
             // `offset`, a live local.
             let sent = unsafe { libc::sendfile(socket, source, &raw mut offset, want) };
             if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(sent as u64) }
-        });
-        let sent =
-            tokio::time::timeout(WRITE_STALL, wait).await.map_err(|_| "client stalled")??;
+        })
+        .await?;
         if sent == 0 {
             return Err("file shrank while being sent".into());
         }
@@ -390,7 +389,7 @@ async fn send_file(
 async fn write_all_more(stream: &mut TcpStream, mut bytes: &[u8]) -> Result<(), ConnectionError> {
     let socket = stream.as_raw_fd();
     while !bytes.is_empty() {
-        let wait = stream.async_io(Interest::WRITABLE, || {
+        let sent = when_writable(stream, || {
             // SAFETY: the descriptor is open and `bytes` readable for its length.
             let sent = unsafe {
                 libc::send(
@@ -401,15 +400,23 @@ async fn write_all_more(stream: &mut TcpStream, mut bytes: &[u8]) -> Result<(), 
                 )
             };
             if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(sent as usize) }
-        });
-        let sent =
-            tokio::time::timeout(WRITE_STALL, wait).await.map_err(|_| "client stalled")??;
+        })
+        .await?;
         if sent == 0 {
             return Err("the connection took no bytes".into());
         }
         bytes = &bytes[sent..];
     }
     Ok(())
+}
+
+/// Makes the non-blocking write `call` once the socket takes bytes, for at most [`WRITE_STALL`].
+async fn when_writable<T>(
+    stream: &TcpStream,
+    call: impl FnMut() -> io::Result<T>,
+) -> Result<T, ConnectionError> {
+    let wait = stream.async_io(Interest::WRITABLE, call);
+    Ok(tokio::time::timeout(WRITE_STALL, wait).await.map_err(|_| "client stalled")??)
 }
 
 async fn write_all(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), ConnectionError> {

@@ -67,7 +67,7 @@ pub enum Sender {
     Http2(http2::SendRequest<Empty<Bytes>>),
 }
 
-/// An HTTP/1 connection whose I/O is driven by the task using it ([`Http1::drive`]) rather
+/// An HTTP/1 connection whose I/O is driven by the task using it ([`Http1Io::drive`]) rather
 /// than a task of its own: each request then cost two hand-overs between tasks less (its
 /// request to the connection's task, the response back), which were most of the loader's
 /// time between a response and the next request in persistent mode.
