@@ -30,13 +30,14 @@ fn write_site(root: &Path) {
     write("css/site.css", b"@import url(reset.css);\n.hero { background: url(../img/bg.png) }\n");
     write("css/reset.css", b"h1 { margin: 0 }\n");
     write("js/app.js", b"document.title = 'loaded';\n");
-    // Real PNG headers so Chromium decodes and keeps them (1x1 pixel).
-    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
     for image in ["img/a.png", "img/b.png", "img/c.png", "img/d.png", "img/bg.png"] {
-        write(image, png);
+        write(image, PNG);
     }
     write("fonts/f.woff2", b"wOF2 not really a font");
 }
+
+/// Real PNG headers so Chromium decodes and keeps them (1x1 pixel).
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
 const EXPECTED: [&str; 10] = [
     "/",
@@ -119,6 +120,10 @@ fn every_mode_fetches_the_whole_page_on_the_connections_it_allows() {
                 let most: u64 = mode.trim_start_matches("parallel:").parse().unwrap();
                 assert!((2..=most).contains(&opened), "{mode}: {opened} connections");
             }
+        }
+        // Bodies nobody reads are counted, not kept: every byte still counts.
+        for image in entries.iter().filter(|e| e["url"].as_str().unwrap().ends_with(".png")) {
+            assert_eq!(image["bytes"], PNG.len(), "{mode}: {image}");
         }
         // The document is decoded (br by default from our server) before it is read.
         let first = &entries[0];
@@ -222,7 +227,8 @@ fn pages_load_from_nginx_too() {
              http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p;\n\
              fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
              include /etc/nginx/mime.types; gzip on; gzip_types text/css application/javascript;\n\
-             server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{h2c} http2; root {root}; }}\n\
+             server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{h2c} http2; root {root};\n\
+             http2_max_concurrent_streams 2; }}\n\
              server {{ listen 127.0.0.1:{closing}; keepalive_requests 1; root {root}; }} }}\n",
             d = dir.display(),
             root = site.path().display()
@@ -236,12 +242,16 @@ fn pages_load_from_nginx_too() {
     server.wait_ready(Duration::from_secs(20), || {
         wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
     });
-    // nginx speaks HTTP/1.x on one port and h2c (prior knowledge only) on the other.
+    // nginx speaks HTTP/1.x on one port and h2c (prior knowledge only) on the other, with two
+    // streams at a time: the page's other requests wait their turn on the one connection.
     for (mode, port) in
         [("parallel:6", port), ("persistent", port), ("pipelined", port), ("h2", h2c)]
     {
         let page = load(&["--mode", mode, &format!("http://127.0.0.1:{port}/")]);
         assert_eq!(paths(&page), expected(), "{mode}: {page}");
+        if mode == "h2" {
+            assert_eq!(page["connections"], 1, "{page}");
+        }
     }
     // A server that closes every connection after one response (Connection: close): each
     // request gets a new connection rather than failing on the closed one.

@@ -5,13 +5,12 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
+use http_body_util::{BodyExt, Empty};
 use hyper::{Request, Version, header};
 use url::Url;
 
 use super::cache::{Lookup, PrivateCache};
-use super::connection::{self, Connector, Http1, Opened, Origin, Sender, Trust};
+use super::connection::{self, Connector, Http1, Http2, Opened, Origin, Sender, Trust};
 use super::discover::{self, Found, Kind};
 use super::mode::Mode;
 use super::pipeline::Pipeline;
@@ -308,7 +307,7 @@ impl<'a> Loader<'a> {
                             id,
                             (response.status, protocol),
                             header,
-                            &response.body,
+                            (response.body.len() as u64, Some(&response.body)),
                             (timed.wait, timed.receive),
                             self.options.max_bytes,
                         );
@@ -392,13 +391,24 @@ impl<'a> Loader<'a> {
         };
         let mode = self.options.mode;
         let idle = self.idle.entry(origin.clone()).or_default();
-        // An HTTP/2 connection takes every request at once; it stays in the pool.
+        // An HTTP/2 connection takes every request at once; it stays in the pool until it ends.
+        let before = idle.len();
+        idle.retain(|c| !matches!(&c.sender, Sender::Http2(h2) if h2.is_closed()));
+        let ended = before - idle.len();
         let shared = idle.iter().find_map(|c| match &c.sender {
-            Sender::Http2(sender) => Some((c.id, sender.clone())),
+            Sender::Http2(h2) => Some((c.id, h2.clone())),
             Sender::Http1(_) => None,
         });
-        if let Some((id, sender)) = shared {
-            let task = Task::Shared { id, sender, wanted };
+        if ended > 0 {
+            let open = self.open.entry(origin.clone()).or_default();
+            *open = open.saturating_sub(ended);
+        }
+        if let Some((id, h2)) = shared {
+            // Sent here, not in the task: every request dispatched in this turn goes out in
+            // the connection's next write.
+            let started = self.start.elapsed();
+            let sent = send_h2(&h2, &wanted, self.options.accept_encoding);
+            let task = Task::Shared { id, started, sent, wanted };
             return Ok(task.run(self.start, self.fetch()));
         }
         if let Some(conn) = idle.pop() {
@@ -509,9 +519,11 @@ enum Task {
         conn: Conn,
         wanted: Wanted,
     },
+    /// Already sent on a shared HTTP/2 connection (at `started`).
     Shared {
         id: usize,
-        sender: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+        started: Duration,
+        sent: Result<(h2::client::ResponseFuture, Instant), LoadError>,
         wanted: Wanted,
     },
     Failed(Wanted, LoadError),
@@ -555,9 +567,13 @@ impl Task {
                 let (conn, closed) = still_open(conn, &entry);
                 Done { conn, wanted, entry, closed }
             }
-            Self::Shared { id, sender, wanted } => {
-                let mut sender = Sender::Http2(sender);
-                let result = request(&mut sender, id, &wanted, false, fetch).await;
+            Self::Shared { id, started, sent, wanted } => {
+                let result = match sent {
+                    Ok((response, sent)) => {
+                        receive_h2(response, sent, id, &wanted, fetch.max_bytes).await
+                    }
+                    Err(error) => Err(error),
+                };
                 let entry = result.map(|(mut entry, body)| {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)
@@ -576,7 +592,7 @@ fn still_open(
 ) -> (Option<Conn>, bool) {
     let reusable = match &conn.sender {
         Sender::Http1(http1) => http1.reusable(),
-        Sender::Http2(sender) => !sender.is_closed(),
+        Sender::Http2(h2) => !h2.is_closed(),
     };
     match entry {
         Ok(_) if reusable => (Some(conn), false),
@@ -604,6 +620,8 @@ fn closes_connection(headers: &hyper::HeaderMap, version: Version) -> bool {
     version == Version::HTTP_10 && !keep_alive
 }
 
+const USER_AGENT: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
+
 /// GET `wanted` on `sender`: the entry (phases from sending on) and, for documents and
 /// stylesheets, the decoded body.
 async fn request(
@@ -613,6 +631,13 @@ async fn request(
     http10: bool,
     Fetch { max_bytes, accept_encoding, proxied }: Fetch,
 ) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
+    let conn = match sender {
+        Sender::Http1(conn) => conn,
+        Sender::Http2(h2) => {
+            let (response, sent) = send_h2(h2, wanted, accept_encoding)?;
+            return receive_h2(response, sent, connection, wanted, max_bytes).await;
+        }
+    };
     let url = &wanted.found.url;
     // To a proxy, a plain-HTTP request names the whole URL (RFC 9112 §3.2.2).
     let target = if proxied && url.scheme() == "http" {
@@ -623,61 +648,145 @@ async fn request(
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
     let mut builder = Request::get(target)
+        .header(header::HOST, authority)
         .header(header::ACCEPT_ENCODING, accept_encoding)
-        .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")));
+        .header(header::USER_AGENT, USER_AGENT);
     for (name, value) in &wanted.conditions {
         builder = builder.header(*name, value.as_str());
     }
+    if http10 {
+        builder = builder.version(Version::HTTP_10);
+    }
+    let request = builder.body(Empty::new()).map_err(|e| failed(&e))?;
     let sent = Instant::now();
-    let response = match sender {
-        Sender::Http1(conn) => {
-            builder = builder.header(header::HOST, authority);
-            if http10 {
-                builder = builder.version(Version::HTTP_10);
-            }
-            let request = builder.body(Empty::new()).map_err(|e| failed(&e))?;
-            let Http1 { sender, io, .. } = conn;
-            let send = async {
-                sender.ready().await?;
-                sender.send_request(request).await
-            };
-            // The connection's I/O runs in this task: no hand-over to another and back.
-            io.drive(send).await.map_err(|e| failed(&e))?
-        }
-        Sender::Http2(sender) => {
-            // HTTP/2 wants the absolute form: hyper turns it into :scheme and :authority.
-            let mut h2 = Request::get(url.as_str())
-                .header(header::ACCEPT_ENCODING, accept_encoding)
-                .header(header::USER_AGENT, concat!("appnet/", env!("CARGO_PKG_VERSION")))
-                .version(Version::HTTP_2);
-            for (name, value) in &wanted.conditions {
-                h2 = h2.header(*name, value.as_str());
-            }
-            let request = h2.body(Empty::new()).map_err(|e| failed(&e))?;
-            sender.ready().await.map_err(|e| failed(&e))?;
-            sender.send_request(request).await.map_err(|e| failed(&e))?
-        }
+    let Http1 { sender, io, closing } = conn;
+    let send = async {
+        sender.ready().await?;
+        sender.send_request(request).await
     };
+    // The connection's I/O runs in this task: no hand-over to another and back.
+    let response = io.drive(send).await.map_err(|e| failed(&e))?;
     let wait = sent.elapsed();
     let head_at = Instant::now();
-    let (parts, body) = response.into_parts();
-    if let Sender::Http1(conn) = sender {
-        conn.closing = closes_connection(&parts.headers, parts.version);
-    }
-    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    let collect = Limited::new(body, limit).collect();
-    let collected = match sender {
-        Sender::Http1(Http1 { io, .. }) => io.drive(collect).await,
-        Sender::Http2(_) => collect.await,
+    let (parts, mut body) = response.into_parts();
+    *closing = closes_connection(&parts.headers, parts.version);
+    let mut received = Received::for_head(wanted, &parts, max_bytes);
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                received.add(&data)?;
+            }
+        }
+        Ok::<(), String>(())
     };
-    let body = collected.map_err(|e| failed(&e))?.to_bytes();
+    io.drive(read).await.map_err(|e| failed(&e))?;
     let receive = head_at.elapsed();
+    entry_of(wanted, connection, &parts, &received, (wait, receive), max_bytes)
+}
+
+/// Queues `wanted` on the HTTP/2 connection `h2` now: the response to wait for, and when the
+/// request went.
+fn send_h2(
+    h2: &Http2,
+    wanted: &Wanted,
+    accept_encoding: &'static str,
+) -> Result<(h2::client::ResponseFuture, Instant), LoadError> {
+    let url = &wanted.found.url;
+    let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
+    // HTTP/2 wants the absolute form: h2 makes :scheme and :authority of it.
+    let mut builder = Request::get(url.as_str())
+        .header(header::ACCEPT_ENCODING, accept_encoding)
+        .header(header::USER_AGENT, USER_AGENT)
+        .version(Version::HTTP_2);
+    for (name, value) in &wanted.conditions {
+        builder = builder.header(*name, value.as_str());
+    }
+    let request = builder.body(()).map_err(|e| failed(&e))?;
+    let sent = Instant::now();
+    let response = h2.send(request).map_err(|e| failed(&e))?;
+    Ok((response, sent))
+}
+
+/// The response to a request [`send_h2`] sent at `sent`, read to its end.
+async fn receive_h2(
+    response: h2::client::ResponseFuture,
+    sent: Instant,
+    connection: usize,
+    wanted: &Wanted,
+    max_bytes: u64,
+) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
+    let url = &wanted.found.url;
+    let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
+    let response = response.await.map_err(|e| failed(&e))?;
+    let wait = sent.elapsed();
+    let head_at = Instant::now();
+    let (parts, mut body) = response.into_parts();
+    let mut received = Received::for_head(wanted, &parts, max_bytes);
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|e| failed(&e))?;
+        // Read: the window opens again (h2 sends the WINDOW_UPDATE when it is worth one).
+        let _ = body.flow_control().release_capacity(chunk.len());
+        received.add(&chunk).map_err(|e| failed(&e))?;
+    }
+    let receive = head_at.elapsed();
+    entry_of(wanted, connection, &parts, &received, (wait, receive), max_bytes)
+}
+
+/// A response body as the loader takes it in: every byte counted, the bytes themselves kept
+/// only when something will read them — a document or stylesheet is scanned for resources, a
+/// coded body decoded to learn its size. An image's bytes are dropped as they arrive (gathering
+/// them was the loader's largest cost after the server's).
+struct Received {
+    len: u64,
+    kept: Option<Vec<u8>>,
+    max: u64,
+}
+
+impl Received {
+    /// For the response whose head is `parts`, at most `max` bytes.
+    fn for_head(wanted: &Wanted, parts: &hyper::http::response::Parts, max: u64) -> Self {
+        let coded = parts.headers.contains_key(header::CONTENT_ENCODING);
+        let keep = coded || wants_body(wanted.found.kind, parts.status.as_u16());
+        Self { len: 0, kept: keep.then(Vec::new), max }
+    }
+
+    fn add(&mut self, chunk: &[u8]) -> Result<(), String> {
+        self.len += chunk.len() as u64;
+        if self.len > self.max {
+            return Err(format!("the body is longer than {} bytes", self.max));
+        }
+        if let Some(kept) = &mut self.kept {
+            kept.extend_from_slice(chunk);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a response's body is scanned for more resources.
+fn wants_body(kind: Kind, status: u16) -> bool {
+    matches!(kind, Kind::Document | Kind::Stylesheet) && (200..300).contains(&status)
+}
+
+/// The entry for a response with head `parts` and body `received`.
+fn entry_of(
+    wanted: &Wanted,
+    connection: usize,
+    parts: &hyper::http::response::Parts,
+    received: &Received,
+    timings: (Duration, Duration),
+    max_bytes: u64,
+) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
     let header = |name: header::HeaderName| {
         parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
     };
-    let protocol = format!("{:?}", parts.version);
-    let status = (parts.status.as_u16(), protocol.as_str());
-    make_entry(wanted, connection, status, header, &body, (wait, receive), max_bytes)
+    let protocol = match parts.version {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    };
+    let status = (parts.status.as_u16(), protocol);
+    let body = (received.len, received.kept.as_deref());
+    make_entry(wanted, connection, status, header, body, timings, max_bytes)
 }
 
 /// The entry for `wanted`'s response, and for documents and stylesheets its decoded body.
@@ -686,7 +795,7 @@ fn make_entry(
     connection: usize,
     (status, protocol): (u16, &str),
     header: impl Fn(header::HeaderName) -> Option<String>,
-    body: &[u8],
+    (bytes, body): (u64, Option<&[u8]>),
     (wait, receive): (Duration, Duration),
     max_bytes: u64,
 ) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
@@ -694,9 +803,9 @@ fn make_entry(
     let content_encoding = header(header::CONTENT_ENCODING);
     let is_redirect = (300..400).contains(&status) && status != 304;
     let redirect = is_redirect.then(|| header(header::LOCATION)).flatten();
-    let wants_body = matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet)
-        && (200..300).contains(&status);
+    let wants_body = wants_body(wanted.found.kind, status);
     let decoded = if wants_body || content_encoding.is_some() {
+        let body = body.unwrap_or_default();
         let decoded = decode::decode(body, content_encoding.as_deref(), max_bytes);
         Some(decoded.map_err(|e| LoadError::new(format!("{url}: {e}")))?)
     } else {
@@ -715,8 +824,8 @@ fn make_entry(
         tls: Duration::ZERO,
         wait,
         receive,
-        bytes: body.len() as u64,
-        decoded_bytes: decoded.as_ref().map_or(body.len(), Vec::len) as u64,
+        bytes,
+        decoded_bytes: decoded.as_ref().map_or(bytes, |d| d.len() as u64),
         content_type: header(header::CONTENT_TYPE),
         content_encoding,
         redirect,
