@@ -9,6 +9,7 @@
 //!   responses told apart (pure), for [`pipeline`], the pipelining client.
 //! - [`cache`]: the private cache of the repeat view (RFC 9111 rules from `appnet_cache`).
 //! - [`har`] and [`waterfall`]: the load as a HAR 1.2 file and as an SVG waterfall.
+//! - [`prefault`]: the command-line loader's process readied before the clock starts.
 pub mod cache;
 pub mod connection;
 pub mod decode;
@@ -18,6 +19,8 @@ pub mod har;
 pub mod load;
 pub mod mode;
 pub mod pipeline;
+#[cfg(target_os = "linux")]
+pub mod prefault;
 pub mod record;
 pub mod waterfall;
 

@@ -39,6 +39,8 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Trust::Insecure,
         (None, false) => Trust::System,
     };
+    // Before any clock starts: page faults are the loader's own cost, not the page's.
+    appnet_http::loader::prefault::prepare();
     // One thread: a browser's network stack is one event loop too, and a request's wake-ups
     // then never cross threads (on loopback that was a third of the loader's time per request).
     let runtime = tokio::runtime::Builder::new_current_thread()
