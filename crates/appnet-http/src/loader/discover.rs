@@ -9,7 +9,7 @@
 //! style) and CSS by cssparser (Servo's), so comments, quoting and escapes are theirs.
 
 use cssparser::{Parser, ParserInput, Token};
-use html5gum::{DefaultEmitter, Tokenizer};
+use html5gum::{DefaultEmitter, IoReader, Tokenizer};
 use url::Url;
 
 /// What a resource is for, as the page asks for it (the HAR and the waterfall show it).
@@ -41,33 +41,60 @@ pub struct Found {
 
 /// Resources of the HTML document at `base`.
 pub fn html(base: &Url, document: &[u8]) -> Vec<Found> {
-    let mut emitter = DefaultEmitter::default();
-    emitter.naively_switch_states(true);
-    let mut base = base.clone();
-    let mut found = Vec::new();
-    let mut in_style = false;
-    for token in Tokenizer::new_with_emitter(document, emitter).flatten() {
+    unique(HtmlScan::new(base, document.to_vec()).collect())
+}
+
+/// The resources of an HTML document one by one, in document order, as a browser's preload
+/// scanner finds them: the loader requests the first while the rest of the page is still
+/// being scanned, so the server starts on them sooner (scanning a 2 KB page of 50 resources
+/// takes 130–250 µs, and starting each request a few more). A URL may come more than once.
+pub struct HtmlScan {
+    tokens: Tokenizer<IoReader<std::io::Cursor<Vec<u8>>>, DefaultEmitter>,
+    base: Url,
+    in_style: bool,
+    /// Found in the last token, not handed out yet (a tag can name several).
+    ready: std::collections::VecDeque<Found>,
+}
+
+impl HtmlScan {
+    /// A scan of `document`, whose URL is `base`.
+    pub fn new(base: &Url, document: Vec<u8>) -> Self {
+        let mut emitter = DefaultEmitter::default();
+        emitter.naively_switch_states(true);
+        let reader = IoReader::new(std::io::Cursor::new(document));
+        Self {
+            tokens: Tokenizer::new_with_emitter(reader, emitter),
+            base: base.clone(),
+            in_style: false,
+            ready: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// What `token` names, into `ready`.
+    fn take(&mut self, token: html5gum::Token) {
+        let mut found = Vec::new();
         match token {
             html5gum::Token::StartTag(tag) => {
+                let base = &self.base;
                 let name = String::from_utf8_lossy(&tag.name).to_ascii_lowercase();
                 let attribute = |key: &str| {
                     tag.attributes
                         .get(key.as_bytes())
                         .map(|value| String::from_utf8_lossy(&value.value).into_owned())
                 };
-                in_style = name == "style";
+                self.in_style = name == "style";
                 if let Some(style) = attribute("style") {
-                    found.extend(css_urls(&base, &style, Kind::Image));
+                    found.extend(css_urls(base, &style, Kind::Image));
                 }
                 let mut add = |value: Option<String>, kind: Kind| {
-                    if let Some(url) = value.and_then(|v| resolve(&base, &v)) {
+                    if let Some(url) = value.and_then(|v| resolve(base, &v)) {
                         found.push(Found { url, kind });
                     }
                 };
                 match name.as_str() {
                     "base" => {
-                        if let Some(url) = attribute("href").and_then(|v| resolve(&base, &v)) {
-                            base = url;
+                        if let Some(url) = attribute("href").and_then(|v| resolve(base, &v)) {
+                            self.base = url;
                         }
                     }
                     "img" => {
@@ -108,14 +135,29 @@ pub fn html(base: &Url, document: &[u8]) -> Vec<Found> {
                     _ => {}
                 }
             }
-            html5gum::Token::EndTag(_) => in_style = false,
-            html5gum::Token::String(text) if in_style => {
-                found.extend(css(&base, &String::from_utf8_lossy(&text.value)));
+            html5gum::Token::EndTag(_) => self.in_style = false,
+            html5gum::Token::String(text) if self.in_style => {
+                found.extend(css(&self.base, &String::from_utf8_lossy(&text.value)));
             }
             _ => {}
         }
+        self.ready.extend(found);
     }
-    unique(found)
+}
+
+impl Iterator for HtmlScan {
+    type Item = Found;
+
+    fn next(&mut self) -> Option<Found> {
+        loop {
+            if let Some(found) = self.ready.pop_front() {
+                return Some(found);
+            }
+            // A reader error cannot happen on memory; a tokenizer error ends the scan.
+            let token = self.tokens.next()?.ok()?;
+            self.take(token);
+        }
+    }
 }
 
 /// Resources of the stylesheet at `base`: `@import`s are stylesheets, fonts are fonts, other
@@ -289,6 +331,18 @@ mod tests {
                 ("http://lab.test/dir/poster.jpg".into(), Kind::Image),
             ]
         );
+    }
+
+    #[test]
+    fn the_scan_hands_out_each_find_in_document_order_duplicates_included() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        let page = b"<link rel=stylesheet href=a.css><img src=b.png srcset='b.png 1x, c.png 2x'>\
+            <style>p { background: url(d.png) }</style><img src=b.png>";
+        let scanned: Vec<String> =
+            HtmlScan::new(&base, page.to_vec()).map(|f| f.url.path().to_owned()).collect();
+        assert_eq!(scanned, ["/a.css", "/b.png", "/b.png", "/c.png", "/d.png", "/b.png"]);
+        let once: Vec<String> = html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
+        assert_eq!(once, ["/a.css", "/b.png", "/c.png", "/d.png"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::cache::{Lookup, PrivateCache};
 use super::connection::{self, Connector, Http1, Http2, Opened, Origin, Sender, Trust};
-use super::discover::{self, Found, Kind};
+use super::discover::{self, Found, HtmlScan, Kind};
 use super::mode::Mode;
 use super::pipeline::Pipeline;
 use super::record::{Entry, PageLoad};
@@ -131,7 +131,14 @@ struct Loader<'a> {
     requests: usize,
     cache: PrivateCache,
     started_at: SystemTime,
+    /// Documents still being scanned for resources.
+    scans: VecDeque<HtmlScan>,
 }
+
+/// Resources taken from a document's scan at a time before the connections get to write the
+/// requests made for them: the server starts on a page's first resources while the loader
+/// is still finding the rest.
+const SCAN_BATCH: usize = 8;
 
 impl<'a> Loader<'a> {
     fn new(options: &'a LoadOptions, cache: PrivateCache) -> Result<Self, LoadError> {
@@ -149,6 +156,7 @@ impl<'a> Loader<'a> {
             requests: 0,
             cache,
             started_at: SystemTime::now(),
+            scans: VecDeque::new(),
         })
     }
 
@@ -224,6 +232,7 @@ impl<'a> Loader<'a> {
     async fn run_tasks(&mut self) -> Result<(), LoadError> {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
+            let scanning = self.scan(SCAN_BATCH);
             while let Some(wanted) = self.queue.pop_front() {
                 let Some(wanted) = self.through_cache(wanted)? else { continue };
                 match self.dispatch(wanted, tasks.len()) {
@@ -236,6 +245,15 @@ impl<'a> Loader<'a> {
                     }
                 }
             }
+            if scanning {
+                // The requests just made go out (and the finished come back) before the scan
+                // goes on.
+                tokio::task::yield_now().await;
+                while let Some(done) = tasks.try_join_next() {
+                    self.finish(done.map_err(|e| LoadError::new(e.to_string()))?)?;
+                }
+                continue;
+            }
             let Some(done) = tasks.join_next().await else { break };
             let done = done.map_err(|e| LoadError::new(e.to_string()))?;
             self.finish(done)?;
@@ -243,12 +261,32 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Takes up to `most` resources from the documents being scanned into the queue; whether
+    /// any scan has more.
+    fn scan(&mut self, most: usize) -> bool {
+        let mut taken = 0;
+        while taken < most {
+            let Some(scan) = self.scans.front_mut() else { return false };
+            match scan.next() {
+                Some(found) => {
+                    self.want(found, 0);
+                    taken += 1;
+                }
+                None => {
+                    self.scans.pop_front();
+                }
+            }
+        }
+        !self.scans.is_empty()
+    }
+
     /// Pipelining: one connection per host; everything known for a host is written to it at
     /// once and read back in order, then what those responses revealed, and so on. A server
     /// that closes early gets the rest on a new connection.
     async fn run_pipelined(&mut self) -> Result<(), LoadError> {
         let mut pipes: HashMap<Origin, (Pipeline, usize)> = HashMap::new();
-        while !self.queue.is_empty() {
+        // Everything a batch's documents name goes in the next batch.
+        while self.scan(usize::MAX) || !self.queue.is_empty() {
             let mut by_origin: Vec<(Origin, Vec<Wanted>)> = Vec::new();
             for wanted in std::mem::take(&mut self.queue) {
                 let Some(wanted) = self.through_cache(wanted)? else { continue };
@@ -482,13 +520,15 @@ impl<'a> Loader<'a> {
             }
         } else if let Some(body) = body {
             let url = Url::parse(&entry.url).unwrap_or_else(|_| wanted.found.url.clone());
-            let found = match wanted.found.kind {
-                Kind::Document => discover::html(&url, &body),
-                Kind::Stylesheet => discover::css(&url, &String::from_utf8_lossy(&body)),
-                _ => Vec::new(),
-            };
-            for resource in found {
-                self.want(resource, 0);
+            match wanted.found.kind {
+                // Scanned a few resources at a time by the fetching loop.
+                Kind::Document => self.scans.push_back(HtmlScan::new(&url, body)),
+                Kind::Stylesheet => {
+                    for resource in discover::css(&url, &String::from_utf8_lossy(&body)) {
+                        self.want(resource, 0);
+                    }
+                }
+                _ => {}
             }
         }
         self.entries.push(entry);
