@@ -519,12 +519,13 @@ impl<'a> Loader<'a> {
                 self.want(found, wanted.redirects + 1);
             }
         } else if let Some(body) = body {
-            let url = Url::parse(&entry.url).unwrap_or_else(|_| wanted.found.url.clone());
+            // The entry's URL is this one's text: no parsing it back (~20 µs, cold).
+            let url = &wanted.found.url;
             match wanted.found.kind {
                 // Scanned a few resources at a time by the fetching loop.
-                Kind::Document => self.scans.push_back(HtmlScan::new(&url, body)),
+                Kind::Document => self.scans.push_back(HtmlScan::new(url, body)),
                 Kind::Stylesheet => {
-                    for resource in discover::css(&url, &String::from_utf8_lossy(&body)) {
+                    for resource in discover::css(url, &String::from_utf8_lossy(&body)) {
                         self.want(resource, 0);
                     }
                 }
