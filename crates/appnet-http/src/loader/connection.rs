@@ -121,6 +121,20 @@ impl Http1 {
     pub fn reusable(&self) -> bool {
         !self.closing && self.io.0.is_some() && !self.sender.is_closed()
     }
+
+    /// Whether the connection can still take a request, looking first: a kept-alive
+    /// connection the server closed while it sat in the pool (its idle timeout) is found out
+    /// by polling it once, rather than by a request failing on it.
+    pub fn still_usable(&mut self) -> bool {
+        if let Some(io) = self.io.0.as_mut() {
+            // Nobody need be woken: the task that uses the connection polls it again.
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if io.as_mut().poll(&mut cx).is_ready() {
+                self.io.0 = None;
+            }
+        }
+        self.reusable()
+    }
 }
 
 /// hyper's HTTP/1 connection future, polled by whoever is using the connection.

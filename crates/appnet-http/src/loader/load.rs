@@ -105,6 +105,8 @@ struct Wanted {
     redirects: usize,
     /// Fields making the request conditional (revalidating a stale cached copy).
     conditions: Vec<(&'static str, String)>,
+    /// Tried once already on a kept-alive connection that died unanswered.
+    retried: bool,
 }
 
 /// What a request task hands back.
@@ -115,6 +117,8 @@ struct Done {
     /// The server ended the HTTP/1 connection after this response (`Connection: close`, or
     /// HTTP/1.0 without keep-alive): it no longer counts, and is not used again.
     closed: bool,
+    /// The request went on a reused connection that died before answering: try again.
+    retry: bool,
 }
 
 struct Loader<'a> {
@@ -413,7 +417,8 @@ impl<'a> Loader<'a> {
         }
         self.requests += 1;
         let queued = self.start.elapsed();
-        self.queue.push_back(Wanted { found, queued, redirects, conditions: Vec::new() });
+        let conditions = Vec::new();
+        self.queue.push_back(Wanted { found, queued, redirects, conditions, retried: false });
     }
 
     /// A task fetching `wanted` on a connection the mode allows now, or `wanted` back when it
@@ -449,10 +454,20 @@ impl<'a> Loader<'a> {
             let task = Task::Shared { id, started, sent, wanted };
             return Ok(task.run(self.start, self.fetch()));
         }
-        if let Some(conn) = idle.pop() {
+        let mut dead = 0;
+        while let Some(mut conn) = idle.pop() {
+            if let Sender::Http1(http1) = &mut conn.sender {
+                if !http1.still_usable() {
+                    dead += 1;
+                    continue;
+                }
+            }
+            let open = self.open.entry(origin.clone()).or_default();
+            *open = open.saturating_sub(dead);
             return Ok(Task::Reuse { conn, wanted }.run(self.start, self.fetch()));
         }
         let open = self.open.entry(origin.clone()).or_default();
+        *open = open.saturating_sub(dead);
         let may_open =
             *open < mode.connections_per_host() && (mode != Mode::Http10 || in_flight == 0);
         if !may_open {
@@ -474,7 +489,7 @@ impl<'a> Loader<'a> {
     /// Records a finished request, returns its connection to the pool, and queues what it
     /// pointed to: a redirect's target, a document's or stylesheet's resources.
     fn finish(&mut self, done: Done) -> Result<(), LoadError> {
-        let Done { conn, wanted, entry, closed } = done;
+        let Done { conn, mut wanted, entry, closed, retry } = done;
         if let Some(conn) = conn {
             if self.options.mode == Mode::Http10 {
                 *self.open.entry(conn.origin.clone()).or_default() -= 1;
@@ -487,6 +502,13 @@ impl<'a> Loader<'a> {
                 let open = self.open.entry(origin).or_default();
                 *open = open.saturating_sub(1);
             }
+        }
+        if retry && !wanted.retried {
+            // As browsers do: a request on a kept-alive connection that died before answering
+            // (the server's idle timeout racing the request) goes again, once, on another.
+            wanted.retried = true;
+            self.queue.push_front(wanted);
+            return Ok(());
         }
         self.record(wanted, entry)
     }
@@ -575,7 +597,7 @@ impl Task {
         let started = start.elapsed();
         match self {
             Self::Failed(wanted, error) => {
-                Done { conn: None, wanted, entry: Err(error), closed: false }
+                Done { conn: None, wanted, entry: Err(error), closed: false, retry: false }
             }
             Self::Open { id, origin, h2, http10, tls, wanted } => {
                 // Boxed: opening (DNS, TCP, TLS) is this task's largest state, needed once per
@@ -583,7 +605,13 @@ impl Task {
                 let opened = match Box::pin(connection::open(&origin, h2, &tls)).await {
                     Ok(opened) => opened,
                     Err(error) => {
-                        return Done { conn: None, wanted, entry: Err(error), closed: false };
+                        return Done {
+                            conn: None,
+                            wanted,
+                            entry: Err(error),
+                            closed: false,
+                            retry: false,
+                        };
                     }
                 };
                 let Opened { sender, dns, connect, tls } = opened;
@@ -596,7 +624,7 @@ impl Task {
                     (entry, body)
                 });
                 let (conn, closed) = still_open(conn, &entry);
-                Done { conn, wanted, entry, closed }
+                Done { conn, wanted, entry, closed, retry: false }
             }
             // Only HTTP/1.1 connections are reused (HTTP/1.0 ones close after one response).
             Self::Reuse { mut conn, wanted } => {
@@ -605,8 +633,9 @@ impl Task {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)
                 });
+                let retry = matches!(&entry, Err(error) if error.is_unanswered());
                 let (conn, closed) = still_open(conn, &entry);
-                Done { conn, wanted, entry, closed }
+                Done { conn, wanted, entry, closed, retry }
             }
             Self::Shared { id, started, sent, wanted } => {
                 let result = match sent {
@@ -619,7 +648,7 @@ impl Task {
                     (entry.started, entry.queued) = (started, wanted.queued);
                     (entry, body)
                 });
-                Done { conn: None, wanted, entry, closed: false }
+                Done { conn: None, wanted, entry, closed: false, retry: false }
             }
         }
     }
@@ -706,7 +735,7 @@ async fn request(
         sender.send_request(request).await
     };
     // The connection's I/O runs in this task: no hand-over to another and back.
-    let response = io.drive(send).await.map_err(|e| failed(&e))?;
+    let response = io.drive(send).await.map_err(|e| failed(&e).unanswered())?;
     let wait = sent.elapsed();
     let head_at = Instant::now();
     let (parts, mut body) = response.into_parts();
@@ -893,6 +922,7 @@ mod tests {
             queued: Duration::ZERO,
             redirects: 0,
             conditions: Vec::new(),
+            retried: false,
         };
         let fetch = Fetch { max_bytes: 1, accept_encoding: "identity", proxied: false };
         let task = Task::Failed(wanted, LoadError::new("test".to_owned()));

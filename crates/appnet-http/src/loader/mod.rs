@@ -29,11 +29,24 @@ pub mod waterfall;
 #[error("{message}")]
 pub struct LoadError {
     message: String,
+    /// The request went on a connection that died before any response came: worth one more
+    /// try on another connection.
+    unanswered: bool,
 }
 
 impl LoadError {
     /// An error saying `message`.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self { message: message.into(), unanswered: false }
+    }
+
+    /// This error, marked as a request no response came to.
+    pub fn unanswered(self) -> Self {
+        Self { unanswered: true, ..self }
+    }
+
+    /// Whether no response came to the request (the connection died first).
+    pub fn is_unanswered(&self) -> bool {
+        self.unanswered
     }
 }
