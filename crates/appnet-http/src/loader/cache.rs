@@ -36,12 +36,25 @@ pub enum Lookup {
 #[derive(Debug, Default, Clone)]
 pub struct PrivateCache {
     entries: HashMap<Url, Cached>,
+    /// Keeps nothing (no repeat view will read it).
+    off: bool,
 }
 
 impl PrivateCache {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cache that keeps nothing: a load no repeat view follows need not pay for storing
+    /// (copying each response's head, and the document's body, on the loader's critical path).
+    pub fn off() -> Self {
+        Self { off: true, ..Self::default() }
+    }
+
+    /// Whether this cache keeps nothing.
+    pub fn is_off(&self) -> bool {
+        self.off
     }
 
     /// Responses stored.
@@ -73,6 +86,9 @@ impl PrivateCache {
 
     /// Keeps a full response if a private cache may.
     pub fn store(&mut self, url: &Url, stored: Stored, body: Option<Vec<u8>>, size: u64) {
+        if self.off {
+            return;
+        }
         if storable::may_store("GET", &Headers::default(), stored.status, &stored.headers, false) {
             self.entries.insert(url.clone(), Cached { stored, body, size });
         } else {
@@ -91,5 +107,34 @@ impl PrivateCache {
         if let Some(cached) = self.entries.get_mut(url) {
             cached.stored = validation::freshen(&cached.stored, fields, sent, received);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_for_an_hour(now: SystemTime) -> Stored {
+        let headers = vec![("cache-control".to_owned(), "max-age=3600".to_owned())];
+        Stored {
+            request_time: now,
+            response_time: now,
+            status: 200,
+            headers: Headers(headers),
+            targeted: None,
+        }
+    }
+
+    #[test]
+    fn a_cache_that_is_off_keeps_nothing_and_an_on_one_serves_what_it_kept() {
+        let url = Url::parse("http://lab.test/a.png").unwrap();
+        let now = SystemTime::now();
+        let mut on = PrivateCache::new();
+        on.store(&url, fresh_for_an_hour(now), None, 10);
+        assert!(matches!(on.lookup(&url, now), Lookup::Fresh(_)));
+        let mut off = PrivateCache::off();
+        off.store(&url, fresh_for_an_hour(now), None, 10);
+        assert!(off.is_empty() && off.is_off());
+        assert!(matches!(off.lookup(&url, now), Lookup::Miss));
     }
 }

@@ -61,7 +61,7 @@ impl Default for LoadOptions {
 
 /// Loads the page at `url`.
 pub async fn load(url: &Url, options: &LoadOptions) -> Result<PageLoad, LoadError> {
-    Ok(load_cached(url, options, PrivateCache::new()).await?.0)
+    Ok(load_cached(url, options, PrivateCache::off()).await?.0)
 }
 
 /// Loads the page at `url` through the private `cache` (fresh copies used, stale ones
@@ -195,6 +195,9 @@ impl<'a> Loader<'a> {
     /// `wanted` as the cache leaves it: `None` when a fresh copy answered it (recorded here),
     /// else the request to make, conditional when a stale copy can be revalidated.
     fn through_cache(&mut self, mut wanted: Wanted) -> Result<Option<Wanted>, LoadError> {
+        if self.cache.is_off() {
+            return Ok(Some(wanted));
+        }
         match self.cache.lookup(&wanted.found.url, SystemTime::now()) {
             Lookup::Miss => Ok(Some(wanted)),
             Lookup::Revalidate(conditions) => {
@@ -374,7 +377,7 @@ impl<'a> Loader<'a> {
     /// Keeps a fetched response in the cache, or on a 304 freshens the stored copy and takes
     /// its body for discovery.
     fn remember(&mut self, wanted: &Wanted, entry: &mut Entry, body: &mut Option<Vec<u8>>) {
-        if entry.cache.is_some() {
+        if entry.cache.is_some() || self.cache.is_off() {
             return;
         }
         let url = &wanted.found.url;

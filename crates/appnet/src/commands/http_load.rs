@@ -62,8 +62,9 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         if modes.len() > 1 && !args.json {
             eprintln!("loading {url} with {mode} …");
         }
-        let (page, cache) =
-            runtime.block_on(load::load_cached(&url, &options, PrivateCache::new()))?;
+        // Without a repeat view nothing the first view could store is ever read.
+        let first = if args.repeat { PrivateCache::new() } else { PrivateCache::off() };
+        let (page, cache) = runtime.block_on(load::load_cached(&url, &options, first))?;
         let repeat = if args.repeat {
             Some(runtime.block_on(load::load_cached(&url, &options, cache))?.0)
         } else {
