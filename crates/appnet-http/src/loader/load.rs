@@ -121,6 +121,13 @@ struct Done {
     retry: bool,
 }
 
+impl Done {
+    /// A request that failed before it had a connection.
+    fn failed(wanted: Wanted, error: LoadError) -> Self {
+        Self { conn: None, wanted, entry: Err(error), closed: false, retry: false }
+    }
+}
+
 struct Loader<'a> {
     options: &'a LoadOptions,
     tls: Connector,
@@ -437,18 +444,23 @@ impl<'a> Loader<'a> {
         };
         let mode = self.options.mode;
         let idle = self.idle.entry(origin.clone()).or_default();
-        // An HTTP/2 connection takes every request at once; it stays in the pool until it ends.
+        // Connections that ended while pooled (an HTTP/2 GOAWAY, an HTTP/1 server's idle
+        // timeout) leave the pool and no longer count.
         let before = idle.len();
-        idle.retain(|c| !matches!(&c.sender, Sender::Http2(h2) if h2.is_closed()));
-        let ended = before - idle.len();
-        let shared = idle.iter().find_map(|c| match &c.sender {
-            Sender::Http2(h2) => Some((c.id, h2.clone())),
-            Sender::Http1(_) => None,
+        idle.retain_mut(|c| match &mut c.sender {
+            Sender::Http2(h2) => !h2.is_closed(),
+            Sender::Http1(http1) => http1.still_usable(),
         });
+        let ended = before - idle.len();
         if ended > 0 {
             let open = self.open.entry(origin.clone()).or_default();
             *open = open.saturating_sub(ended);
         }
+        // An HTTP/2 connection takes every request at once; it stays in the pool until it ends.
+        let shared = idle.iter().find_map(|c| match &c.sender {
+            Sender::Http2(h2) => Some((c.id, h2.clone())),
+            Sender::Http1(_) => None,
+        });
         if let Some((id, h2)) = shared {
             // Sent here, not in the task: every request dispatched in this turn goes out in
             // the connection's next write.
@@ -457,20 +469,10 @@ impl<'a> Loader<'a> {
             let task = Task::Shared { id, started, sent, wanted };
             return Ok(task.run(self.start, self.fetch()));
         }
-        let mut dead = 0;
-        while let Some(mut conn) = idle.pop() {
-            if let Sender::Http1(http1) = &mut conn.sender {
-                if !http1.still_usable() {
-                    dead += 1;
-                    continue;
-                }
-            }
-            let open = self.open.entry(origin.clone()).or_default();
-            *open = open.saturating_sub(dead);
+        if let Some(conn) = idle.pop() {
             return Ok(Task::Reuse { conn, wanted }.run(self.start, self.fetch()));
         }
         let open = self.open.entry(origin.clone()).or_default();
-        *open = open.saturating_sub(dead);
         let may_open =
             *open < mode.connections_per_host() && (mode != Mode::Http10 || in_flight == 0);
         if !may_open {
@@ -599,23 +601,13 @@ impl Task {
     async fn run(self, start: Instant, fetch: Fetch) -> Done {
         let started = start.elapsed();
         match self {
-            Self::Failed(wanted, error) => {
-                Done { conn: None, wanted, entry: Err(error), closed: false, retry: false }
-            }
+            Self::Failed(wanted, error) => Done::failed(wanted, error),
             Self::Open { id, origin, h2, http10, tls, wanted } => {
                 // Boxed: opening (DNS, TCP, TLS) is this task's largest state, needed once per
                 // connection, not per request.
                 let opened = match Box::pin(connection::open(&origin, h2, &tls)).await {
                     Ok(opened) => opened,
-                    Err(error) => {
-                        return Done {
-                            conn: None,
-                            wanted,
-                            entry: Err(error),
-                            closed: false,
-                            retry: false,
-                        };
-                    }
+                    Err(error) => return Done::failed(wanted, error),
                 };
                 let Opened { sender, dns, connect, tls } = opened;
                 let mut conn = Conn { id, origin, sender };
