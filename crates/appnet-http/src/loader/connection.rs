@@ -438,7 +438,7 @@ where
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
-            .handshake::<_, Bytes>(io)
+            .handshake::<_, Bytes>(super::first_flight::FirstFlight::new(io))
             .await?;
         let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ended = closed.clone();
@@ -453,4 +453,81 @@ where
     let (sender, connection) = http1::handshake(TokioIo::new(io)).await?;
     let io = Http1Io(Some(Box::pin(connection)));
     Ok(Sender::Http1(Http1 { sender, io, closing: false }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    /// A peer that never answers and keeps every write the client makes, one entry each.
+    #[derive(Clone, Default)]
+    struct Recording(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl AsyncRead for Recording {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Recording {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The frame types in `bytes`, which start at a frame boundary.
+    fn frame_types(mut bytes: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        while bytes.len() >= 9 {
+            let length =
+                usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+            types.push(bytes[3]);
+            bytes = &bytes[(9 + length).min(bytes.len())..];
+        }
+        types
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_preface_settings_and_first_request_leave_in_one_write() {
+        const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        let peer = Recording::default();
+        let Sender::Http2(h2) = handshake(peer.clone(), true).await.unwrap() else {
+            panic!("asked for HTTP/2")
+        };
+        let request = hyper::Request::get("http://example.test/").body(()).unwrap();
+        let _response = h2.send(request).unwrap();
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let writes = peer.0.lock().unwrap().clone();
+        let first = writes.first().expect("the client wrote");
+        assert!(first.starts_with(PREFACE), "{:?}", &first[..first.len().min(32)]);
+        // SETTINGS (4), WINDOW_UPDATE (8) for the larger connection window, HEADERS (1).
+        assert_eq!(frame_types(&first[PREFACE.len()..]), [4, 8, 1], "{writes:?}");
+    }
 }

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod connection;
 pub mod decode;
 pub mod discover;
+pub mod first_flight;
 pub mod framing;
 pub mod har;
 pub mod load;
