@@ -54,6 +54,8 @@ pub struct HtmlScan {
     in_style: bool,
     /// Found in the last token, not handed out yet (a tag can name several).
     ready: std::collections::VecDeque<Found>,
+    /// Handed out so far.
+    handed: usize,
 }
 
 impl HtmlScan {
@@ -67,7 +69,13 @@ impl HtmlScan {
             base: base.clone(),
             in_style: false,
             ready: std::collections::VecDeque::new(),
+            handed: 0,
         }
+    }
+
+    /// How many resources the scan has handed out.
+    pub fn handed(&self) -> usize {
+        self.handed
     }
 
     /// What `token` names, into `ready`.
@@ -151,6 +159,7 @@ impl Iterator for HtmlScan {
     fn next(&mut self) -> Option<Found> {
         loop {
             if let Some(found) = self.ready.pop_front() {
+                self.handed += 1;
                 return Some(found);
             }
             // A reader error cannot happen on memory; a tokenizer error ends the scan.

@@ -283,8 +283,14 @@ impl<'a> Loader<'a> {
             let Some(scan) = self.scans.front_mut() else { return false };
             match scan.next() {
                 Some(found) => {
+                    let first = scan.handed() == 1;
                     self.want(found, 0);
                     taken += 1;
+                    if first {
+                        // A document's first resource is requested on its own, at once: the
+                        // server would otherwise sit idle while the scan finds the next seven.
+                        break;
+                    }
                 }
                 None => {
                     self.scans.pop_front();
@@ -925,5 +931,20 @@ mod tests {
         eprintln!("request task: {size} bytes");
         // 1.8 KiB with hyper's HTTP/1 connection in a task of its own, 2.7 KiB driving it here.
         assert!(size <= 3072, "{size} bytes");
+    }
+
+    #[test]
+    fn a_documents_first_resource_is_taken_alone_then_batches_follow() {
+        let options = LoadOptions::default();
+        let mut loader = Loader::new(&options, PrivateCache::off()).unwrap();
+        let base = Url::parse("http://example.test/").unwrap();
+        let page: String = (0..20).map(|i| format!("<img src=/i{i}.png>")).collect();
+        loader.scans.push_back(HtmlScan::new(&base, page.into_bytes()));
+        assert!(loader.scan(SCAN_BATCH), "more to come");
+        assert_eq!(loader.queue.len(), 1, "the first alone");
+        assert!(loader.scan(SCAN_BATCH));
+        assert_eq!(loader.queue.len(), 1 + SCAN_BATCH, "then a batch");
+        while loader.scan(SCAN_BATCH) {}
+        assert_eq!(loader.queue.len(), 20, "and the rest");
     }
 }
