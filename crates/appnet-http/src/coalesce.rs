@@ -101,8 +101,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
             return Poll::Ready(Ok(incoming));
         }
         // Past the mark: what is held and what comes leave in one `writev`, the latter not
-        // copied (copying every body byte into the buffer was 4 % of the server's time under
-        // h2load, `perf`).
+        // copied (copying every body byte into the buffer: `memmove` was 10.6 % of the
+        // server's samples under h2load on a page of 50 resources, 7.9 % without).
         let Self { inner, buffer, written, .. } = &mut *self;
         loop {
             let held = buffer.len() - *written;

@@ -6,10 +6,10 @@
 //! apart, and the client then sent its SETTINGS ACK as a third right after the server's
 //! SETTINGS. Sending data that soon after receiving puts Linux's TCP into delayed-ACK
 //! ("pingpong") mode, and against nginx over h2c (which leaves Nagle on for HTTP/2 without TLS)
-//! that cost 40 ms in about half the loads: nginx wrote the document's HEADERS, then held its
-//! DATA until our delayed ACK of them came (tcpdump: DATA at 41.2 ms, right after the ACK).
-//! With one first flight the client sends nothing between connecting and its SETTINGS ACK, as
-//! h2load does, and none of 40 loads stalled.
+//! that cost 40 ms in most loads (6 of 8 in one series): nginx wrote the document's HEADERS,
+//! then held its DATA until our delayed ACK of them came (tcpdump: DATA at 41.2 ms, right after
+//! the ACK). With one first flight the client sends nothing between connecting and its
+//! SETTINGS ACK, as h2load does, and none of 50 loads in a row stalled.
 //!
 //! How: writes are kept until the first flush; from then on everything passes straight through
 //! (h2's own codec buffers frames and flushes them in batches).
