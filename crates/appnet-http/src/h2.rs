@@ -88,6 +88,7 @@ where
     };
     tokio::pin!(keep_alive);
     let mut stopping = false;
+    let mut first = true;
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
@@ -99,6 +100,12 @@ where
                         let request = request.map(RequestBody::http2);
                         exchange(&site, request, respond, peer, local).await;
                     });
+                    if std::mem::take(&mut first) {
+                        // The connection's first stream answers before the next `accept`
+                        // writes: its response then leaves with the SETTINGS ACK the client's
+                        // SETTINGS are owed, in one write rather than two.
+                        tokio::task::yield_now().await;
+                    }
                 }
             },
             () = &mut keep_alive => return Err("the client stopped answering pings".into()),
