@@ -45,28 +45,29 @@ impl<I> Coalesce<I> {
 impl<I: AsyncWrite + Unpin> Coalesce<I> {
     /// Writes out what is buffered.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.buffer.len() {
-            let sent =
-                ready(Pin::new(&mut self.inner).poll_write(cx, &self.buffer[self.written..]))?;
-            let Some(sent) = sent else { return Poll::Pending };
-            if sent == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.written += sent;
-        }
-        self.buffer.clear();
-        self.written = 0;
+        let Self { inner, buffer, written, .. } = self;
+        ready!(poll_write_out(inner, buffer, written, cx))?;
+        buffer.clear();
+        *written = 0;
         Poll::Ready(Ok(()))
     }
 }
 
-/// `Poll<io::Result<T>>` as `Result<Option<T>>`, for `?` inside a poll function.
-fn ready<T>(poll: Poll<io::Result<T>>) -> io::Result<Option<T>> {
-    match poll {
-        Poll::Ready(Ok(value)) => Ok(Some(value)),
-        Poll::Ready(Err(error)) => Err(error),
-        Poll::Pending => Ok(None),
+/// Writes `bytes` from `*written` on to `io`, counting in `written`, until all are written.
+pub(crate) fn poll_write_out<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bytes: &[u8],
+    written: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    while *written < bytes.len() {
+        let sent = ready!(Pin::new(&mut *io).poll_write(cx, &bytes[*written..]))?;
+        if sent == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        *written += sent;
     }
+    Poll::Ready(Ok(()))
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Coalesce<I> {

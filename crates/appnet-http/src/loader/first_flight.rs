@@ -40,16 +40,10 @@ impl<I> FirstFlight<I> {
 impl<I: AsyncWrite + Unpin> FirstFlight<I> {
     /// Writes out what was held, then lets everything through.
     fn poll_release(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(held) = &self.held else { return Poll::Ready(Ok(())) };
-        while self.written < held.len() {
-            match Pin::new(&mut self.inner).poll_write(cx, &held[self.written..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(sent)) => self.written += sent,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        self.held = None;
+        let Self { inner, held, written } = self;
+        let Some(bytes) = held else { return Poll::Ready(Ok(())) };
+        ready!(crate::coalesce::poll_write_out(inner, bytes, written, cx))?;
+        *held = None;
         Poll::Ready(Ok(()))
     }
 }
