@@ -70,7 +70,7 @@ pub(crate) async fn serve(
     local: SocketAddr,
 ) -> Result<Ended, ConnectionError> {
     let mut buffer = read;
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::new();
     loop {
         let deadline = tokio::time::Instant::now() + header_timeout;
         let (request, used) = loop {
@@ -80,21 +80,38 @@ pub(crate) async fn serve(
                 Parsed::Partial if buffer.len() >= MAX_HEAD => return Ok(Ended::HandOver(buffer)),
                 Parsed::Partial => {}
             }
-            buffer.reserve(4096);
             let idle = buffer.is_empty();
-            let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buffer));
-            let read = tokio::select! {
-                read = read => read,
-                // Shutting down: an idle connection closes; a head under way is finished.
-                () = stop.cancelled(), if idle => return Ok(Ended::Done),
-            };
-            match read {
+            if idle {
+                // Between requests a keep-alive connection holds no buffer, as nginx frees
+                // its: the wait is for the socket to be readable, and the buffers are made
+                // when there is something to put in them. Over 2,000 idle connections (RSS)
+                // that is 1.9 KiB of the server's memory each instead of 6.0, and after a
+                // 20 KB file, whose response the buffer kept, 1.8 instead of 13.9.
+                (buffer, out) = (Vec::new(), Vec::new());
+                let readable = tokio::time::timeout_at(deadline, stream.readable());
+                let readable = tokio::select! {
+                    readable = readable => readable,
+                    // Shutting down: an idle connection closes.
+                    () = stop.cancelled() => return Ok(Ended::Done),
+                };
+                match readable {
+                    Err(_) => return Ok(Ended::Done),
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(error.into()),
+                }
+            }
+            buffer.reserve(4096);
+            // Once readable, at once; a head under way is finished even when the server is
+            // shutting down. (`read_buf`, not `try_read_buf`: a short read tells tokio the
+            // socket is drained, so the next wait needs no `recv` that finds nothing.)
+            match tokio::time::timeout_at(deadline, stream.read_buf(&mut buffer)).await {
                 Err(_) | Ok(Ok(0)) => return Ok(Ended::Done),
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => return Err(error.into()),
             }
         };
         buffer.drain(..used);
+        out.reserve(4096);
         let version = request.version();
         let keep_alive = wants_keep_alive(version, request.headers());
         let head_only = request.method() == Method::HEAD;
