@@ -261,7 +261,11 @@ impl Connections {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Result<(), ConnectionError> {
-        let sniffing = tokio::time::timeout(self.header_timeout, sniff::sniff(&mut stream));
+        // Until the client sends something the connection holds no buffer.
+        let sniffing = tokio::time::timeout(self.header_timeout, async {
+            stream.readable().await?;
+            sniff::sniff(&mut stream).await
+        });
         let (protocol, read) = tokio::select! {
             sniffed = sniffing => sniffed.map_err(|_| "no request within the header timeout")??,
             // Shutting down: a connection that has sent nothing yet is closed.

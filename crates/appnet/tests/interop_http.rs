@@ -353,6 +353,41 @@ fn raw_exchange(base: &str, raw: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
+/// A connection the server closes after its response is closed at once when the client sent
+/// nothing more, and in stages when it had more on the way (RFC 9112 §9.6): then what it still
+/// sends is read and dropped, so no reset can reach it before it has read the response.
+#[test]
+fn a_closing_connection_lingers_only_for_a_client_with_more_to_send() {
+    use std::io::{Read, Write};
+    let (_server, base, _site) = start();
+    let addr = base.trim_start_matches("http://");
+    // Writes twice after the server's end of stream; what the second write says.
+    let write_after_the_response = |requests: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(requests).unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("the response, then the end of the stream");
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        assert_eq!(reply.matches("HTTP/1.0 200 OK").count(), 1, "{reply}");
+        assert!(reply.ends_with(BODY), "{reply}");
+        let more = b"GET /file.txt HTTP/1.0\r\n\r\n";
+        stream.write_all(more).expect("the first write is only queued");
+        std::thread::sleep(Duration::from_millis(300));
+        stream.write_all(more).map_err(|error| error.kind())
+    };
+    // HTTP/1.0 without keep-alive: one response, then the server closes.
+    let alone = b"GET /file.txt HTTP/1.0\r\n\r\n";
+    let reset = write_after_the_response(alone).expect_err("closed at once: the peer resets");
+    assert!(
+        matches!(reset, std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset),
+        "{reset:?}"
+    );
+    // The same with a second request pipelined behind it: the server lingers.
+    let pipelined = [&alone[..], &alone[..]].concat();
+    write_after_the_response(&pipelined).expect("lingering: what the client sends is read");
+}
+
 #[test]
 fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
     let (_server, base, _site) = start();
