@@ -140,41 +140,20 @@ pub(crate) async fn serve(
     }
 }
 
-/// How long a lingering close reads what the client still sends, and how much it reads.
-const LINGER: Duration = Duration::from_secs(5);
-const LINGER_BYTES: usize = 1024 * 1024;
-
 /// Ends a connection the server closes after a response (the connection itself is closed
 /// when the caller drops it). A client that asked to close sends nothing more, and for it the
 /// socket is simply closed: a FIN follows the response, with no `shutdown` call first (it cost
 /// a system call on every such connection, and closing a socket whose input is all read
-/// sends the same FIN). A client with more requests on the way — bytes read past this
-/// response (`unread`), or the socket readable now — would get a reset for them, which can
-/// destroy the response before it reads it (RFC 9112 §9.6); for it the close is in stages, as
-/// nginx's `lingering_close`: our side is shut, and what it sends is read and dropped until it
-/// closes its own, for at most 5 s and 1 MiB.
+/// sends the same FIN). A client with more on the way — bytes read past this response
+/// (`unread`), or the socket readable now — gets a lingering close ([`crate::linger`]).
 async fn close(stream: &mut TcpStream, unread: bool) {
     let readable = {
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
         stream.poll_read_ready(&mut context).is_ready()
     };
-    if !unread && !readable {
-        return;
+    if unread || readable {
+        crate::linger::linger(stream).await;
     }
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let drain = async {
-        let mut scratch = vec![0; 16 * 1024];
-        let mut total = 0;
-        while total < LINGER_BYTES {
-            match stream.read(&mut scratch).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => total += read,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// What the fast path makes of the bytes at the start of a connection's input (for the fuzz

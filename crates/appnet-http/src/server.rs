@@ -307,12 +307,14 @@ impl Connections {
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let site = site.clone();
             let request = request.map(RequestBody::Http1);
-            async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) }
+            // Boxed: HTTP/1 takes the socket back at the end (below), which hyper allows only
+            // for a service whose future is `Unpin`.
+            Box::pin(async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) })
         });
         match protocol {
             Protocol::Http1 => {
                 let io = TokioIo::new(io);
-                let connection = http1::Builder::new()
+                let mut connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(self.header_timeout)
                     // Request heads over 16 KiB or 100 header fields are refused (431), as
@@ -321,15 +323,23 @@ impl Connections {
                     .max_headers(100)
                     .max_buf_size(64 * 1024)
                     .serve_connection(io, service);
-                tokio::pin!(connection);
-                tokio::select! {
-                    result = connection.as_mut() => result?,
+                // Run without hyper's own shutdown of the socket, so that it can be closed in
+                // stages when the client is still sending: a body refused with 413, 401 or
+                // 405 before it was read, say (hyper closed at once, and the rest of the body
+                // drew a reset).
+                let mut done = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx));
+                let ended = tokio::select! {
+                    ended = &mut done => ended,
                     () = self.stop.cancelled() => {
+                        drop(done);
                         // The response in progress finishes; then the connection closes.
-                        connection.as_mut().graceful_shutdown();
-                        connection.await?;
+                        std::pin::Pin::new(&mut connection).graceful_shutdown();
+                        std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)).await
                     }
-                }
+                };
+                let parts = connection.into_parts();
+                crate::linger::close(&mut parts.io.into_inner(), !parts.read_buf.is_empty()).await;
+                ended?;
             }
             Protocol::Http2 => {
                 let limits = crate::h2::Limits {

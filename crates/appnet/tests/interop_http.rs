@@ -388,6 +388,44 @@ fn a_closing_connection_lingers_only_for_a_client_with_more_to_send() {
     write_after_the_response(&pipelined).expect("lingering: what the client sends is read");
 }
 
+/// A body the server refuses before reading it (here a POST to a file, 405) is still arriving
+/// when the response has gone: the server reads and drops it until the client, having seen the
+/// response, stops and closes, rather than closing on it (the rest of the body would draw a
+/// reset, which can destroy the response before the client reads it).
+#[test]
+fn a_refused_body_still_arriving_is_drained_not_reset() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (_server, base, _site) = start();
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let answered = std::sync::Arc::new(AtomicBool::new(false));
+    let mut writer = stream.try_clone().unwrap();
+    let seen = answered.clone();
+    let uploading = std::thread::spawn(move || -> std::io::Result<()> {
+        let length = 64 * 1024 * 1024;
+        write!(writer, "POST /file.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")?;
+        let chunk = [b'x'; 64 * 1024];
+        // Until the response is seen, then ten chunks more (what was on its way), then stop.
+        while !seen.load(Ordering::SeqCst) {
+            writer.write_all(&chunk)?;
+        }
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(20));
+            writer.write_all(&chunk)?;
+        }
+        writer.shutdown(std::net::Shutdown::Write)
+    });
+    let mut head = [0; 12];
+    stream.read_exact(&mut head).expect("a response while the body is still coming");
+    answered.store(true, Ordering::SeqCst);
+    assert_eq!(&head, b"HTTP/1.1 405");
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("the rest of the response, then the end of the stream");
+    uploading.join().unwrap().expect("every write after the response was read, none reset");
+}
+
 #[test]
 fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
     let (_server, base, _site) = start();
