@@ -134,25 +134,9 @@ pub(crate) async fn serve(
         let keep_alive = keep_alive && !stop.is_cancelled();
         let keep = send(stream, &mut out, response, version, keep_alive, head_only).await?;
         if !keep || stop.is_cancelled() {
-            close(stream, !buffer.is_empty()).await;
+            crate::linger::close_tcp(stream, !buffer.is_empty()).await;
             return Ok(Ended::Done);
         }
-    }
-}
-
-/// Ends a connection the server closes after a response (the connection itself is closed
-/// when the caller drops it). A client that asked to close sends nothing more, and for it the
-/// socket is simply closed: a FIN follows the response, with no `shutdown` call first (it cost
-/// a system call on every such connection, and closing a socket whose input is all read
-/// sends the same FIN). A client with more on the way — bytes read past this response
-/// (`unread`), or the socket readable now — gets a lingering close ([`crate::linger`]).
-async fn close(stream: &mut TcpStream, unread: bool) {
-    let readable = {
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        stream.poll_read_ready(&mut context).is_ready()
-    };
-    if unread || readable {
-        crate::linger::linger(stream).await;
     }
 }
 

@@ -6,13 +6,14 @@
 //! request. So where the client may have more on the way, our side is shut first (the FIN
 //! follows the response) and what the client still sends is read and dropped until it closes
 //! its own, for a bounded time — what nginx's `lingering_close` does. Where it has nothing on
-//! the way the socket is just closed.
+//! the way the socket is shut down (TLS) or just closed (plain TCP).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
 /// How long a lingering close reads what the client still sends (nginx: 5 s between reads,
 /// 30 s in all).
@@ -31,6 +32,21 @@ pub(crate) async fn close<I: AsyncRead + AsyncWrite + Unpin>(io: &mut I, unread:
         linger(io).await;
     } else {
         let _ = tokio::time::timeout(TIME, io.shutdown()).await;
+    }
+}
+
+/// [`close`] for the cleartext HTTP/1 fast path's own socket, where the caller then drops it.
+/// With nothing on the way the socket is just closed: a FIN follows the response, with no
+/// `shutdown` call first (it cost a system call on every such connection, and closing a socket
+/// whose input is all read sends the same FIN); and whether input waits is tokio's readiness,
+/// which costs no `recv`.
+pub(crate) async fn close_tcp(stream: &mut TcpStream, unread: bool) {
+    let readable = {
+        let mut context = Context::from_waker(Waker::noop());
+        stream.poll_read_ready(&mut context).is_ready()
+    };
+    if unread || readable {
+        linger(stream).await;
     }
 }
 
