@@ -66,14 +66,17 @@ impl Link {
     }
 }
 
-/// Relays UDP from `front` to `back` and back through `link`, until `stop`.
+/// Relays UDP from `front` to `back` and back through `link`, until `stop`. Returns the
+/// address bound (`front` with port 0 takes a free port, with no window for another socket to
+/// take it between a probe and the bind).
 pub async fn spawn_udp(
     front: SocketAddr,
     back: SocketAddr,
     link: Arc<Link>,
     stop: CancellationToken,
-) -> io::Result<()> {
+) -> io::Result<SocketAddr> {
     let socket = Arc::new(UdpSocket::bind(front).await?);
+    let bound = socket.local_addr()?;
     tokio::spawn(async move {
         let upstreams: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Arc::default();
         let mut buffer = vec![0; 65_535];
@@ -97,7 +100,7 @@ pub async fn spawn_udp(
             });
         }
     });
-    Ok(())
+    Ok(bound)
 }
 
 /// The socket that carries `client`'s datagrams to `back` (bound to the client's address), and
@@ -138,14 +141,16 @@ async fn upstream_for(
     Ok(upstream)
 }
 
-/// Relays TCP connections from `front` to `back`, each direction through `link`.
+/// Relays TCP connections from `front` to `back`, each direction through `link`. Returns the
+/// address bound, as [`spawn_udp`] does.
 pub async fn spawn_tcp(
     front: SocketAddr,
     back: SocketAddr,
     link: Arc<Link>,
     stop: CancellationToken,
-) -> io::Result<()> {
+) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(front).await?;
+    let bound = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
             let Some((client, peer)) = appnet_service::accept::next(&listener, &stop).await else {
@@ -175,7 +180,7 @@ pub async fn spawn_tcp(
             });
         }
     });
-    Ok(())
+    Ok(bound)
 }
 
 /// Chunks a TCP relay may hold in flight one way: 16 MiB, more than any lab link's
@@ -320,13 +325,10 @@ mod tests {
     async fn a_udp_round_trip_through_the_link_takes_its_rtt() {
         let back = UdpSocket::bind("127.53.9.1:0").await.unwrap();
         let back_addr = back.local_addr().unwrap();
-        let front = SocketAddr::new(back_addr.ip(), {
-            let probe = std::net::UdpSocket::bind("127.53.9.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        });
         let stop = CancellationToken::new();
         let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: None };
-        spawn_udp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
+        let front = SocketAddr::new(back_addr.ip(), 0);
+        let front = spawn_udp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
         tokio::spawn(async move {
             let mut buffer = [0; 64];
             let (length, from) = back.recv_from(&mut buffer).await.unwrap();
@@ -351,15 +353,12 @@ mod tests {
     async fn a_tcp_transfer_is_paced_by_the_bandwidth_not_by_the_round_trip() {
         let back = TcpListener::bind("127.53.9.3:0").await.unwrap();
         let back_addr = back.local_addr().unwrap();
-        let front = SocketAddr::new(back_addr.ip(), {
-            let probe = std::net::TcpListener::bind("127.53.9.3:0").unwrap();
-            probe.local_addr().unwrap().port()
-        });
         let stop = CancellationToken::new();
         // 40 ms round trip, 80 Mbit/s: 2 MB take ~200 ms on the wire. A relay that held each
         // 16 KiB chunk for the half round trip before reading the next would take 2.5 s.
         let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: Some(80_000_000) };
-        spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
+        let front = SocketAddr::new(back_addr.ip(), 0);
+        let front = spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
         const SIZE: usize = 2_000_000;
         tokio::spawn(async move {
             let (mut stream, _) = back.accept().await.unwrap();
@@ -383,13 +382,10 @@ mod tests {
     async fn a_fresh_connection_pays_a_round_trip_for_its_handshake() {
         let back = TcpListener::bind("127.53.9.4:0").await.unwrap();
         let back_addr = back.local_addr().unwrap();
-        let front = SocketAddr::new(back_addr.ip(), {
-            let probe = std::net::TcpListener::bind("127.53.9.4:0").unwrap();
-            probe.local_addr().unwrap().port()
-        });
         let stop = CancellationToken::new();
         let spec = LinkSpec { rtt: Duration::from_millis(40), bandwidth: None };
-        spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
+        let front = SocketAddr::new(back_addr.ip(), 0);
+        let front = spawn_tcp(front, back_addr, Link::new(spec), stop.clone()).await.unwrap();
         tokio::spawn(async move {
             let (mut stream, _) = back.accept().await.unwrap();
             let mut byte = [0; 1];
