@@ -14,6 +14,13 @@
 //! after what is held, in one `writev` and not copied, so a large body streams and a page's
 //! first responses are not held back for its last (with 64 KiB the page loader's first response
 //! on a 50-resource page came no sooner; 16 KiB still coalesces ten 1 KiB responses).
+//!
+//! The connection's first flush — the server's SETTINGS, flushed by the `h2` handshake before
+//! it has read the client's first request — writes nothing: the SETTINGS wait for the next
+//! flush and leave with the first response (and the SETTINGS ACK), in one write instead of
+//! two, so the client is woken once for both. The next flush comes soon in any case: `h2`
+//! flushes whenever its connection has nothing left to read, so a client that waits for the
+//! server's SETTINGS before it sends a request still gets them at once.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -33,12 +40,14 @@ pub struct Coalesce<I> {
     written: usize,
     /// The pending flush has yielded once already.
     yielded: bool,
+    /// No flush has been asked for yet (the first one holds its bytes for the next).
+    first_flush: bool,
 }
 
 impl<I> Coalesce<I> {
     /// `inner`, coalesced.
     pub fn new(inner: I) -> Self {
-        Self { inner, buffer: Vec::new(), written: 0, yielded: false }
+        Self { inner, buffer: Vec::new(), written: 0, yielded: false, first_flush: true }
     }
 }
 
@@ -137,6 +146,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
         if self.buffer.is_empty() {
             return Pin::new(&mut self.inner).poll_flush(cx);
         }
+        if std::mem::take(&mut self.first_flush) {
+            return Poll::Ready(Ok(()));
+        }
         if !self.yielded {
             // Let the tasks already woken add their responses first.
             self.yielded = true;
@@ -178,12 +190,41 @@ mod tests {
 
         let waker = futures_test_waker();
         let mut cx = Context::from_waker(&waker);
+        coalesced.first_flush = false;
         let first = Pin::new(&mut coalesced).poll_flush(&mut cx);
         assert!(first.is_pending(), "the first flush yields");
         assert!(Pin::new(&mut coalesced).poll_flush(&mut cx).is_ready(), "the second writes");
         let read = far.read(&mut got).await.unwrap();
         assert_eq!(&got[..read], b"one two", "in one piece");
         assert!(Pin::new(&mut coalesced).poll_flush(&mut cx).is_ready(), "nothing left: ready");
+    }
+
+    #[tokio::test]
+    async fn the_first_flush_holds_its_bytes_for_the_next_one() {
+        let (near, mut far) = tokio::io::duplex(1 << 20);
+        let mut coalesced = Coalesce::new(near);
+        let waker = futures_test_waker();
+        let mut cx = Context::from_waker(&waker);
+        coalesced.write_all(b"settings ").await.unwrap();
+        assert!(
+            Pin::new(&mut coalesced).poll_flush(&mut cx).is_ready(),
+            "done, as far as h2 knows"
+        );
+        coalesced.write_all(b"response").await.unwrap();
+        assert!(Pin::new(&mut coalesced).poll_flush(&mut cx).is_pending(), "yields once");
+        assert!(Pin::new(&mut coalesced).poll_flush(&mut cx).is_ready());
+        let mut got = [0u8; 32];
+        let read = far.read(&mut got).await.unwrap();
+        assert_eq!(&got[..read], b"settings response", "both in one write");
+
+        // Had nothing followed, the next flush (h2's, when it waits to read) sends them alone.
+        let (near, mut far) = tokio::io::duplex(1 << 20);
+        let mut coalesced = Coalesce::new(near);
+        coalesced.write_all(b"settings").await.unwrap();
+        assert!(Pin::new(&mut coalesced).poll_flush(&mut cx).is_ready());
+        coalesced.flush().await.unwrap();
+        let read = far.read(&mut got).await.unwrap();
+        assert_eq!(&got[..read], b"settings");
     }
 
     #[tokio::test]
