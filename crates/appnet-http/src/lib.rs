@@ -26,7 +26,7 @@ mod found;
 pub mod h1;
 mod h2;
 mod http_date;
-mod linger;
+pub mod linger;
 pub mod loader;
 pub mod request_body;
 pub mod server;

@@ -8,7 +8,11 @@
 //! its own, for a bounded time — what nginx's `lingering_close` does. Where it has nothing on
 //! the way the socket is shut down (TLS) or just closed (plain TCP).
 
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -83,6 +87,97 @@ pub(crate) fn has_input<I: AsyncRead + Unpin>(io: &mut I) -> bool {
         && !buffer.filled().is_empty()
 }
 
+/// A client's TCP stream that is closed in stages ([`linger`]) when it is dropped with the
+/// client possibly still sending, for a server whose HTTP library drops the socket itself
+/// (hyper with upgrades, in the proxy, has no way to hand it back). A request refused before
+/// its body was read — a 403 for a denied host, say — then reaches a client that is still
+/// uploading, instead of being lost to the reset its next segment would draw.
+///
+/// "Possibly still sending" is input waiting when the stream is dropped (one `recv` with
+/// `MSG_PEEK`), or [`LingerOnDrop::body_flag`] set by the server for a request with a body:
+/// the rest of that body may not have arrived yet.
+#[derive(Debug)]
+pub struct LingerOnDrop {
+    stream: Option<TcpStream>,
+    body: Arc<AtomicBool>,
+}
+
+impl LingerOnDrop {
+    /// `stream`, closed in stages when dropped if need be.
+    pub fn new(stream: TcpStream) -> Self {
+        Self { stream: Some(stream), body: Arc::default() }
+    }
+
+    /// The flag to set (and clear) while the connection's latest request has a body the client
+    /// may still be sending: set, a drop lingers whether or not input is waiting yet.
+    pub fn body_flag(&self) -> Arc<AtomicBool> {
+        self.body.clone()
+    }
+
+    fn stream(&mut self) -> io::Result<&mut TcpStream> {
+        self.stream.as_mut().ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+}
+
+/// Whether the client's input is waiting on `stream` (end of stream is none), without reading it.
+fn input_waiting(stream: &TcpStream) -> bool {
+    let mut byte = [MaybeUninit::uninit(); 1];
+    // tokio's sockets are non-blocking, so the peek returns at once.
+    matches!(socket2::SockRef::from(stream).peek(&mut byte), Ok(1..))
+}
+
+impl Drop for LingerOnDrop {
+    fn drop(&mut self) {
+        let Some(mut stream) = self.stream.take() else { return };
+        if !self.body.load(Ordering::Relaxed) && !input_waiting(&stream) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { linger(&mut stream).await });
+        }
+    }
+}
+
+impl AsyncRead for LingerOnDrop {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().stream()?).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LingerOnDrop {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.get_mut().stream()?).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.get_mut().stream()?).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().stream()?).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get_mut().stream()?).poll_shutdown(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +199,48 @@ mod tests {
             .await
             .expect("ends when the client closes")
             .unwrap();
+    }
+
+    /// A connected pair on loopback: (client, the server's side wrapped).
+    async fn pair() -> (TcpStream, LingerOnDrop) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, LingerOnDrop::new(server))
+    }
+
+    /// Writes after the server's end of stream: the second write tells whether it was read.
+    async fn write_after_the_end(client: &mut TcpStream) -> io::Result<()> {
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        client.write_all(b"more").await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        client.write_all(b"more").await
+    }
+
+    #[tokio::test]
+    async fn a_dropped_stream_lingers_when_input_waits_or_a_body_may_follow() {
+        // Input unread when dropped: read and dropped, no reset.
+        let (mut client, server) = pair().await;
+        client.write_all(b"unread").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(server);
+        write_after_the_end(&mut client).await.expect("lingering, so not reset");
+
+        // Nothing waiting yet, but a body may be on its way: the same.
+        let (mut client, server) = pair().await;
+        server.body_flag().store(true, Ordering::Relaxed);
+        drop(server);
+        write_after_the_end(&mut client).await.expect("lingering, so not reset");
+
+        // Neither: closed at once, and what the client sends then draws a reset.
+        let (mut client, server) = pair().await;
+        drop(server);
+        let error = write_after_the_end(&mut client).await.expect_err("closed at once");
+        assert!(
+            matches!(error.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]

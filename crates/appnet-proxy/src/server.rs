@@ -8,12 +8,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use appnet_http::linger::LingerOnDrop;
 use appnet_service::metrics::Metrics;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderMap};
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode, Uri};
@@ -167,9 +169,14 @@ async fn accept(listener: TcpListener, proxy: Arc<Proxy>, stop: CancellationToke
             return;
         };
         let _ = stream.set_nodelay(true);
+        // Closed in stages when the client may still be sending (a body refused unread), so
+        // that the refusal reaches it instead of a reset.
+        let stream = LingerOnDrop::new(stream);
+        let body = stream.body_flag();
         let proxy = proxy.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                body.store(!request.body().is_end_stream(), Ordering::Relaxed);
                 let proxy = proxy.clone();
                 async move { Ok::<_, Infallible>(proxy.handle(request, peer).await) }
             });

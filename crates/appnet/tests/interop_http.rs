@@ -3,6 +3,8 @@
 //! index, and every way out of the root refused; HTTP/2 by prior knowledge and over TLS with
 //! curl, h2load and Chromium.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -394,36 +396,10 @@ fn a_closing_connection_lingers_only_for_a_client_with_more_to_send() {
 /// reset, which can destroy the response before the client reads it).
 #[test]
 fn a_refused_body_still_arriving_is_drained_not_reset() {
-    use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
     let (_server, base, _site) = start();
+    let head = "POST /file.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n";
     let addr = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let answered = std::sync::Arc::new(AtomicBool::new(false));
-    let mut writer = stream.try_clone().unwrap();
-    let seen = answered.clone();
-    let uploading = std::thread::spawn(move || -> std::io::Result<()> {
-        let length = 64 * 1024 * 1024;
-        write!(writer, "POST /file.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")?;
-        let chunk = [b'x'; 64 * 1024];
-        // Until the response is seen, then ten chunks more (what was on its way), then stop.
-        while !seen.load(Ordering::SeqCst) {
-            writer.write_all(&chunk)?;
-        }
-        for _ in 0..10 {
-            std::thread::sleep(Duration::from_millis(20));
-            writer.write_all(&chunk)?;
-        }
-        writer.shutdown(std::net::Shutdown::Write)
-    });
-    let mut head = [0; 12];
-    stream.read_exact(&mut head).expect("a response while the body is still coming");
-    answered.store(true, Ordering::SeqCst);
-    assert_eq!(&head, b"HTTP/1.1 405");
-    let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).expect("the rest of the response, then the end of the stream");
-    uploading.join().unwrap().expect("every write after the response was read, none reset");
+    assert_eq!(support::upload_refused_midway(addr, head), "HTTP/1.1 405");
 }
 
 #[test]

@@ -130,6 +130,21 @@ fn the_forward_proxy_caches_revalidates_and_keeps_its_rules() {
     assert_eq!(direct.stdout, "400", "origin-form to a forward proxy");
 }
 
+/// A request refused before its body was read (a denied host, 403) reaches a client that is
+/// still uploading: the proxy reads and drops the rest until the client, having seen the
+/// refusal, stops and closes, rather than closing on it (the next segment would draw a reset,
+/// which can destroy the response before the client reads it).
+#[test]
+fn a_refused_upload_still_arriving_is_drained_not_reset() {
+    let proxy_port = free_tcp_port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _proxy =
+        start(&["proxy", "--listen", &listen, "--deny-host", "*.blocked.test"], proxy_port);
+    let head = "POST http://up.blocked.test/ HTTP/1.1\r\nHost: up.blocked.test\r\n\
+                Content-Length: 67108864\r\n\r\n";
+    assert_eq!(support::upload_refused_midway(&listen, head), "HTTP/1.1 403");
+}
+
 #[test]
 fn connect_tunnels_tls_to_allowed_ports_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
-//! What the proxy tests share: starting appnet, curl, reading a header, and an origin (our
-//! own server) running a CGI script that counts its calls.
+//! What the proxy and server tests share: starting appnet, curl, reading a header, an origin
+//! (our own server) running a CGI script that counts its calls, and an upload refused midway.
 #![allow(dead_code)] // Each test crate uses its own part.
 
 use std::path::Path;
@@ -24,6 +24,42 @@ pub(crate) fn curl(args: &[&str]) -> CommandOutput {
     let mut all = vec!["-sS", "--max-time", "10"];
     all.extend_from_slice(args);
     run("curl", "curl", &all, Duration::from_secs(20))
+}
+
+/// Sends `head` (a request head with a 64 MiB Content-Length, up to its blank line) to `addr`
+/// and writes its body without waiting until a response comes, then ten chunks more (what
+/// would have been on its way), then stops; returns the response's first 12 bytes
+/// (`HTTP/1.1 NNN`). Panics if any write after the response drew a reset or the response did
+/// not end with the end of the stream: a server that closes on a body it refused unread
+/// resets the client, and the reset can destroy the response before the client reads it.
+pub(crate) fn upload_refused_midway(addr: &str, head: &str) -> String {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let answered = std::sync::Arc::new(AtomicBool::new(false));
+    let mut writer = stream.try_clone().unwrap();
+    let seen = answered.clone();
+    let head = head.to_owned();
+    let uploading = std::thread::spawn(move || -> std::io::Result<()> {
+        writer.write_all(head.as_bytes())?;
+        let chunk = [b'x'; 64 * 1024];
+        while !seen.load(Ordering::SeqCst) {
+            writer.write_all(&chunk)?;
+        }
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(20));
+            writer.write_all(&chunk)?;
+        }
+        writer.shutdown(std::net::Shutdown::Write)
+    });
+    let mut status = [0; 12];
+    stream.read_exact(&mut status).expect("a response while the body is still coming");
+    answered.store(true, Ordering::SeqCst);
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("the rest of the response, then the end of the stream");
+    uploading.join().unwrap().expect("every write after the response was read, none reset");
+    String::from_utf8_lossy(&status).into_owned()
 }
 
 /// The value of header `name` in a response head (as `curl -D -` prints it).
