@@ -250,7 +250,8 @@ impl Connections {
             .await
             .map_err(|_| "TLS handshake timed out")??;
         let alpn = stream.get_ref().1.alpn_protocol().and_then(Protocol::from_alpn);
-        Box::pin(self.serve_http(stream, alpn, peer, local)).await
+        let sniffed = alpn.map(|protocol| (protocol, Vec::new()));
+        Box::pin(self.serve_http(stream, sniffed, peer, local)).await
     }
 
     /// A cleartext connection: HTTP/2 by prior knowledge, or HTTP/1 on the fast path until a
@@ -272,32 +273,34 @@ impl Connections {
             () = self.stop.cancelled() => return Ok(()),
         };
         if protocol == Protocol::Http2 {
-            let io = Prefixed::new(read, stream);
-            return Box::pin(self.serve_http(io, Some(protocol), peer, local)).await;
+            return Box::pin(self.serve_http(stream, Some((protocol, read)), peer, local)).await;
         }
         let site = &self.site;
         let (timeout, stop) = (self.header_timeout, &self.stop);
         match crate::h1::serve(&mut stream, read, site, timeout, stop, peer, local).await? {
             crate::h1::Ended::Done => Ok(()),
             crate::h1::Ended::HandOver(read) => {
-                let io = Prefixed::new(read, stream);
-                Box::pin(self.serve_http(io, Some(Protocol::Http1), peer, local)).await
+                let sniffed = Some((Protocol::Http1, read));
+                Box::pin(self.serve_http(stream, sniffed, peer, local)).await
             }
         }
     }
 
+    /// Serves `io` with hyper (HTTP/1) or `h2`: `sniffed` is the protocol when already known
+    /// (from ALPN, or the cleartext path's look at the first bytes) with the bytes read to
+    /// tell it, which are read again first; without it the first bytes are looked at here.
     async fn serve_http<I>(
         &self,
         mut io: I,
-        protocol: Option<Protocol>,
+        sniffed: Option<(Protocol, Vec<u8>)>,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Result<(), ConnectionError>
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (protocol, prefix) = match protocol {
-            Some(protocol) => (protocol, Vec::new()),
+        let (protocol, prefix) = match sniffed {
+            Some(sniffed) => sniffed,
             None => tokio::time::timeout(self.header_timeout, sniff::sniff(&mut io))
                 .await
                 .map_err(|_| "no request within the header timeout")??,
