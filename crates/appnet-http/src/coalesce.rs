@@ -24,7 +24,10 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -42,20 +45,68 @@ pub struct Coalesce<I> {
     yielded: bool,
     /// No flush has been asked for yet (the first one holds its bytes for the next).
     first_flush: bool,
+    last_write: Arc<LastWrite>,
 }
 
 impl<I> Coalesce<I> {
     /// `inner`, coalesced.
     pub fn new(inner: I) -> Self {
-        Self { inner, buffer: Vec::new(), written: 0, yielded: false, first_flush: true }
+        Self {
+            inner,
+            buffer: Vec::new(),
+            written: 0,
+            yielded: false,
+            first_flush: true,
+            last_write: Arc::new(LastWrite::new()),
+        }
     }
+
+    /// When bytes were last written to `inner`, or it refused them (while that is recent, the
+    /// connection is busy sending what it was given).
+    pub fn last_write(&self) -> Arc<LastWrite> {
+        self.last_write.clone()
+    }
+}
+
+/// The last time a connection wrote to its socket or was refused, shared with those who
+/// schedule what it sends.
+#[derive(Debug)]
+pub struct LastWrite {
+    since: Instant,
+    /// Nanoseconds after `since`, plus one; 0 for never.
+    at: AtomicU64,
+}
+
+impl LastWrite {
+    fn new() -> Self {
+        Self { since: Instant::now(), at: AtomicU64::new(0) }
+    }
+
+    fn now(&self) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.at.store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// When the connection last wrote or was refused, if it ever did.
+    pub fn last(&self) -> Option<Instant> {
+        match self.at.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(self.since + Duration::from_nanos(nanos - 1)),
+        }
+    }
+}
+
+/// `poll`, a write's outcome, noted in `last_write`.
+fn noting<T>(poll: Poll<T>, last_write: &LastWrite) -> Poll<T> {
+    last_write.now();
+    poll
 }
 
 impl<I: AsyncWrite + Unpin> Coalesce<I> {
     /// Writes out what is buffered.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Self { inner, buffer, written, .. } = self;
-        ready!(poll_write_out(inner, buffer, written, cx))?;
+        let Self { inner, buffer, written, last_write, .. } = self;
+        ready!(noting(poll_write_out(inner, buffer, written, cx), last_write))?;
         buffer.clear();
         *written = 0;
         Poll::Ready(Ok(()))
@@ -113,14 +164,15 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
         // Past the mark: what is held and what comes leave in one `writev`, the latter not
         // copied (copying every body byte into the buffer: `memmove` was 10.6 % of the
         // server's samples under h2load on a page of 50 resources, 7.9 % without).
-        let Self { inner, buffer, written, .. } = &mut *self;
+        let Self { inner, buffer, written, last_write, .. } = &mut *self;
         loop {
             let held = buffer.len() - *written;
             let sent = {
                 let mut slices = Vec::with_capacity(bufs.len() + 1);
                 slices.push(IoSlice::new(&buffer[*written..]));
                 slices.extend(bufs.iter().map(|b| IoSlice::new(b)));
-                ready!(Pin::new(&mut *inner).poll_write_vectored(cx, &slices))?
+                let poll = Pin::new(&mut *inner).poll_write_vectored(cx, &slices);
+                ready!(noting(poll, last_write))?
             };
             if sent == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -184,8 +236,7 @@ mod tests {
         coalesced.write_all(b"one ").await.unwrap();
         coalesced.write_all(b"two").await.unwrap();
         let mut got = [0u8; 16];
-        let nothing =
-            tokio::time::timeout(std::time::Duration::from_millis(20), far.read(&mut got));
+        let nothing = tokio::time::timeout(Duration::from_millis(20), far.read(&mut got));
         assert!(nothing.await.is_err(), "nothing leaves before a flush");
 
         let waker = futures_test_waker();

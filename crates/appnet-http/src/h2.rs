@@ -29,6 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::body::Payload;
+use crate::h2_turns::{Place, Turns};
+use crate::priority::Priority;
 use crate::request_body::RequestBody;
 use crate::server::{ConnectionError, Site};
 
@@ -44,9 +46,12 @@ pub(crate) struct Limits {
 
 /// Flow-control windows we grant (hyper's server defaults: 1 MiB per stream and connection,
 /// so an upload is not held to 64 KiB per round trip), and the most response bytes buffered
-/// per stream before waiting for the client to take them (hyper: 400 KiB).
+/// per stream before waiting for the connection to write them. hyper buffers 400 KiB; bytes
+/// handed to `h2` are sent in turn with every other stream's, whatever their priorities, so
+/// the less a stream holds there the sooner a more urgent response has the connection to
+/// itself (see [`crate::priority`]).
 const WINDOW: u32 = 1 << 20;
-const SEND_BUFFER: usize = 400 << 10;
+const SEND_BUFFER: usize = 128 << 10;
 
 /// A silent client is pinged after this long, and dropped if the PING is not answered within
 /// [`PONG_TIMEOUT`].
@@ -65,6 +70,8 @@ pub(crate) async fn serve<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let io = crate::coalesce::Coalesce::new(io);
+    let turns = Arc::new(Turns::new(io.last_write()));
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(limits.max_streams)
         .max_header_list_size(limits.max_header_list)
@@ -95,10 +102,10 @@ where
                 None => return Ok(()),
                 Some(Err(error)) => return Err(error.into()),
                 Some(Ok((request, respond))) => {
-                    let site = site.clone();
+                    let (site, turns) = (site.clone(), turns.clone());
                     tokio::spawn(async move {
                         let request = request.map(RequestBody::http2);
-                        exchange(&site, request, respond, peer, local).await;
+                        exchange(&site, request, respond, &turns, peer, local).await;
                     });
                     if std::mem::take(&mut first) {
                         // The connection's first stream answers before the next `accept`
@@ -118,15 +125,21 @@ where
     }
 }
 
-/// One stream: early hints and pushes where a preload rule covers the path, then the response.
+/// One stream: early hints and pushes where a preload rule covers the path, then the response,
+/// sent in the order the client's `Priority` field asks for among the connection's streams.
 async fn exchange(
     site: &Arc<Site>,
     request: Request<RequestBody>,
     mut respond: SendResponse<Bytes>,
+    turns: &Arc<Turns>,
     peer: SocketAddr,
     local: SocketAddr,
 ) {
     let head_only = request.method() == Method::HEAD;
+    let priority = request
+        .headers()
+        .get("priority")
+        .map_or_else(Priority::default, |value| Priority::from_field(value.as_bytes()));
     let preloads = match *request.method() {
         Method::GET | Method::HEAD => site.preloads(request.uri().path()),
         _ => Vec::new(),
@@ -149,15 +162,16 @@ async fn exchange(
             // An error here is the client's SETTINGS_ENABLE_PUSH = 0 (or the stream gone):
             // it gets the Link fields and fetches for itself.
             let Ok(mut pushed) = respond.push_request(promised) else { break };
-            let site = site.clone();
+            let (site, turns) = (site.clone(), turns.clone());
             tokio::spawn(async move {
                 let response = site.respond(own, peer, local).await;
-                send(&mut pushed, response, false).await;
+                // A pushed response has no field of its own: the defaults (RFC 9218 §4).
+                send(&mut pushed, response, false, &turns, Priority::default()).await;
             });
         }
     }
     let response = site.respond(request, peer, local).await;
-    send(&mut respond, response, head_only).await;
+    send(&mut respond, response, head_only, turns, priority).await;
 }
 
 /// The GET a pushed `url` (a path on this site) stands for: the page's authority and scheme,
@@ -199,8 +213,15 @@ impl Responder for h2::server::SendPushedResponse<Bytes> {
     }
 }
 
-/// Sends `response` on the stream: its head, then its body as the client's window allows.
-async fn send(respond: &mut impl Responder, response: Response<Payload>, head_only: bool) {
+/// Sends `response` on the stream: its head, then its body as the client's window and the
+/// connection's more urgent streams allow.
+async fn send(
+    respond: &mut impl Responder,
+    response: Response<Payload>,
+    head_only: bool,
+    turns: &Arc<Turns>,
+    priority: Priority,
+) {
     let (mut parts, mut body) = response.into_parts();
     complete_head(&mut parts.headers, parts.status, &body);
     let no_body = head_only
@@ -211,6 +232,7 @@ async fn send(respond: &mut impl Responder, response: Response<Payload>, head_on
     if no_body {
         return;
     }
+    let mut place = turns.stream(stream.stream_id().as_u32(), priority);
     loop {
         match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
             None => {
@@ -224,7 +246,8 @@ async fn send(respond: &mut impl Responder, response: Response<Payload>, head_on
             }
             Some(Ok(frame)) => {
                 let Ok(data) = frame.into_data() else { continue };
-                if send_data(&mut stream, data, body.is_end_stream()).await.is_err() {
+                let end = body.is_end_stream();
+                if send_data(&mut stream, data, end, &mut place).await.is_err() {
                     return;
                 }
                 if body.is_end_stream() {
@@ -235,18 +258,20 @@ async fn send(respond: &mut impl Responder, response: Response<Payload>, head_on
     }
 }
 
-/// Sends `data` in the pieces the flow-control windows allow, the last with END_STREAM if
-/// `end`.
+/// Sends `data` in the pieces the flow-control windows allow, each when it is the stream's
+/// turn, the last with END_STREAM if `end`.
 async fn send_data(
     stream: &mut SendStream<Bytes>,
     mut data: Bytes,
     end: bool,
+    place: &mut Place,
 ) -> Result<(), h2::Error> {
     if data.is_empty() {
         return if end { stream.send_data(data, true) } else { Ok(()) };
     }
     while !data.is_empty() {
-        stream.reserve_capacity(data.len());
+        place.wait().await;
+        stream.reserve_capacity(place.piece(data.len()));
         let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
             Some(granted) => granted?,
             None => return Err(h2::Error::from(h2::Reason::CANCEL)),
@@ -254,7 +279,8 @@ async fn send_data(
         if granted == 0 {
             continue;
         }
-        let piece = data.split_to(granted.min(data.len()));
+        let piece = data.split_to(granted.min(place.piece(data.len())));
+        place.sent(piece.len());
         stream.send_data(piece, end && data.is_empty())?;
     }
     Ok(())

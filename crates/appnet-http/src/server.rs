@@ -352,7 +352,6 @@ impl Connections {
                     handshake_timeout: self.header_timeout,
                 };
                 let stop = self.stop.clone();
-                let io = crate::coalesce::Coalesce::new(io);
                 crate::h2::serve(io, self.site.clone(), limits, stop, peer, local).await?;
             }
         }
