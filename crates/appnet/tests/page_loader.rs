@@ -433,3 +433,61 @@ fn pages_load_through_our_proxy_and_its_cache_serves_the_second_view() {
     assert_eq!(page["entries"][0]["protocol"], "HTTP/2.0");
     assert!(tunnel.log().contains("\"CONNECT localhost:"), "{}", tunnel.log());
 }
+
+/// Over HTTP/2 the loader asks for each resource with the `Priority` field (RFC 9218) headless
+/// Chromium sends for the same page — the document, a stylesheet and the font it names, a
+/// script in the head, images in the page and in the stylesheet — so a server that orders
+/// responses by it treats the loader as it treats a browser. Every resource is a CGI script
+/// that notes the field it was asked with.
+#[test]
+fn over_h2_the_loader_asks_with_the_priorities_chromium_asks_with() {
+    let site = tempfile::tempdir().unwrap();
+    let root = site.path().join("root");
+    let cgi = site.path().join("cgi");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    let script = cgi.join("rec.py");
+    std::fs::write(
+        &script,
+        r#"#!/usr/bin/env python3
+import os
+query = os.environ.get("QUERY_STRING", "")
+asked = os.environ.get("HTTP_PRIORITY", "-")
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "asked.log"), "a") as log:
+    log.write(query + " " + asked + "\n")
+bodies = {
+    "doc": ("text/html", '<!DOCTYPE html><html><head><title>p</title>'
+            '<link rel=stylesheet href="/cgi-bin/rec.py?css">'
+            '<script src="/cgi-bin/rec.py?js"></script></head>'
+            '<body>text<img src="/cgi-bin/rec.py?img" width=9 height=9></body></html>'),
+    "css": ("text/css", "@font-face{font-family:F;src:url(/cgi-bin/rec.py?font)}"
+            " body{font-family:F;background:url(/cgi-bin/rec.py?bg)}"),
+}
+kind, body = bodies.get(query, ("application/octet-stream", ""))
+print("Content-Type: " + kind + "\r\nCache-Control: no-store\r\n\r\n" + body, end="")
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ca = site.path().join("ca.pem");
+    let ca_arg = ca.to_str().unwrap();
+    let cgi_arg = format!("/cgi-bin/={}", cgi.display());
+    let tls = ["--tls-self-signed", "--tls-cert-out", ca_arg, "--cgi", &cgi_arg];
+    let (_server, port) = serve(&root, &tls);
+    let url = format!("https://localhost:{port}/cgi-bin/rec.py?doc");
+    let asked = || {
+        let log = std::fs::read_to_string(cgi.join("asked.log")).unwrap_or_default();
+        std::fs::remove_file(cgi.join("asked.log")).ok();
+        log.lines().map(str::to_owned).collect::<BTreeSet<String>>()
+    };
+    let dom = appnet_testkit::chromium_dom(&url, &["--ignore-certificate-errors"]);
+    assert!(dom.stdout.contains("<title>p</title>"), "{}", dom.stdout);
+    let chromium = asked();
+    let page = load(&["--mode", "h2", "--cacert", ca_arg, &url]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 6, "{page}");
+    let loader = asked();
+    assert_eq!(loader, chromium, "the loader's fields against Chromium's");
+    let expected = ["doc u=0, i", "css u=0", "font u=0", "js u=1", "img i", "bg i"];
+    assert_eq!(loader, expected.iter().map(|l| (*l).to_owned()).collect());
+}

@@ -792,6 +792,11 @@ fn send_h2(
     for (name, value) in &wanted.conditions {
         builder = builder.header(*name, value.as_str());
     }
+    // As a browser asks over HTTP/2, so a server that orders its responses by it (ours does)
+    // sends stylesheets and scripts before images here too.
+    if let Some(priority) = wanted.found.kind.priority_field() {
+        builder = builder.header("priority", priority);
+    }
     let request = builder.body(()).map_err(|e| failed(&e))?;
     let sent = Instant::now();
     let response = h2.send(request).map_err(|e| failed(&e))?;
