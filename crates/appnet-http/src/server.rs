@@ -71,6 +71,10 @@ pub struct ServeSettings {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Where to count connections, requests and bytes per client address, if anywhere.
     pub peer_stats: Option<Arc<PeerStats>>,
+    /// An HTML index for a directory without index.html (off: 404).
+    pub listing: bool,
+    /// TRACE echoes the request back (RFC 9110 §9.3.8; off: 405).
+    pub trace: bool,
 }
 
 impl Default for ServeSettings {
@@ -89,6 +93,8 @@ impl Default for ServeSettings {
             file_cache: 64 << 20,
             tls: None,
             peer_stats: None,
+            listing: false,
+            trace: false,
         }
     }
 }
@@ -136,6 +142,8 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
             .then(|| compression::Cache::new(settings.compression_cache)),
         files: (settings.file_cache > 0).then(|| FileCache::new(settings.file_cache)),
         peer_stats: settings.peer_stats.clone(),
+        listing: settings.listing,
+        trace: settings.trace,
     });
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let stop = CancellationToken::new();
@@ -371,6 +379,8 @@ pub(crate) struct Site {
     compressed: Option<compression::Cache>,
     files: Option<FileCache>,
     peer_stats: Option<Arc<PeerStats>>,
+    listing: bool,
+    trace: bool,
 }
 
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -487,10 +497,11 @@ impl Site {
 
     /// The methods this site answers.
     fn allow(&self) -> HeaderValue {
-        HeaderValue::from_static(if self.uploads.is_some() {
-            "GET, HEAD, OPTIONS, PUT, DELETE"
-        } else {
-            "GET, HEAD, OPTIONS"
+        HeaderValue::from_static(match (self.uploads.is_some(), self.trace) {
+            (true, true) => "GET, HEAD, OPTIONS, PUT, DELETE, TRACE",
+            (true, false) => "GET, HEAD, OPTIONS, PUT, DELETE",
+            (false, true) => "GET, HEAD, OPTIONS, TRACE",
+            (false, false) => "GET, HEAD, OPTIONS",
         })
     }
 
@@ -575,6 +586,9 @@ impl Site {
             response.headers_mut().insert(header::ALLOW, self.allow());
             return response;
         }
+        if method == Method::TRACE && self.trace {
+            return trace_echo(request);
+        }
         if method != Method::GET && method != Method::HEAD {
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
             response.headers_mut().insert(header::ALLOW, self.allow());
@@ -597,6 +611,25 @@ impl Site {
             parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             return Response::from_parts(parts, Payload::empty());
         }
+        response
+    }
+
+    /// The HTML index of `directory` (relative to the root) at URL `path`, read on a blocking
+    /// thread (a directory may hold thousands of entries). Entries are not followed: a
+    /// symlink is listed as itself, and whatever it points to is checked when asked for.
+    async fn listing(&self, directory: &Path, path: &str) -> Response<Payload> {
+        let relative = if directory.as_os_str().is_empty() { Path::new(".") } else { directory };
+        let Ok(opened) = self.root.open_file(relative) else {
+            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
+        };
+        let read = tokio::task::spawn_blocking(move || list_entries(&opened)).await;
+        let Ok(Ok(entries)) = read else {
+            return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
+        };
+        let shown = path::percent_decode(path).unwrap_or_else(|_| path.to_owned());
+        let html = crate::files::listing::page(&shown, entries);
+        let mut response = Response::new(Payload::bytes(Bytes::from(html)));
+        insert(response.headers_mut(), header::CONTENT_TYPE, "text/html; charset=utf-8");
         response
     }
 
@@ -655,10 +688,12 @@ impl Site {
                 }
                 return response;
             }
+            let directory = file.clone();
             file.push("index.html");
             match self.open(&file) {
                 Ok(index) if index.identity.is_file() => found = index,
                 // Directory listings are off by default.
+                _ if self.listing => return self.listing(&directory, path).await,
                 _ => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
             }
         }
@@ -853,6 +888,52 @@ fn multipart(
     response
 }
 
+/// The entries of the open directory `dir` (names that are not UTF-8 left out: they could
+/// not be linked to), at most [`READ_AT_MOST`].
+fn list_entries(dir: &std::fs::File) -> io::Result<Vec<crate::files::listing::Entry>> {
+    use std::os::fd::AsRawFd;
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(metadata) = entry.metadata() else { continue };
+        entries.push(crate::files::listing::Entry {
+            name,
+            is_dir: metadata.is_dir(),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        });
+        if entries.len() >= READ_AT_MOST {
+            break;
+        }
+    }
+    Ok(entries)
+}
+
+/// Entries of one directory read for its index at most, bounding the work a request can ask
+/// for; the index shows the first [`crate::files::listing::MAX_ENTRIES`] of them.
+const READ_AT_MOST: usize = 100_000;
+
+/// The request as it arrived, for TRACE (RFC 9110 §9.3.8): its line and fields, less those
+/// likely to hold credentials (the RFC's advice), as `message/http`.
+fn trace_echo(request: &Request<RequestBody>) -> Response<Payload> {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut echo = format!("TRACE {target} {:?}\r\n", request.version());
+    for (name, value) in request.headers() {
+        if [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE].contains(name) {
+            continue;
+        }
+        echo.push_str(name.as_str());
+        echo.push_str(": ");
+        echo.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        echo.push_str("\r\n");
+    }
+    echo.push_str("\r\n");
+    let mut response = Response::new(Payload::bytes(Bytes::from(echo)));
+    insert(response.headers_mut(), header::CONTENT_TYPE, "message/http");
+    response
+}
+
 fn plain(status: StatusCode, text: &'static str) -> Response<Payload> {
     let mut response = Response::new(Payload::bytes(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
@@ -886,6 +967,8 @@ mod tests {
             compressed: None,
             files: None,
             peer_stats: None,
+            listing: false,
+            trace: false,
         }
     }
 

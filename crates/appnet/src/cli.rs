@@ -297,7 +297,7 @@ pub(crate) struct DigArgs {
     Files get their type from their extension, ETag and Last-Modified validators, conditional \
     requests (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since: 304/412) and \
     ranges (Range, If-Range: 206, multipart/byteranges, 416). A directory serves its index.html; \
-    listings are off. Paths never leave the root (.., encoded dots, NUL, symlinks out). \
+    listings are off unless --listing. TRACE is 405 unless --trace. Paths never leave the root (.., encoded dots, NUL, symlinks out). \
     Precompressed .br/.zst/.gz siblings are served by Accept-Encoding. --uploads PREFIX with \
     --upload-token-file allows PUT (atomic) and DELETE there. An access log in the combined \
     format goes to standard output. --cgi PREFIX=DIR runs CGI/1.1 scripts, their output streamed \
@@ -322,6 +322,14 @@ pub(crate) struct ServeArgs {
     /// No access log on standard output.
     #[arg(long)]
     pub(crate) no_access_log: bool,
+    /// Serve an HTML index of a directory that has no index.html (names starting with a dot
+    /// left out). Off by default: such a directory is 404.
+    #[arg(long)]
+    pub(crate) listing: bool,
+    /// Answer TRACE by sending the request back as message/http (RFC 9110 §9.3.8), less
+    /// Authorization, Proxy-Authorization and Cookie. Off by default: 405.
+    #[arg(long)]
+    pub(crate) trace: bool,
     /// Allow PUT and DELETE of files under this URL prefix (e.g. /uploads/), for clients
     /// sending `Authorization: Bearer TOKEN` with the token in --upload-token-file. Off by
     /// default.

@@ -402,6 +402,49 @@ fn a_refused_body_still_arriving_is_drained_not_reset() {
     assert_eq!(support::upload_refused_midway(addr, head), "HTTP/1.1 405");
 }
 
+/// Directory indexes and TRACE are off by default (404 and 405, as nginx has them); with
+/// `--listing` a directory without index.html gets an HTML index of its entries (dot files
+/// left out, names escaped, a symlink listed as itself), and with `--trace` TRACE sends the
+/// request back as message/http without its credentials, over HTTP/1.1 and h2c alike.
+#[test]
+fn listings_and_trace_are_off_unless_asked_for() {
+    let (_server, base, _site) = start();
+    assert_eq!(status(&[&format!("{base}/")]), "404");
+    assert_eq!(status(&["-X", "TRACE", &format!("{base}/file.txt")]), "405");
+    let allow = curl(&["-i", "-X", "OPTIONS", &format!("{base}/")]).stdout;
+    assert!(allow.to_ascii_lowercase().contains("allow: get, head, options\r\n"), "{allow}");
+
+    let (_server, base, site) = start_with(&["--listing", "--trace"]);
+    std::fs::write(site.path().join("root/.env"), "SECRET=1").unwrap();
+    std::fs::write(site.path().join("root/a <b>.txt"), "x").unwrap();
+    let index = curl(&["-i", &format!("{base}/")]).stdout;
+    assert!(index.starts_with("HTTP/1.1 200"), "{index}");
+    assert!(index.contains("content-type: text/html; charset=utf-8"), "{index}");
+    for entry in ["href=\"docs/\"", "href=\"file.txt\"", "href=\"escape.txt\""] {
+        assert!(index.contains(entry), "{entry}: {index}");
+    }
+    assert!(index.contains("href=\"a%20%3Cb%3E.txt\">a &lt;b&gt;.txt</a>"), "{index}");
+    assert!(!index.contains(".env"), "{index}");
+    // A directory with an index.html still gets the file, and a listed link works.
+    assert_eq!(curl(&[&format!("{base}/docs/")]).stdout, "<h1>docs</h1>");
+    assert_eq!(curl(&[&format!("{base}/a%20%3Cb%3E.txt")]).stdout, "x");
+
+    let fields = ["-H", "Cookie: session=1", "-H", "Authorization: Bearer t", "-H", "X-Mine: yes"];
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let mut args = vec![version, "-i", "-X", "TRACE"];
+        args.extend_from_slice(&fields);
+        let target = format!("{base}/file.txt?q=1");
+        args.push(&target);
+        let echo = curl(&args).stdout;
+        assert!(echo.contains("content-type: message/http"), "{echo}");
+        assert!(echo.contains("TRACE /file.txt?q=1 HTTP/"), "{echo}");
+        assert!(echo.contains("x-mine: yes"), "{echo}");
+        assert!(!echo.contains("session=1") && !echo.contains("Bearer t"), "{echo}");
+    }
+    let allow = curl(&["-i", "-X", "OPTIONS", &format!("{base}/")]).stdout;
+    assert!(allow.to_ascii_lowercase().contains("allow: get, head, options, trace"), "{allow}");
+}
+
 #[test]
 fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
     let (_server, base, _site) = start();

@@ -3,6 +3,7 @@
 
 pub mod conditional;
 pub mod encoding;
+pub mod listing;
 pub mod mime;
 pub mod path;
 pub mod range;

@@ -44,7 +44,8 @@ pub fn stays_inside(root: &Path, file: &Path) -> bool {
     }
 }
 
-fn percent_decode(path: &str) -> Result<String, PathError> {
+/// `path` with its `%XX` escapes decoded; malformed escapes or bytes that are not UTF-8 are an error.
+pub(crate) fn percent_decode(path: &str) -> Result<String, PathError> {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

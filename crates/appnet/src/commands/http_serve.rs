@@ -40,6 +40,10 @@ struct ServerTable {
     listen: Vec<SocketAddr>,
     /// The access log on standard output (default true).
     access_log: Option<bool>,
+    /// An HTML index for a directory without index.html (default false).
+    listing: Option<bool>,
+    /// TRACE echoes the request (default false).
+    trace: Option<bool>,
     /// CGI mappings, `PREFIX=DIR`.
     #[serde(default)]
     cgi: Vec<String>,
@@ -122,6 +126,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             << 20,
         file_cache: args.file_cache.or(table.file_cache_mib).unwrap_or(64) << 20,
         tls,
+        listing: args.listing || table.listing.unwrap_or(false),
+        trace: args.trace || table.trace.unwrap_or(false),
         ..ServeSettings::default()
     };
     let runtime = super::server_runtime("http")?;
