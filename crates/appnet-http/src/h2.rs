@@ -104,8 +104,15 @@ where
                 Some(Ok((request, respond))) => {
                     let (site, turns) = (site.clone(), turns.clone());
                     tokio::spawn(async move {
-                        let request = request.map(RequestBody::http2);
-                        exchange(&site, request, respond, &turns, peer, local).await;
+                        let (parts, stream) = request.into_parts();
+                        let (body, read) = if expects_continue(&parts.headers) {
+                            let (body, read) = RequestBody::http2_expecting(stream);
+                            (body, Some(read))
+                        } else {
+                            (RequestBody::http2(stream), None)
+                        };
+                        let request = Request::from_parts(parts, body);
+                        exchange(&site, request, respond, read, &turns, peer, local).await;
                     });
                     if std::mem::take(&mut first) {
                         // The connection's first stream answers before the next `accept`
@@ -131,6 +138,7 @@ async fn exchange(
     site: &Arc<Site>,
     request: Request<RequestBody>,
     mut respond: SendResponse<Bytes>,
+    body_read: Option<tokio::sync::oneshot::Receiver<()>>,
     turns: &Arc<Turns>,
     peer: SocketAddr,
     local: SocketAddr,
@@ -170,8 +178,29 @@ async fn exchange(
             });
         }
     }
-    let response = site.respond(request, peer, local).await;
+    let responding = site.respond(request, peer, local);
+    tokio::pin!(responding);
+    let response = match body_read {
+        // `100 Continue` once the handler reads the body (curl otherwise waits a second).
+        Some(body_read) => tokio::select! {
+            response = &mut responding => response,
+            Ok(()) = body_read => {
+                let mut go_on = Response::new(());
+                *go_on.status_mut() = StatusCode::CONTINUE;
+                let _ = respond.send_informational(go_on);
+                responding.await
+            }
+        },
+        None => responding.await,
+    };
     send(&mut respond, response, head_only, turns, priority).await;
+}
+
+/// Whether a request asks for `100 Continue` before it sends its body (RFC 9110 §10.1.1).
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// The GET a pushed `url` (a path on this site) stands for: the page's authority and scheme,

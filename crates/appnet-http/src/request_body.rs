@@ -21,6 +21,8 @@ pub enum RequestBody {
         stream: h2::RecvStream,
         /// Whether the DATA frames have ended (trailers, if any, come next).
         data_done: bool,
+        /// Told when the body is first read, for a request that expects `100 Continue`.
+        wanted: Option<tokio::sync::oneshot::Sender<()>>,
     },
     /// No body (a server-pushed request, RFC 9113 §8.4).
     Empty,
@@ -29,7 +31,15 @@ pub enum RequestBody {
 impl RequestBody {
     /// An HTTP/2 stream's body.
     pub fn http2(stream: h2::RecvStream) -> Self {
-        Self::Http2 { stream, data_done: false }
+        Self::Http2 { stream, data_done: false, wanted: None }
+    }
+
+    /// An HTTP/2 stream's body, and what says when a handler first reads it: the moment to
+    /// send `100 Continue` to a client that asked (`Expect: 100-continue`), as hyper does for
+    /// HTTP/1 — a request refused without reading its body gets its final response instead.
+    pub fn http2_expecting(stream: h2::RecvStream) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (wanted, read) = tokio::sync::oneshot::channel();
+        (Self::Http2 { stream, data_done: false, wanted: Some(wanted) }, read)
     }
 }
 
@@ -43,7 +53,10 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             Self::Http1(incoming) => Pin::new(incoming).poll_frame(cx).map_err(Into::into),
-            Self::Http2 { stream, data_done } => {
+            Self::Http2 { stream, data_done, wanted } => {
+                if let Some(wanted) = wanted.take() {
+                    let _ = wanted.send(());
+                }
                 if !*data_done {
                     match stream.poll_data(cx) {
                         Poll::Pending => return Poll::Pending,
