@@ -18,11 +18,9 @@ pub enum RequestBody {
     /// flow-control window as they are taken, so a large upload keeps flowing.
     Http2 {
         /// The stream.
-        stream: h2::RecvStream,
+        stream: Http2Stream,
         /// Whether the DATA frames have ended (trailers, if any, come next).
         data_done: bool,
-        /// Told when the body is first read, for a request that expects `100 Continue`.
-        wanted: Option<tokio::sync::oneshot::Sender<()>>,
     },
     /// No body (a server-pushed request, RFC 9113 §8.4).
     Empty,
@@ -31,7 +29,8 @@ pub enum RequestBody {
 impl RequestBody {
     /// An HTTP/2 stream's body.
     pub fn http2(stream: h2::RecvStream) -> Self {
-        Self::Http2 { stream, data_done: false, wanted: None }
+        let stream = Http2Stream { stream: Some(stream), wanted: None };
+        Self::Http2 { stream, data_done: false }
     }
 
     /// An HTTP/2 stream's body, and what says when a handler first reads it: the moment to
@@ -39,7 +38,41 @@ impl RequestBody {
     /// HTTP/1 — a request refused without reading its body gets its final response instead.
     pub fn http2_expecting(stream: h2::RecvStream) -> (Self, tokio::sync::oneshot::Receiver<()>) {
         let (wanted, read) = tokio::sync::oneshot::channel();
-        (Self::Http2 { stream, data_done: false, wanted: Some(wanted) }, read)
+        let stream = Http2Stream { stream: Some(stream), wanted: Some(wanted) };
+        (Self::Http2 { stream, data_done: false }, read)
+    }
+}
+
+/// An HTTP/2 request's body stream. Dropped unread after its request asked for `100
+/// Continue` — refused, so the client never sent the body — it is held for a moment before
+/// `h2` resets the stream: a reset in the same write as the final response made Debian's curl
+/// 7.88 report an empty reply instead of the response.
+#[derive(Debug)]
+pub struct Http2Stream {
+    stream: Option<h2::RecvStream>,
+    wanted: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How long an unread expecting body is held after its response.
+const HOLD_UNREAD: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Drop for Http2Stream {
+    fn drop(&mut self) {
+        let (Some(mut stream), Some(_)) = (self.stream.take(), self.wanted.take()) else { return };
+        if stream.is_end_stream() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                // What the client still sends (it should send nothing) is taken and dropped.
+                let drain = async {
+                    while let Some(Ok(data)) = stream.data().await {
+                        let _ = stream.flow_control().release_capacity(data.len());
+                    }
+                };
+                let _ = tokio::time::timeout(HOLD_UNREAD, drain).await;
+            });
+        }
     }
 }
 
@@ -53,10 +86,11 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             Self::Http1(incoming) => Pin::new(incoming).poll_frame(cx).map_err(Into::into),
-            Self::Http2 { stream, data_done, wanted } => {
-                if let Some(wanted) = wanted.take() {
+            Self::Http2 { stream, data_done } => {
+                if let Some(wanted) = stream.wanted.take() {
                     let _ = wanted.send(());
                 }
+                let Some(stream) = stream.stream.as_mut() else { return Poll::Ready(None) };
                 if !*data_done {
                     match stream.poll_data(cx) {
                         Poll::Pending => return Poll::Pending,
@@ -87,7 +121,7 @@ impl Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Http1(incoming) => incoming.is_end_stream(),
-            Self::Http2 { stream, .. } => stream.is_end_stream(),
+            Self::Http2 { stream, .. } => stream.stream.as_ref().is_none_or(|s| s.is_end_stream()),
             Self::Empty => true,
         }
     }

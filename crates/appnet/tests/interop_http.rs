@@ -669,25 +669,28 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
         assert!(!got.stderr.contains("Done waiting for 100-continue"), "{}", got.stderr);
         assert!(got.stderr.contains(" 100"), "a 100 response: {}", got.stderr);
     }
-    // (Over HTTP/2 the refusal ends the stream with RST_STREAM NO_ERROR as RFC 9113 §8.1
-    // allows, and Debian's curl 7.88 then reports an empty reply; nghttp reads the 405.)
+    // Refused unread: the 405 alone, over both (over HTTP/2 the unread body is held a moment
+    // rather than reset along with the response, which Debian's curl took for an empty reply).
     let file = format!("http://{listen}/index.html");
-    let refused = curl(&[
-        "-v",
-        "-H",
-        "Expect: 100-continue",
-        "--expect100-timeout",
-        "5",
-        "--data-binary",
-        "refused",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        &file,
-    ]);
-    assert_eq!(refused.stdout, "405", "{}", refused.stderr);
-    assert!(!refused.stderr.contains("Done waiting"), "{}", refused.stderr);
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let refused = curl(&[
+            "-v",
+            version,
+            "-H",
+            "Expect: 100-continue",
+            "--expect100-timeout",
+            "5",
+            "--data-binary",
+            "refused",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &file,
+        ]);
+        assert_eq!(refused.stdout, "405", "{}", refused.stderr);
+        assert!(!refused.stderr.contains("Done waiting"), "{}", refused.stderr);
+    }
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/broken.py")]), "502");
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/missing.py")]), "404");
 }

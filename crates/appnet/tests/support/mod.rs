@@ -27,8 +27,8 @@ pub(crate) fn curl(args: &[&str]) -> CommandOutput {
 }
 
 /// Sends `head` (a request head with a 64 MiB Content-Length, up to its blank line) to `addr`
-/// and writes its body without waiting until a response comes, then ten chunks more (what
-/// would have been on its way), then stops; returns the response's first 12 bytes
+/// and writes its body without waiting until a response comes (2 MiB at most), then ten
+/// chunks more (what would have been on its way), then stops; returns the first 12 bytes
 /// (`HTTP/1.1 NNN`). Panics if any write after the response drew a reset or the response did
 /// not end with the end of the stream: a server that closes on a body it refused unread
 /// resets the client, and the reset can destroy the response before the client reads it.
@@ -44,8 +44,16 @@ pub(crate) fn upload_refused_midway(addr: &str, head: &str) -> String {
     let uploading = std::thread::spawn(move || -> std::io::Result<()> {
         writer.write_all(head.as_bytes())?;
         let chunk = [b'x'; 64 * 1024];
+        // At most 2 MiB before the response is seen (well inside what a lingering close
+        // reads, 8 MiB, however slow this machine is to wake the reading thread).
+        let mut sent = 0;
         while !seen.load(Ordering::SeqCst) {
-            writer.write_all(&chunk)?;
+            if sent < 2 << 20 {
+                writer.write_all(&chunk)?;
+                sent += chunk.len();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         for _ in 0..10 {
             std::thread::sleep(Duration::from_millis(20));
