@@ -276,10 +276,7 @@ async fn send(
             Some(Ok(frame)) => {
                 let Ok(data) = frame.into_data() else { continue };
                 let end = body.is_end_stream();
-                if send_data(&mut stream, data, end, &mut place).await.is_err() {
-                    return;
-                }
-                if body.is_end_stream() {
+                if send_data(&mut stream, data, end, &mut place).await.is_err() || end {
                     return;
                 }
             }
@@ -300,7 +297,8 @@ async fn send_data(
     }
     while !data.is_empty() {
         place.wait().await;
-        stream.reserve_capacity(place.piece(data.len()));
+        let wanted = place.piece(data.len());
+        stream.reserve_capacity(wanted);
         let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
             Some(granted) => granted?,
             None => return Err(h2::Error::from(h2::Reason::CANCEL)),
@@ -308,7 +306,7 @@ async fn send_data(
         if granted == 0 {
             continue;
         }
-        let piece = data.split_to(granted.min(place.piece(data.len())));
+        let piece = data.split_to(granted.min(wanted));
         place.sent(piece.len());
         stream.send_data(piece, end && data.is_empty())?;
     }

@@ -29,6 +29,7 @@ mod h2_turns;
 mod http_date;
 pub mod linger;
 pub mod loader;
+mod markup;
 pub mod priority;
 pub mod request_body;
 pub mod server;

@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use crate::markup::escape;
+
 /// Entries listed at most; a larger directory's index says how many were left out.
 pub const MAX_ENTRIES: usize = 10_000;
 
@@ -50,22 +52,6 @@ pub fn page(path: &str, mut entries: Vec<Entry>) -> String {
     }
     html.push_str("</pre><hr></body></html>\n");
     html
-}
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// `name` as one path segment of a relative URL: everything but unreserved characters

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::record::{PageLoad, human_bytes};
+use crate::markup::escape;
 
 /// The phases drawn, their colours and names (the legend).
 const PHASES: [(&str, &str); 6] = [
@@ -114,10 +115,6 @@ pub fn svg(load: &PageLoad) -> String {
     }
     out.push_str("\n</svg>\n");
     out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
