@@ -57,7 +57,7 @@ async fn probe(
         return false;
     };
     let answer = tokio::time::timeout(timeout, async {
-        let response = upstream.request(request).await.ok()?;
+        let response = crate::upstream::request(upstream, request).await.ok()?;
         let ok = response.status().is_success() || response.status().is_redirection();
         // Read the body so the connection goes back to the pool.
         response.into_body().collect().await.ok()?;

@@ -21,6 +21,7 @@
 
 pub mod admin;
 mod cached;
+mod connection_uses;
 pub mod disk;
 mod disk_tier;
 mod flights;
@@ -29,6 +30,7 @@ mod health;
 pub mod origins;
 pub mod policy;
 mod reply;
+mod resend;
 pub mod routes;
 pub mod server;
 pub mod stats;
