@@ -265,11 +265,16 @@ pub(crate) struct LoadArgs {
     /// Ask for no content coding (Accept-Encoding: identity), to see what compression saves.
     #[arg(long)]
     pub(crate) no_compression: bool,
-    /// Requests at most.
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub(crate) max_resources: usize,
-    /// Seconds the whole load may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// Requests at most (the document and redirects included); what the page names beyond
+    /// is counted as not fetched.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_resources: u64,
+    /// Body bytes at most over the wire for the whole page (e.g. 64MiB); a response that
+    /// would pass it is cut off and recorded as failed, and nothing more is asked for.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub(crate) max_bytes: usize,
+    /// Seconds the whole load may take (at least 1).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: u64,
 }
 

@@ -491,3 +491,91 @@ print("Content-Type: " + kind + "\r\nCache-Control: no-store\r\n\r\n" + body, en
     let expected = ["doc u=0, i", "css u=0", "font u=0", "js u=1", "img i", "bg i"];
     assert_eq!(loader, expected.iter().map(|l| (*l).to_owned()).collect());
 }
+
+/// Runs `appnet http load --json ARGS`, which must succeed: the page and what it said on
+/// standard error.
+fn load_saying(args: &[&str]) -> (serde_json::Value, String) {
+    let mut all = vec!["http", "load", "--json"];
+    all.extend_from_slice(args);
+    let out = run(APPNET, "appnet", &all, Duration::from_secs(60));
+    out.assert_success();
+    let page = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    (page, out.stderr)
+}
+
+/// A site whose page names an image on a host nobody answers, one that redirects to itself,
+/// one of 3 MiB, and a good one; `/cgi-bin/slow` answers after 5 s.
+fn write_failing_site(root: &Path, cgi: &Path) {
+    std::fs::create_dir_all(root.join("img")).unwrap();
+    std::fs::create_dir_all(cgi).unwrap();
+    let refused = free_tcp_port();
+    std::fs::write(
+        root.join("index.html"),
+        format!(
+            "<!DOCTYPE html><title>f</title><img src=img/a.png>\
+             <img src=http://127.0.0.1:{refused}/gone.png><img src=/cgi-bin/loop>\
+             <img src=img/big.png>"
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join("img/a.png"), PNG).unwrap();
+    std::fs::write(root.join("img/big.png"), vec![7u8; 3 << 20]).unwrap();
+    let scripts = [
+        ("loop", "print('Status: 302 Found\\r\\nLocation: /cgi-bin/loop\\r\\n\\r\\n', end='')"),
+        ("slow", "import time; time.sleep(5); print('Content-Type: text/html\\r\\n\\r\\nlate')"),
+    ];
+    for (name, body) in scripts {
+        let script = cgi.join(name);
+        std::fs::write(&script, format!("#!/usr/bin/env python3\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
+    let site = tempfile::tempdir().unwrap();
+    let (root, cgi) = (site.path().join("root"), site.path().join("cgi"));
+    write_failing_site(&root, &cgi);
+    let cgi_arg = format!("/cgi-bin/={}", cgi.display());
+    let (_server, port) = serve(&root, &["--no-access-log", "--cgi", &cgi_arg]);
+    let url = format!("http://127.0.0.1:{port}/");
+    for mode in ["http1.0", "parallel:6", "persistent", "pipelined", "h2"] {
+        let (page, said) = load_saying(&["--mode", mode, "--max-bytes", "1MiB", &url]);
+        let entries = page["entries"].as_array().unwrap();
+        let of = |path: &str| -> Vec<&serde_json::Value> {
+            entries.iter().filter(|e| e["url"].as_str().unwrap().ends_with(path)).collect()
+        };
+        assert_eq!(of("/img/a.png")[0]["status"], 200, "{mode}: {page}");
+        assert!(of("/img/a.png")[0]["error"].is_null(), "{mode}");
+        let gone = of("/gone.png");
+        assert_eq!((gone.len(), &gone[0]["status"]), (1, &serde_json::json!(0)), "{mode}: {page}");
+        assert!(gone[0]["error"].as_str().unwrap().contains("cannot connect"), "{mode}: {page}");
+        // The loop is followed ten times, then the last redirect says why it stopped.
+        let hops = of("/cgi-bin/loop");
+        assert_eq!(hops.len(), 11, "{mode}: {page}");
+        assert!(hops.iter().all(|e| e["status"] == 302), "{mode}");
+        let last = hops.iter().filter(|e| !e["error"].is_null()).collect::<Vec<_>>();
+        assert_eq!(last.len(), 1, "{mode}: {page}");
+        assert!(last[0]["error"].as_str().unwrap().contains("too many redirects"), "{mode}");
+        // 3 MiB past a 1 MiB budget: cut off, not kept.
+        let big = of("/img/big.png");
+        assert_eq!(big[0]["status"], 0, "{mode}: {page}");
+        assert!(big[0]["error"].as_str().unwrap().contains("longer than"), "{mode}: {page}");
+        assert!(page["bytes"].as_u64().unwrap() < 1 << 20, "{mode}: {page}");
+        for failed in ["gone.png", "too many redirects", "big.png"] {
+            assert!(said.contains(failed), "{mode}: stderr names {failed}: {said}");
+        }
+    }
+    // The caps on requests: what the page names beyond is counted, and said.
+    let (page, said) = load_saying(&["--mode", "persistent", "--max-resources", "2", &url]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(page["not_fetched"], 3, "gone.png, the loop and big.png: {page}");
+    assert!(said.contains("3 resources not fetched"), "{said}");
+    // The whole load's time limit.
+    let slow = format!("http://127.0.0.1:{port}/cgi-bin/slow");
+    let out =
+        run(APPNET, "appnet", &["http", "load", "--timeout", "1", &slow], Duration::from_secs(30));
+    assert_ne!(out.status, Some(0));
+    assert!(out.stderr.contains("took longer than 1s"), "{}", out.stderr);
+}

@@ -72,6 +72,8 @@ pub fn har(load: &PageLoad) -> Value {
                 "connection": entry.connection.to_string(),
                 "_resourceType": entry.kind,
                 "_fromCache": entry.cache,
+                // As Chrome's HAR names a failed request's reason (status 0 when none came).
+                "_error": entry.error,
             })
         })
         .collect();
@@ -128,6 +130,7 @@ pub(crate) mod tests {
             redirect: None,
             cache: None,
             headers: vec![("content-type".to_owned(), "text/html".to_owned())],
+            error: None,
         };
         PageLoad {
             url: "https://lab.test/".to_owned(),
@@ -139,6 +142,7 @@ pub(crate) mod tests {
             ],
             connections: 1,
             bytes: 2000,
+            not_fetched: 0,
             started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_112_799_250),
         }
     }

@@ -144,6 +144,8 @@ struct Loader<'a> {
     started_at: SystemTime,
     /// Documents still being scanned for resources.
     scans: VecDeque<HtmlScan>,
+    /// Resources found once the caps were reached.
+    not_fetched: usize,
 }
 
 /// Resources taken from a document's scan at a time before the connections get to write the
@@ -168,6 +170,7 @@ impl<'a> Loader<'a> {
             cache,
             started_at: SystemTime::now(),
             scans: VecDeque::new(),
+            not_fetched: 0,
         })
     }
 
@@ -194,6 +197,7 @@ impl<'a> Loader<'a> {
             entries: self.entries,
             connections: self.opened,
             bytes: self.bytes,
+            not_fetched: self.not_fetched,
             started_at,
         };
         Ok((page, self.cache))
@@ -235,6 +239,7 @@ impl<'a> Loader<'a> {
                     redirect: header("location").filter(|_| (300..400).contains(&status)),
                     cache: Some("fresh"),
                     headers: cached.stored.headers.0.clone(),
+                    error: None,
                 };
                 self.record(wanted, Ok((entry, cached.body)))?;
                 Ok(None)
@@ -323,10 +328,17 @@ impl<'a> Loader<'a> {
                     if !pipes.get(&origin).is_some_and(|(p, _)| p.reusable()) {
                         let url = &batch[0].found.url;
                         let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-                        let (pipe, opening) = Pipeline::open(&origin, authority, &self.tls).await?;
                         self.opened += 1;
-                        pipes.insert(origin.clone(), (pipe, self.opened));
-                        costs = opening;
+                        match Pipeline::open(&origin, authority, &self.tls).await {
+                            Ok((pipe, opening)) => {
+                                pipes.insert(origin.clone(), (pipe, self.opened));
+                                costs = opening;
+                            }
+                            Err(error) => {
+                                self.fail_all(std::mem::take(&mut batch), &error)?;
+                                break;
+                            }
+                        }
                     }
                     let Some((pipe, id)) = pipes.get_mut(&origin) else { break };
                     let id = *id;
@@ -343,14 +355,34 @@ impl<'a> Loader<'a> {
                         })
                         .collect();
                     let sent = self.start.elapsed();
-                    let answered = pipe.exchange(&targets, self.options.accept_encoding).await?;
+                    let budget = self.options.max_bytes.saturating_sub(self.bytes);
+                    let exchanged =
+                        pipe.exchange(&targets, self.options.accept_encoding, budget).await;
+                    let answered = match exchanged {
+                        Ok(answered) => answered,
+                        // A kept connection that broke before answering (the server's idle
+                        // close crossing the batch): a new one is opened and asked again.
+                        Err(_) if costs == [Duration::ZERO; 3] => {
+                            pipes.remove(&origin);
+                            continue;
+                        }
+                        Err(error) => {
+                            // A new connection that failed: what it did not answer fails.
+                            pipes.remove(&origin);
+                            self.fail_all(std::mem::take(&mut batch), &error)?;
+                            break;
+                        }
+                    };
                     if answered.is_empty() && !pipe.reusable() && costs == [Duration::ZERO; 3] {
                         // A kept connection the server had closed: open a new one and retry.
                         pipes.remove(&origin);
                         continue;
                     }
                     if answered.is_empty() {
-                        return Err(LoadError::new(format!("{}: no response", batch[0].found.url)));
+                        let error = LoadError::new("no response: the server closed the connection");
+                        pipes.remove(&origin);
+                        self.fail_all(std::mem::take(&mut batch), &error)?;
+                        break;
                     }
                     let rest = batch.split_off(answered.len());
                     for (index, (wanted, timed)) in batch.into_iter().zip(answered).enumerate() {
@@ -387,6 +419,15 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// Records every one of `batch` as failed with `error` (the load fails if the document
+    /// is among them).
+    fn fail_all(&mut self, batch: Vec<Wanted>, error: &LoadError) -> Result<(), LoadError> {
+        for wanted in batch {
+            self.record(wanted, Err(error.clone()))?;
+        }
+        Ok(())
+    }
+
     /// Keeps a fetched response in the cache, or on a 304 freshens the stored copy and takes
     /// its body for discovery.
     fn remember(&mut self, wanted: &Wanted, entry: &mut Entry, body: &mut Option<Vec<u8>>) {
@@ -415,21 +456,27 @@ impl<'a> Loader<'a> {
         self.cache.store(url, stored, body.clone(), entry.decoded_bytes);
     }
 
+    /// What a request made now shares with the others: the body bytes left of the page's
+    /// budget among them.
     fn fetch(&self) -> Fetch {
         Fetch {
-            max_bytes: self.options.max_bytes,
+            max_bytes: self.options.max_bytes.saturating_sub(self.bytes),
             accept_encoding: self.options.accept_encoding,
             proxied: self.tls.proxied(),
         }
     }
 
-    /// Queues `found` unless seen, or past the caps.
+    /// Queues `found` unless seen, or past the caps (then counted as not fetched).
     fn want(&mut self, found: Found, redirects: usize) {
-        if self.requests >= self.options.max_resources || self.bytes >= self.options.max_bytes {
+        if redirects == 0 && self.seen.contains(&found.url) {
             return;
         }
-        if redirects == 0 && !self.seen.insert(found.url.clone()) {
+        if self.requests >= self.options.max_resources || self.bytes >= self.options.max_bytes {
+            self.not_fetched += 1;
             return;
+        }
+        if redirects == 0 {
+            self.seen.insert(found.url.clone());
         }
         self.requests += 1;
         let queued = self.start.elapsed();
@@ -527,12 +574,19 @@ impl<'a> Loader<'a> {
     ) -> Result<(), LoadError> {
         let (mut entry, mut body) = match entry {
             Ok(done) => done,
-            // The document itself failing fails the load; a resource failing is recorded.
-            Err(error) if wanted.found.kind == Kind::Document && self.entries.is_empty() => {
-                return Err(error);
-            }
+            // The document (or a redirect on its way) failing fails the load; a resource
+            // failing is an entry that says why, as in a browser's network log.
+            Err(error) if wanted.found.kind == Kind::Document => return Err(error),
             Err(error) => {
-                tracing::debug!(url = %wanted.found.url, %error, "resource failed");
+                let Wanted { found, queued, .. } = wanted;
+                let at = self.start.elapsed();
+                // Named by its URL, which a connection's error does not say.
+                let mut error = error.to_string();
+                if !error.starts_with(found.url.as_str()) {
+                    error = format!("{}: {error}", found.url);
+                }
+                let entry = Entry::failed(found.url.as_str(), found.kind, queued, at, error);
+                self.entries.push(entry);
                 return Ok(());
             }
         };
@@ -540,7 +594,15 @@ impl<'a> Loader<'a> {
         self.remember(&wanted, &mut entry, &mut body);
         if let Some(location) = &entry.redirect {
             if wanted.redirects >= self.options.max_redirects {
-                return Err(LoadError::new(format!("{}: too many redirects", wanted.found.url)));
+                let url = &wanted.found.url;
+                let most = self.options.max_redirects;
+                let error = format!("{url}: too many redirects (followed {most})");
+                if wanted.found.kind == Kind::Document {
+                    return Err(LoadError::new(error));
+                }
+                entry.error = Some(error);
+                self.entries.push(entry);
+                return Ok(());
             }
             if let Ok(target) = wanted.found.url.join(location) {
                 let found = Found { url: target, kind: wanted.found.kind };
@@ -930,6 +992,7 @@ fn make_entry(
             .iter()
             .filter_map(|name| header(name.clone()).map(|v| (name.as_str().to_owned(), v)))
             .collect(),
+        error: None,
     };
     Ok((entry, decoded.filter(|_| wants_body)))
 }

@@ -53,13 +53,19 @@ impl Pipeline {
 
     /// Writes a GET for every one of `targets` (origin-form paths) at once, then reads the
     /// responses in order. Fewer come back than asked when the server closes early (it may,
-    /// after any response): the caller asks again for the rest on a new connection.
+    /// after any response): the caller asks again for the rest on a new connection. More than
+    /// `max_bytes` of bodies (and 64 KiB of head per response) is an error: the framer holds
+    /// a response whole until it ends.
     pub async fn exchange(
         &mut self,
         targets: &[(String, Vec<(&'static str, String)>)],
         accept_encoding: &str,
+        max_bytes: u64,
     ) -> Result<Vec<Timed>, LoadError> {
-        let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{}: {e}", self.authority));
+        let most = max_bytes.saturating_add(64 * 1024 * targets.len() as u64);
+        let mut read_so_far = 0u64;
+        let authority = self.authority.clone();
+        let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{authority}: {e}"));
         let mut requests = String::new();
         for (target, conditions) in targets {
             requests.push_str(&format!(
@@ -81,14 +87,26 @@ impl Pipeline {
         // A response's first bytes come right after the one before it ends.
         let mut first_bytes: Option<Instant> = None;
         while done.len() < targets.len() && !self.closing {
-            let read = self.stream.read(&mut buffer).await.map_err(|e| failed(&e))?;
+            let read = match self.stream.read(&mut buffer).await {
+                Ok(read) => read,
+                Err(error) => return self.cut_short(done, failed(&error)),
+            };
+            read_so_far += read as u64;
+            if read_so_far > most {
+                let error = failed(&format!("the bodies are longer than {max_bytes} bytes"));
+                return self.cut_short(done, error);
+            }
             let now = Instant::now();
             let complete = if read == 0 {
                 self.closing = true;
-                self.framer.close().map_err(|e| failed(&e))?.into_iter().collect()
+                self.framer.close().map(|last| last.into_iter().collect())
             } else {
                 first_bytes.get_or_insert(now);
-                self.framer.feed(&buffer[..read]).map_err(|e| failed(&e))?
+                self.framer.feed(&buffer[..read])
+            };
+            let complete = match complete {
+                Ok(complete) => complete,
+                Err(error) => return self.cut_short(done, failed(&error)),
             };
             for response in complete {
                 let began = first_bytes.unwrap_or(now);
@@ -102,5 +120,13 @@ impl Pipeline {
             }
         }
         Ok(done)
+    }
+
+    /// The connection broke, or sent what cannot be read, after the responses `done`: it is
+    /// not used again; those are kept (the caller asks again for the rest on a new
+    /// connection), and with none the error is the batch's.
+    fn cut_short(&mut self, done: Vec<Timed>, error: LoadError) -> Result<Vec<Timed>, LoadError> {
+        self.closing = true;
+        if done.is_empty() { Err(error) } else { Ok(done) }
     }
 }

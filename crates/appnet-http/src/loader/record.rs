@@ -57,9 +57,46 @@ pub struct Entry {
     pub cache: Option<&'static str>,
     /// The response's caching and content fields (names lowercase), as the HAR lists them.
     pub headers: Vec<(String, String)>,
+    /// Why the request got no usable response — the connection could not be made or broke,
+    /// the body was cut off or over the cap, too many redirects — or `None`. With no response
+    /// at all the status is 0 (as in a browser's HAR) and `wait` runs until the failure.
+    pub error: Option<String>,
 }
 
 impl Entry {
+    /// The entry of a request for `url` (a `kind`, discovered at `queued`) that failed at
+    /// `failed` with no response.
+    pub fn failed(
+        url: &str,
+        kind: Kind,
+        queued: Duration,
+        failed: Duration,
+        error: String,
+    ) -> Self {
+        Self {
+            url: url.to_owned(),
+            kind,
+            status: 0,
+            protocol: String::new(),
+            connection: 0,
+            queued,
+            started: queued,
+            dns: Duration::ZERO,
+            connect: Duration::ZERO,
+            tls: Duration::ZERO,
+            wait: failed.saturating_sub(queued),
+            receive: Duration::ZERO,
+            bytes: 0,
+            decoded_bytes: 0,
+            content_type: None,
+            content_encoding: None,
+            redirect: None,
+            cache: None,
+            headers: Vec::new(),
+            error: Some(error),
+        }
+    }
+
     /// When the response's last byte arrived, from the start of the load.
     pub fn finished(&self) -> Duration {
         self.started + self.dns + self.connect + self.tls + self.wait + self.receive
@@ -82,6 +119,9 @@ pub struct PageLoad {
     pub connections: usize,
     /// Body bytes received, over the wire.
     pub bytes: u64,
+    /// Resources the page named that were not fetched: the caps on requests or bytes were
+    /// reached first.
+    pub not_fetched: usize,
     /// When the load started (for the HAR's `startedDateTime`).
     #[serde(skip)]
     pub started_at: std::time::SystemTime,

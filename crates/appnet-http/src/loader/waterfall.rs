@@ -97,7 +97,7 @@ pub fn svg(load: &PageLoad) -> String {
             "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#444\">{} {}</text></g>",
             x(at) + 4.0,
             y + 12.0,
-            entry.status,
+            if entry.status == 0 { "failed".to_owned() } else { entry.status.to_string() },
             human_bytes(entry.bytes)
         );
     }

@@ -52,8 +52,9 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         let options = LoadOptions {
             mode: *mode,
             trust: trust.clone(),
-            max_resources: args.max_resources,
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            max_resources: usize::try_from(args.max_resources).unwrap_or(usize::MAX),
+            max_bytes: args.max_bytes as u64,
+            timeout: Duration::from_secs(args.timeout),
             accept_encoding: if args.no_compression { "identity" } else { load::COMPRESSED },
             resolver: args.dns,
             proxy: proxy.clone(),
@@ -114,6 +115,17 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         if !repeats.is_empty() {
             println!("\nRepeat views, through the private cache:");
             print!("{}", comparison(&repeats));
+            for repeat in &repeats {
+                println!("  {:<12} {}", repeat.mode, reuse(repeat));
+            }
+        }
+    }
+    // What went wrong is said on standard error, also with --json (where entries carry it).
+    for (first, repeat) in &loads {
+        for view in std::iter::once(first).chain(repeat) {
+            for line in problems(view, args) {
+                eprintln!("{line}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -128,6 +140,28 @@ fn reuse(page: &PageLoad) -> String {
         count(Some("revalidated")),
         count(None)
     )
+}
+
+/// A line per failed request and one for what the caps left out.
+fn problems(page: &PageLoad, args: &LoadArgs) -> Vec<String> {
+    let mut lines: Vec<String> = page
+        .entries
+        .iter()
+        .filter_map(|entry| entry.error.as_ref())
+        .map(|error| format!("{} ({}): failed: {error}", page.mode, page.url))
+        .collect();
+    if page.not_fetched > 0 {
+        lines.push(format!(
+            "{} ({}): {} resources not fetched: the cap of {} requests or {} was reached \
+             (--max-resources, --max-bytes)",
+            page.mode,
+            page.url,
+            page.not_fetched,
+            args.max_resources,
+            human_bytes(args.max_bytes as u64)
+        ));
+    }
+    lines
 }
 
 /// `page.har` → `page.h2.har` for one mode of a comparison.
@@ -165,10 +199,11 @@ fn table(page: &PageLoad) -> String {
         "  #  status proto     conn   start    dns  connect    tls    wait  receive      size  url\n",
     );
     for (i, entry) in page.entries.iter().enumerate() {
+        let status = if entry.status == 0 { "failed".to_owned() } else { entry.status.to_string() };
         out.push_str(&format!(
             "{:>3}  {:<6} {:<9} {:>4} {:>7} {:>6} {:>8} {:>6} {:>7} {:>8} {:>9}  {}\n",
             i + 1,
-            entry.status,
+            status,
             entry.protocol,
             entry.connection,
             format!("{:.1}", entry.started.as_secs_f64() * 1e3),
