@@ -55,6 +55,30 @@ impl CgiDir {
     }
 }
 
+/// A request path as the CGI prefixes are matched against it: percent-decoded, empty and `.`
+/// segments dropped — the same reading the static files get, so that `//cgi-bin/x`,
+/// `/cgi%2Dbin/x` or `/./cgi-bin/x` cannot reach a script's file as a static file when the
+/// CGI directory lies under the root. `None` for a path the static side refuses anyway (a bad
+/// escape, a `..`).
+pub fn normalized(path: &str) -> Option<String> {
+    let decoded = crate::files::path::percent_decode(path).ok()?;
+    let mut out = String::with_capacity(decoded.len());
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return None,
+            _ => {
+                out.push('/');
+                out.push_str(segment);
+            }
+        }
+    }
+    if out.is_empty() || decoded.ends_with('/') {
+        out.push('/');
+    }
+    Some(out)
+}
+
 /// What the script said, all of it (for output already in memory: tests, the fuzz target).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgiResponse {
@@ -153,6 +177,11 @@ pub async fn run(
             "content-type" => "CONTENT_TYPE".to_owned(),
             // Credentials and hop-by-hop fields are not passed (RFC 3875 §4.1.18).
             "authorization" | "proxy-authorization" | "connection" | "content-length" => continue,
+            // `Proxy:` would become HTTP_PROXY, which HTTP libraries in the script read as
+            // their proxy (httpoxy, CVE-2016-5385); a name with `_` would pass for the `-`
+            // one it maps onto (Apache drops both likewise).
+            "proxy" => continue,
+            other if other.contains('_') => continue,
             other => format!("HTTP_{}", other.to_ascii_uppercase().replace('-', "_")),
         };
         env.insert(variable, value.clone());
@@ -315,6 +344,18 @@ fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), CgiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_read_as_the_static_files_read_them() {
+        for path in ["//cgi-bin/x", "/cgi%2Dbin/x", "/./cgi-bin/x", "/cgi-bin/./x", "/cgi-bin//x"] {
+            assert_eq!(normalized(path).as_deref(), Some("/cgi-bin/x"), "{path}");
+        }
+        assert_eq!(normalized("/cgi-bin/x/info/").as_deref(), Some("/cgi-bin/x/info/"));
+        assert_eq!(normalized("/").as_deref(), Some("/"));
+        assert_eq!(normalized("/cgi-bin/../etc"), None);
+        assert_eq!(normalized("/cgi-bin/%2e%2e/etc"), None);
+        assert_eq!(normalized("/bad%zz"), None);
+    }
 
     #[test]
     fn scripts_and_path_info() {

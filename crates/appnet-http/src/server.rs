@@ -128,6 +128,16 @@ impl RunningServer {
     }
 }
 
+/// Each of `cgi`'s directories that is `root` or under it, relative to it (both resolved:
+/// symlinks and `..` in either do not hide it).
+fn cgi_under_root(root: &Path, cgi: &[CgiDir]) -> Vec<PathBuf> {
+    let Ok(root) = root.canonicalize() else { return Vec::new() };
+    cgi.iter()
+        .filter_map(|dir| dir.dir.canonicalize().ok())
+        .filter_map(|dir| dir.strip_prefix(&root).ok().map(Path::to_path_buf))
+        .collect()
+}
+
 /// Binds every listen address and serves until shut down.
 pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
     let root = Root::open(&settings.root)?;
@@ -136,6 +146,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         access_log: settings.access_log,
         uploads: settings.uploads.clone(),
         cgi: settings.cgi.clone(),
+        cgi_under_root: cgi_under_root(&settings.root, &settings.cgi),
         cgi_timeout: settings.cgi_timeout,
         rules: settings.rules.clone(),
         compressed: (settings.compression_cache > 0)
@@ -374,6 +385,8 @@ pub(crate) struct Site {
     access_log: bool,
     uploads: Option<Uploads>,
     cgi: Vec<CgiDir>,
+    /// The CGI directories that lie under the root, relative to it: never served as files.
+    cgi_under_root: Vec<PathBuf>,
     cgi_timeout: Duration,
     rules: Rules,
     compressed: Option<compression::Cache>,
@@ -399,10 +412,15 @@ impl Site {
         local: SocketAddr,
     ) -> Response<Payload> {
         let head = self.access_log.then(|| LogHead::of(&request, peer));
-        let cgi = self.cgi.iter().find_map(|dir| {
-            dir.split(request.uri().path())
-                .map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
-        });
+        let cgi = if self.cgi.is_empty() {
+            None
+        } else {
+            let path = cgi::normalized(request.uri().path());
+            self.cgi.iter().find_map(|dir| {
+                dir.split(path.as_deref()?)
+                    .map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
+            })
+        };
         let response = if let Some((dir, script, info)) = cgi {
             // Boxed, as the uploads and on-the-fly compression below: these rare paths' futures
             // are large, and HTTP/2 moves this one into a task per stream.
@@ -602,6 +620,10 @@ impl Site {
             }
             Err(_) => return plain(StatusCode::FORBIDDEN, "403 Forbidden\n"),
         };
+        if self.cgi_under_root.iter().any(|dir| file.starts_with(dir)) {
+            // A script's file is run, never sent (nginx and Apache refuse the same way).
+            return plain(StatusCode::FORBIDDEN, "403 Forbidden\n");
+        }
         let mut response = self.serve_file(request, &file).await;
         self.apply_rules(request.uri().path(), &mut response);
         if method == Method::HEAD {
@@ -962,6 +984,7 @@ mod tests {
             access_log: false,
             uploads: None,
             cgi: Vec::new(),
+            cgi_under_root: Vec::new(),
             cgi_timeout: Duration::from_secs(1),
             rules: Rules::default(),
             compressed: None,

@@ -1155,3 +1155,66 @@ fn idle_keep_alive_connections_hold_no_buffers() {
     assert!(per_connection < 6.0, "{per_connection:.1} KiB per idle keep-alive connection");
     drop(open);
 }
+
+#[test]
+fn a_cgi_directory_under_the_root_is_run_never_served_and_proxy_is_not_passed() {
+    let site = tempfile::tempdir().expect("site dir");
+    let root = site.path();
+    let cgi = root.join("cgi-bin");
+    std::fs::create_dir_all(&cgi).unwrap();
+    std::fs::write(
+        cgi.join("env.py"),
+        "#!/usr/bin/env python3\n# SOURCE-MARKER\nimport os\n\
+         print('Content-Type: text/plain\\r\\n\\r\\nran')\n\
+         print('PROXY=' + os.environ.get('HTTP_PROXY', 'none'))\n\
+         print('UNDERSCORE=' + os.environ.get('HTTP_X_A', 'none'))\n",
+    )
+    .unwrap();
+    make_executable(&cgi.join("env.py"));
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let same = format!("/cgi-bin/={}", cgi.display());
+    let other = format!("/scripts/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--no-access-log", "--listen", &listen, "--root"])
+        .args([root])
+        .args(["--cgi", &same, "--cgi", &other])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    // Every spelling of the script's path runs it; none sends its source.
+    for path in [
+        "/cgi-bin/env.py",
+        "//cgi-bin/env.py",
+        "/cgi%2Dbin/env.py",
+        "/cgi%2dbin/env%2Epy",
+        "/./cgi-bin/env.py",
+        "/cgi-bin/./env.py",
+        "/cgi-bin//env.py",
+        "/scripts/env.py",
+    ] {
+        let url = format!("http://{listen}{path}");
+        let got = curl(&["-s", "-i", "--path-as-is", &url]).stdout;
+        assert!(!got.contains("SOURCE-MARKER"), "{path} sent the script's source: {got}");
+        assert!(got.starts_with("HTTP/1.1 200") && got.contains("\r\n\r\nran"), "{path}: {got}");
+    }
+    // The directory's files under another name than its prefix: refused, not sent.
+    let mapped = format!("/scripts/={}", cgi.display());
+    drop(server);
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--no-access-log", "--listen", &listen, "--root"])
+        .args([root])
+        .args(["--cgi", &mapped])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let got = curl(&["-s", "-i", &format!("http://{listen}/cgi-bin/env.py")]).stdout;
+    assert!(got.starts_with("HTTP/1.1 403") && !got.contains("SOURCE-MARKER"), "{got}");
+    // httpoxy: a client's `Proxy:` never becomes the script's HTTP_PROXY; `X_A` is not `X-A`.
+    let url = format!("http://{listen}/scripts/env.py");
+    let got = curl(&["-s", "-H", "Proxy: http://evil.test:1", "-H", "X_A: forged", &url]).stdout;
+    assert!(got.contains("PROXY=none") && got.contains("UNDERSCORE=none"), "{got}");
+    drop(server);
+}
