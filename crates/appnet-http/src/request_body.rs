@@ -43,31 +43,39 @@ impl RequestBody {
     }
 }
 
-/// An HTTP/2 request's body stream. Dropped unread after its request asked for `100
-/// Continue` — refused, so the client never sent the body — it is held for a moment before
-/// `h2` resets the stream: a reset in the same write as the final response made Debian's curl
-/// 7.88 report an empty reply instead of the response.
+/// An HTTP/2 request's body stream. Dropped before its end — a request refused unread (401,
+/// 405, 413), with or without `Expect: 100-continue` — it is held and drained for a moment
+/// before `h2` resets the stream (RST_STREAM NO_ERROR, RFC 9113 §8.1): a reset in the same
+/// write as the final response made Debian's curl 7.88 report an empty reply or fail (exit
+/// 92) instead of taking the response, in about a quarter of plain refused POSTs.
 #[derive(Debug)]
 pub struct Http2Stream {
     stream: Option<h2::RecvStream>,
     wanted: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-/// How long an unread expecting body is held after its response.
+/// How long an unread body is held after its response, and how much of it is taken then.
 const HOLD_UNREAD: std::time::Duration = std::time::Duration::from_secs(1);
+const DRAIN_AT_MOST: usize = 8 << 20;
 
 impl Drop for Http2Stream {
     fn drop(&mut self) {
-        let (Some(mut stream), Some(_)) = (self.stream.take(), self.wanted.take()) else { return };
+        let Some(mut stream) = self.stream.take() else { return };
         if stream.is_end_stream() {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                // What the client still sends (it should send nothing) is taken and dropped.
+                // What the client still sends is taken and dropped, up to a bound; a client
+                // that asked for 100 Continue and was refused should send nothing.
                 let drain = async {
+                    let mut taken = 0;
                     while let Some(Ok(data)) = stream.data().await {
+                        taken += data.len();
                         let _ = stream.flow_control().release_capacity(data.len());
+                        if taken > DRAIN_AT_MOST {
+                            return;
+                        }
                     }
                 };
                 let _ = tokio::time::timeout(HOLD_UNREAD, drain).await;
