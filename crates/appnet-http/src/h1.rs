@@ -58,13 +58,21 @@ pub(crate) enum Ended {
     HandOver(Vec<u8>),
 }
 
+/// How long a connection may wait: for the rest of a request head once it began, and idle
+/// for the next request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) header: Duration,
+    pub(crate) idle: Duration,
+}
+
 /// Serves requests from `stream` (`read` already taken from it) until one needs hyper, the
 /// client closes, or a response ends the connection.
 pub(crate) async fn serve(
     stream: &mut TcpStream,
     read: Vec<u8>,
     site: &Arc<Site>,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     stop: &CancellationToken,
     peer: SocketAddr,
     local: SocketAddr,
@@ -72,7 +80,7 @@ pub(crate) async fn serve(
     let mut buffer = read;
     let mut out = Vec::new();
     loop {
-        let deadline = tokio::time::Instant::now() + header_timeout;
+        let mut deadline = tokio::time::Instant::now() + timeouts.header;
         let (request, used) = loop {
             match parse(&buffer) {
                 Parsed::Request(request, used) => break (*request, used),
@@ -88,7 +96,7 @@ pub(crate) async fn serve(
                 // that is 1.9 KiB of the server's memory each instead of 6.0, and after a
                 // 20 KB file, whose response the buffer kept, 1.8 instead of 13.9.
                 (buffer, out) = (Vec::new(), Vec::new());
-                let readable = tokio::time::timeout_at(deadline, stream.readable());
+                let readable = tokio::time::timeout(timeouts.idle, stream.readable());
                 let readable = tokio::select! {
                     readable = readable => readable,
                     // Shutting down: an idle connection closes.
@@ -96,7 +104,8 @@ pub(crate) async fn serve(
                 };
                 match readable {
                     Err(_) => return Ok(Ended::Done),
-                    Ok(Ok(())) => {}
+                    // The head's time runs from its first byte.
+                    Ok(Ok(())) => deadline = tokio::time::Instant::now() + timeouts.header,
                     Ok(Err(error)) => return Err(error.into()),
                 }
             }

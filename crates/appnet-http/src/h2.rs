@@ -18,6 +18,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use h2::server::SendResponse;
@@ -42,6 +43,53 @@ pub(crate) struct Limits {
     pub(crate) max_header_list: u32,
     /// Time for the client's preface and SETTINGS.
     pub(crate) handshake_timeout: Duration,
+    /// Time with no stream open before the connection is closed (GOAWAY): a client that
+    /// answers pings but asks for nothing does not hold one of the connection slots for good.
+    pub(crate) idle_timeout: Duration,
+}
+
+/// The connection's open streams, and when the last one opened or ended, for the idle
+/// timeout: two atomic operations a stream, checked a few times per timeout.
+#[derive(Debug)]
+struct Activity {
+    open: AtomicUsize,
+    /// Milliseconds from `born` to the last stream's start or end.
+    last: AtomicU64,
+    born: std::time::Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self { open: AtomicUsize::new(0), last: AtomicU64::new(0), born: std::time::Instant::now() }
+    }
+
+    fn stamp(&self) {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// A stream begins; it ends when the guard is dropped.
+    fn begin(self: &Arc<Self>) -> OpenStream {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        self.stamp();
+        OpenStream(self.clone())
+    }
+
+    /// Whether no stream has been open for `timeout`.
+    fn idle_for(&self, timeout: Duration) -> bool {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.open.load(Ordering::Relaxed) == 0
+            && self.born.elapsed().saturating_sub(last) >= timeout
+    }
+}
+
+struct OpenStream(Arc<Activity>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.stamp();
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Flow-control windows we grant (hyper's server defaults: 1 MiB per stream and connection,
@@ -94,6 +142,15 @@ where
         }
     };
     tokio::pin!(keep_alive);
+    let activity = Arc::new(Activity::new());
+    let mut idle_checks =
+        tokio::time::interval((limits.idle_timeout / 4).max(Duration::from_millis(50)));
+    idle_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After an idle GOAWAY, h2 waits for the client's answer to a PING before it closes;
+    // a client that does not answer is not waited for long.
+    let closing = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(closing);
+    let mut closing_idle = false;
     let mut stopping = false;
     let mut first = true;
     loop {
@@ -103,7 +160,9 @@ where
                 Some(Err(error)) => return Err(error.into()),
                 Some(Ok((request, respond))) => {
                     let (site, turns) = (site.clone(), turns.clone());
+                    let open = activity.begin();
                     tokio::spawn(async move {
+                        let _open = open;
                         let (parts, stream) = request.into_parts();
                         let (body, read) = if expects_continue(&parts.headers) {
                             let (body, read) = RequestBody::http2_expecting(stream);
@@ -123,6 +182,16 @@ where
                 }
             },
             () = &mut keep_alive => return Err("the client stopped answering pings".into()),
+            _ = idle_checks.tick(), if !stopping => {
+                if activity.idle_for(limits.idle_timeout) {
+                    // GOAWAY; with no stream open, `accept` then ends the loop.
+                    stopping = true;
+                    connection.graceful_shutdown();
+                    closing_idle = true;
+                    closing.as_mut().reset(tokio::time::Instant::now() + PONG_TIMEOUT / 10);
+                }
+            }
+            () = &mut closing, if closing_idle => return Ok(()),
             // Shutting down: GOAWAY, the open streams finish, then `accept` ends the loop.
             () = stop.cancelled(), if !stopping => {
                 stopping = true;

@@ -1,6 +1,7 @@
 //! A request's body as the handlers see it, whichever engine read the request: hyper for
 //! HTTP/1, the `h2` crate for HTTP/2 (see [`crate::h2`]), or none at all for a pushed request.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -140,5 +141,78 @@ impl Body for RequestBody {
             Self::Http2 { .. } => SizeHint::default(),
             Self::Empty => SizeHint::with_exact(0),
         }
+    }
+}
+
+/// A request body whose every piece must come within `patience` of the one before (nginx's
+/// `client_body_timeout`): a client that stops sending mid-body is dropped instead of holding
+/// its connection and its handler for good.
+pub(crate) struct Patient<B> {
+    body: B,
+    patience: std::time::Duration,
+    wait: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// What [`Patient`] says of a body that stalled.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled for {0:?}")]
+pub(crate) struct Stalled(std::time::Duration);
+
+impl<B> Patient<B> {
+    pub(crate) fn new(body: B, patience: std::time::Duration) -> Self {
+        Self { body, patience, wait: Box::pin(tokio::time::sleep(patience)) }
+    }
+}
+
+impl<B> Body for Patient<B>
+where
+    B: Body<Data = Bytes, Error = BodyError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.patience;
+                this.wait.as_mut().reset(next);
+                Poll::Ready(frame)
+            }
+            Poll::Pending => match this.wait.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Stalled(this.patience).into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Why a whole request body could not be had, as the status the client gets: 413 over
+/// `limit`, 408 when it stalled, 400 when it was malformed or cut off.
+pub(crate) async fn whole(
+    body: RequestBody,
+    limit: usize,
+    patience: std::time::Duration,
+) -> Result<Bytes, hyper::StatusCode> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(Patient::new(body, patience), limit);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(hyper::StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        Err(error) if error.is::<Stalled>() => Err(hyper::StatusCode::REQUEST_TIMEOUT),
+        Err(_) => Err(hyper::StatusCode::BAD_REQUEST),
     }
 }

@@ -48,8 +48,13 @@ pub struct ServeSettings {
     pub listen: Vec<SocketAddr>,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
-    /// Time allowed for a request's headers to arrive (slowloris).
+    /// Time allowed for a request's headers to arrive, from their first byte (slowloris).
     pub header_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request: HTTP/1 between requests,
+    /// HTTP/2 with no stream open (then GOAWAY).
+    pub idle_timeout: Duration,
+    /// Time allowed between two pieces of a request body that is read (CGI, uploads): 408.
+    pub body_timeout: Duration,
     /// Write an access log line per request to standard output.
     pub access_log: bool,
     /// PUT and DELETE under a prefix with a bearer token; `None` (the default): read-only.
@@ -84,6 +89,8 @@ impl Default for ServeSettings {
             listen: Vec::new(),
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
             access_log: true,
             uploads: None,
             cgi: Vec::new(),
@@ -128,6 +135,17 @@ impl RunningServer {
     }
 }
 
+/// The response to a request whose body could not be had whole (see
+/// [`crate::request_body::whole`]).
+fn body_refused(status: StatusCode) -> Response<Payload> {
+    let text = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "413 Content Too Large\n",
+        StatusCode::REQUEST_TIMEOUT => "408 Request Timeout\n",
+        _ => "400 Bad Request: the request body is malformed or cut short\n",
+    };
+    plain(status, text)
+}
+
 /// Each of `cgi`'s directories that is `root` or under it, relative to it (both resolved:
 /// symlinks and `..` in either do not hide it).
 fn cgi_under_root(root: &Path, cgi: &[CgiDir]) -> Vec<PathBuf> {
@@ -148,6 +166,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
         cgi: settings.cgi.clone(),
         cgi_under_root: cgi_under_root(&settings.root, &settings.cgi),
         cgi_timeout: settings.cgi_timeout,
+        body_timeout: settings.body_timeout,
         rules: settings.rules.clone(),
         compressed: (settings.compression_cache > 0)
             .then(|| compression::Cache::new(settings.compression_cache)),
@@ -168,6 +187,7 @@ pub async fn spawn(settings: ServeSettings) -> io::Result<RunningServer> {
             site: site.clone(),
             tls: tls.clone(),
             header_timeout: settings.header_timeout,
+            idle_timeout: settings.idle_timeout,
             stop: stop.clone(),
             tracker: tracker.clone(),
         };
@@ -206,6 +226,7 @@ struct Connections {
     site: Arc<Site>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
+    idle_timeout: Duration,
     /// Cancelled when the server shuts down: connections finish what they are doing and close.
     stop: CancellationToken,
     /// Every connection's task, for the shutdown to wait on.
@@ -295,8 +316,9 @@ impl Connections {
             return Box::pin(self.serve_http(stream, Some((protocol, read)), peer, local)).await;
         }
         let site = &self.site;
-        let (timeout, stop) = (self.header_timeout, &self.stop);
-        match crate::h1::serve(&mut stream, read, site, timeout, stop, peer, local).await? {
+        let timeouts = crate::h1::Timeouts { header: self.header_timeout, idle: self.idle_timeout };
+        let stop = &self.stop;
+        match crate::h1::serve(&mut stream, read, site, timeouts, stop, peer, local).await? {
             crate::h1::Ended::Done => Ok(()),
             crate::h1::Ended::HandOver(read) => {
                 let sniffed = Some((Protocol::Http1, read));
@@ -369,6 +391,7 @@ impl Connections {
                     // The same 16 KiB bound on a request's header list as for HTTP/1.
                     max_header_list: 16 * 1024,
                     handshake_timeout: self.header_timeout,
+                    idle_timeout: self.idle_timeout,
                 };
                 let stop = self.stop.clone();
                 crate::h2::serve(io, self.site.clone(), limits, stop, peer, local).await?;
@@ -388,6 +411,7 @@ pub(crate) struct Site {
     /// The CGI directories that lie under the root, relative to it: never served as files.
     cgi_under_root: Vec<PathBuf>,
     cgi_timeout: Duration,
+    body_timeout: Duration,
     rules: Rules,
     compressed: Option<compression::Cache>,
     files: Option<FileCache>,
@@ -452,11 +476,10 @@ impl Site {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Response<Payload> {
-        use http_body_util::BodyExt;
         let (parts, body) = request.into_parts();
-        let body = match http_body_util::Limited::new(body, MAX_CGI_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "413 Content Too Large\n"),
+        let body = match crate::request_body::whole(body, MAX_CGI_BODY, self.body_timeout).await {
+            Ok(body) => body,
+            Err(status) => return body_refused(status),
         };
         let headers = parts
             .headers
@@ -525,7 +548,6 @@ impl Site {
 
     /// PUT or DELETE under the writable prefix, with the token.
     async fn write(&self, request: Request<RequestBody>) -> Response<Payload> {
-        use http_body_util::BodyExt;
         let Some(uploads) = &self.uploads else {
             return plain(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed\n");
         };
@@ -574,11 +596,12 @@ impl Site {
                 Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n"),
             };
         }
-        let limited = http_body_util::Limited::new(request.into_body(), uploads.max_body as usize);
-        let body = match limited.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "413 Content Too Large\n"),
-        };
+        let limit = usize::try_from(uploads.max_body).unwrap_or(usize::MAX);
+        let body =
+            match crate::request_body::whole(request.into_body(), limit, self.body_timeout).await {
+                Ok(body) => body,
+                Err(status) => return body_refused(status),
+            };
         let stored = upload::store(self.root.path(), &relative, &body);
         forget();
         match stored {
@@ -986,6 +1009,7 @@ mod tests {
             cgi: Vec::new(),
             cgi_under_root: Vec::new(),
             cgi_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
             rules: Rules::default(),
             compressed: None,
             files: None,
@@ -1019,6 +1043,7 @@ mod tests {
             site: Arc::new(site),
             tls: None,
             header_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
             stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };

@@ -365,6 +365,21 @@ pub(crate) struct ServeArgs {
     /// millisecond, so an edit is seen at once. 0 turns it off. Default 64.
     #[arg(long, value_name = "MIB")]
     pub(crate) file_cache: Option<usize>,
+    /// Connections served at once (default 1024); more wait in the kernel's backlog.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_connections: Option<u64>,
+    /// Seconds for a request head to arrive once it began, and for a TLS handshake or an
+    /// HTTP/2 preface (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) header_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request: HTTP/1 between
+    /// requests, HTTP/2 with no stream open (then GOAWAY). Default 10.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: Option<u64>,
+    /// Seconds allowed between two pieces of a request body a handler reads (CGI, uploads):
+    /// past it, 408 and the connection closes. Default 60 (nginx's client_body_timeout).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) body_timeout: Option<u64>,
     /// Speak TLS with this certificate chain (PEM, leaf first) on every --listen.
     #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
     pub(crate) tls_cert: Option<std::path::PathBuf>,

@@ -1241,3 +1241,90 @@ fn a_refused_upload_over_http2_reaches_curl_whole() {
         assert_eq!((got.status, got.stdout.as_str()), (Some(0), "2 405"), "round {round}: {got:?}");
     }
 }
+
+/// Reads from `stream` until the server closes it: what came, and how long that took.
+fn read_to_close(stream: &mut std::net::TcpStream) -> (Vec<u8>, Duration) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buffer = [0; 65536];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (got, start.elapsed()),
+            Ok(n) => got.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (got, start.elapsed());
+            }
+            Err(e) => panic!("not closed after {:?}: {e}; got {got:?}", start.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn slow_and_silent_clients_are_timed_out_and_the_connection_cap_holds() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let site = tempfile::tempdir().expect("site dir");
+    let (root, cgi) = (site.path().join("root"), site.path().join("cgi"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    std::fs::write(root.join("file.txt"), "hi\n").unwrap();
+    std::fs::write(cgi.join("ok"), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok'\n")
+        .unwrap();
+    make_executable(&cgi.join("ok"));
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mapping = format!("/cgi-bin/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--no-access-log", "--listen", &listen, "--cgi", &mapping])
+        .args(["--idle-timeout", "1", "--body-timeout", "1", "--header-timeout", "3"])
+        .args(["--max-connections", "2", "--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let connect = || TcpStream::connect(&listen).unwrap();
+    let quick = Duration::from_secs(6);
+    // HTTP/2 with no stream open: GOAWAY (frame type 7), then the close.
+    let mut h2 = connect();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").unwrap();
+    let (got, took) = read_to_close(&mut h2);
+    assert!(took < quick, "idle h2c held {took:?}");
+    assert!(got.windows(4).any(|w| w[3] == 7 && w[..3] == [0, 0, 8]), "GOAWAY in {got:?}");
+    // HTTP/1.1 kept alive, then idle.
+    let mut h1 = connect();
+    h1.write_all(b"GET /file.txt HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let (got, took) = read_to_close(&mut h1);
+    assert!(got.starts_with(b"HTTP/1.1 200") && took < quick, "{took:?} {got:?}");
+    // A head that stops coming: closed.
+    let mut head = connect();
+    head.write_all(b"GET /file.txt HTTP/1.1\r\nHo").unwrap();
+    let (_, took) = read_to_close(&mut head);
+    assert!(took < quick, "a stalled head held {took:?}");
+    // A body that stops coming: 408.
+    let mut body = connect();
+    body.write_all(b"POST /cgi-bin/ok HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nx")
+        .unwrap();
+    let (got, took) = read_to_close(&mut body);
+    assert!(got.starts_with(b"HTTP/1.1 408") && took < quick, "{took:?} {got:?}");
+    // A malformed chunked body: 400, not 413.
+    let mut chunked = connect();
+    chunked
+        .write_all(
+            b"POST /cgi-bin/ok HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        )
+        .unwrap();
+    let (got, _) = read_to_close(&mut chunked);
+    assert!(got.starts_with(b"HTTP/1.1 400"), "{got:?}");
+    // Two connections are the cap: a third client waits until one goes.
+    let held = [connect(), connect()];
+    std::thread::sleep(Duration::from_millis(200));
+    let url = format!("http://{listen}/file.txt");
+    let waited = curl(&["-s", "-m", "1", "-o", "/dev/null", &url]);
+    assert_eq!(waited.status, Some(28), "past the cap: {waited:?}");
+    drop(held);
+    let served = curl(&["-s", "-m", "5", "-w", "%{http_code}", "-o", "/dev/null", &url]);
+    assert_eq!(served.stdout, "200", "{served:?}");
+}

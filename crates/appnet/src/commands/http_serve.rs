@@ -51,6 +51,14 @@ struct ServerTable {
     cgi_timeout: Option<u64>,
     /// MiB for copies compressed on the fly; 0: off.
     compression_cache_mib: Option<usize>,
+    /// Connections served at once.
+    max_connections: Option<u64>,
+    /// Seconds for a request head once begun.
+    header_timeout: Option<u64>,
+    /// Seconds a kept-alive connection waits idle.
+    idle_timeout: Option<u64>,
+    /// Seconds between two pieces of a request body.
+    body_timeout: Option<u64>,
     /// MiB for copies of small files; 0: off.
     file_cache_mib: Option<usize>,
     /// PUT/DELETE under a prefix.
@@ -77,6 +85,11 @@ struct TlsTable {
     key: Option<PathBuf>,
     #[serde(default)]
     self_signed: bool,
+}
+
+/// `given` seconds (at least one), else `default`.
+fn seconds(given: Option<u64>, default: u64) -> Duration {
+    Duration::from_secs(given.unwrap_or(default).max(1))
 }
 
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -126,6 +139,13 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             << 20,
         file_cache: args.file_cache.or(table.file_cache_mib).unwrap_or(64) << 20,
         tls,
+        max_connections: usize::try_from(
+            args.max_connections.or(table.max_connections).unwrap_or(1024).max(1),
+        )
+        .unwrap_or(usize::MAX),
+        header_timeout: seconds(args.header_timeout.or(table.header_timeout), 10),
+        idle_timeout: seconds(args.idle_timeout.or(table.idle_timeout), 10),
+        body_timeout: seconds(args.body_timeout.or(table.body_timeout), 60),
         listing: args.listing || table.listing.unwrap_or(false),
         trace: args.trace || table.trace.unwrap_or(false),
         ..ServeSettings::default()
