@@ -24,15 +24,15 @@ impl LogHead {
     /// Takes the request line, Referer and User-Agent of `request` from `peer`.
     pub fn of<B>(request: &Request<B>, peer: SocketAddr) -> Self {
         let header = |name: header::HeaderName| {
-            request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
+            request.headers().get(name).map_or_else(|| "-".to_owned(), |v| escaped(v.as_bytes()))
         };
         Self {
             peer,
             request_line: format!(
                 "{} {} {:?}",
-                request.method(),
+                escaped(request.method().as_str().as_bytes()),
                 // HTTP/2's :path, or HTTP/1's request target, as origin-form.
-                request.uri().path_and_query().map_or("/", |p| p.as_str()),
+                escaped(request.uri().path_and_query().map_or("/", |p| p.as_str()).as_bytes()),
                 request.version()
             ),
             referer: header(header::REFERER),
@@ -59,6 +59,21 @@ impl LogHead {
     }
 }
 
+/// `bytes` as a log field, as nginx escapes one: `"`, `\`, control bytes and bytes past
+/// ASCII as `\xHH`, so a client cannot end a quoted field early and forge the rest of the line
+/// (a User-Agent of `x" 200 1 "y`) or write a line break.
+fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if byte == b'"' || byte == b'\\' || !(0x20..0x7f).contains(&byte) {
+            out.push_str(&format!("\\x{byte:02X}"));
+        } else {
+            out.push(char::from(byte));
+        }
+    }
+    out
+}
+
 /// `10/Oct/2000:13:55:36 +0000`: the Common Log Format's time, in UTC.
 pub fn common_log_time(time: SystemTime) -> String {
     let utc = Utc::of(time);
@@ -78,6 +93,13 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    #[test]
+    fn a_field_cannot_forge_the_rest_of_the_line() {
+        assert_eq!(escaped(br#"x" 200 1 "evil"#), r"x\x22 200 1 \x22evil");
+        assert_eq!(escaped(b"a\\b\nc\xc3\xa9"), r"a\x5Cb\x0Ac\xC3\xA9");
+        assert_eq!(escaped(b"curl/7.88.1"), "curl/7.88.1");
+    }
 
     fn at(seconds: u64) -> String {
         common_log_time(UNIX_EPOCH + Duration::from_secs(seconds))

@@ -275,7 +275,9 @@ fn write_head(
     } else {
         Framing::Close
     };
-    let keep_alive = keep_alive && framing != Framing::Close;
+    // A handler's `Connection: close` (a refusal of a malformed request) ends the connection.
+    let refused = parts.headers.get(header::CONNECTION).is_some_and(|v| v.as_bytes() == b"close");
+    let keep_alive = keep_alive && framing != Framing::Close && !refused;
     out.extend_from_slice(if version == Version::HTTP_10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');

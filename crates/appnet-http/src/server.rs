@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -133,6 +133,45 @@ impl RunningServer {
             tracing::warn!("connections still busy after {SHUTDOWN_GRACE:?}: dropped");
         }
     }
+}
+
+/// The refusal of a request that HTTP's framing rules refuse whatever it asks for: an
+/// HTTP/1.1 request without exactly one `Host` (RFC 9112 §3.2: a server MUST answer 400 —
+/// two could name two sites to two readers), a target in authority form other than for
+/// CONNECT (`GET file.txt`), and a method nobody implements here (501, RFC 9110 §9.1; a
+/// known one not allowed on a resource gets 405 further on).
+fn malformed(request: &Request<RequestBody>) -> Option<Response<Payload>> {
+    let hosts = request.headers().get_all(header::HOST).iter().count();
+    let http1 = matches!(request.version(), Version::HTTP_10 | Version::HTTP_11);
+    // HTTP/1 closes after refusing what it could not frame (HTTP/2 has no such field).
+    let bad = |text: &'static str| {
+        let mut refusal = plain(StatusCode::BAD_REQUEST, text);
+        insert(refusal.headers_mut(), header::CONNECTION, "close");
+        Some(refusal)
+    };
+    if hosts > 1 || (request.version() == Version::HTTP_11 && hosts == 0) {
+        return bad("400 Bad Request: one Host field, please\n");
+    }
+    let uri = request.uri();
+    let method = request.method();
+    if http1 && method != Method::CONNECT && uri.scheme().is_none() && uri.authority().is_some() {
+        return bad("400 Bad Request: not a path\n");
+    }
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ];
+    if !known.contains(method) {
+        return Some(plain(StatusCode::NOT_IMPLEMENTED, "501 Not Implemented\n"));
+    }
+    None
 }
 
 /// The response to a request whose body could not be had whole (see
@@ -436,6 +475,12 @@ impl Site {
         local: SocketAddr,
     ) -> Response<Payload> {
         let head = self.access_log.then(|| LogHead::of(&request, peer));
+        if let Some(refusal) = malformed(&request) {
+            if let Some(head) = head {
+                println!("{}", head.line(&refusal));
+            }
+            return refusal;
+        }
         let cgi = if self.cgi.is_empty() {
             None
         } else {
@@ -497,8 +542,8 @@ impl Site {
             local,
             // As nginx and Apache set SERVER_PROTOCOL.
             protocol: match parts.version {
-                hyper::Version::HTTP_10 => "HTTP/1.0",
-                hyper::Version::HTTP_2 => "HTTP/2.0",
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
                 _ => "HTTP/1.1",
             },
             headers,

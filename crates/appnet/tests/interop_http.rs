@@ -355,6 +355,18 @@ fn raw_exchange(base: &str, raw: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
+/// What the server answered `raw`, and whether it closed the connection within 3 s.
+fn raw_exchange_closed(base: &str, raw: &[u8]) -> (String, bool) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    stream.write_all(raw).unwrap();
+    let mut reply = Vec::new();
+    let closed = stream.read_to_end(&mut reply).is_ok();
+    (String::from_utf8_lossy(&reply).into_owned(), closed)
+}
+
 /// A connection the server closes after its response is closed at once when the client sent
 /// nothing more, and in stages when it had more on the way (RFC 9112 §9.6): then what it still
 /// sends is read and dropped, so no reset can reach it before it has read the response.
@@ -475,6 +487,35 @@ fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
         let status = reply.get(9..10).unwrap_or("");
         assert!(reply.is_empty() || status == "4" || status == "5", "{text:?}:\n{reply}");
     }
+    // What HTTP/1.1 says is malformed gets exactly 400, and the connection ends with it (the
+    // client sends nothing after: the server, not a timeout, must close).
+    let refused: &[&[u8]] = &[
+        b"GET /file.txt HTTP/1.1\r\n\r\n",
+        b"GET /file.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"GET file.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /file.txt HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n",
+        b"GET /file.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"GET /file.txt HTTP/1.1\r\nHo st: a\r\n\r\n",
+        b"GET /file.txt HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
+    ];
+    for raw in refused {
+        let (reply, closed) = raw_exchange_closed(&base, raw);
+        let text = String::from_utf8_lossy(raw);
+        assert!(reply.starts_with("HTTP/1.1 400"), "{text:?}:\n{reply}");
+        assert!(closed, "{text:?}: the connection stayed open after\n{reply}");
+    }
+    // A method nobody implements: 501 (RFC 9110 §9.1), not 405.
+    let (reply, _) = raw_exchange_closed(
+        &base,
+        b"BREW /file.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 501"), "{reply}");
+    // Bare LF line ends (RFC 9112 §2.2 lets a recipient take them, as nginx does): read as the
+    // one request they are, whichever the server's reading — never split into two.
+    let (reply, _) =
+        raw_exchange_closed(&base, b"GET /file.txt HTTP/1.1\nHost: a\nConnection: close\n\n");
+    assert_eq!(reply.matches("HTTP/1.1 ").count(), 1, "{reply}");
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with(BODY), "{reply}");
     // Oversized headers: 431, not memory (found by this test: hyper's read-buffer limit alone
     // let a 100 KB header through when it arrived in one read).
     let huge =
