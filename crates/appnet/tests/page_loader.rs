@@ -185,29 +185,77 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
     assert!(refused.stderr.contains("TLS with localhost"), "{}", refused.stderr);
 }
 
+/// The paths on `url`'s origin that headless Chromium requested loading `url`, from its own
+/// network log (`--log-net-log`: every URL_REQUEST_START_JOB event), and its DOM.
+fn chromium_requests(url: &str) -> (BTreeSet<String>, String) {
+    let scratch = tempfile::tempdir().unwrap();
+    let netlog = scratch.path().join("net.json");
+    let flag = format!("--log-net-log={}", netlog.display());
+    let dom = appnet_testkit::chromium_dom(url, &[&flag]);
+    let text = std::fs::read_to_string(&netlog).expect("Chromium's net log");
+    let log: serde_json::Value = serde_json::from_str(&text).expect("the net log is JSON");
+    let start = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
+    let origin = url::Url::parse(url).unwrap().origin();
+    let paths = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["type"] == *start)
+        .filter_map(|event| url::Url::parse(event["params"]["url"].as_str()?).ok())
+        .filter(|asked| asked.origin() == origin)
+        .map(|asked| asked.path().to_owned())
+        // A page that declares no icon gets Chromium asking for /favicon.ico on its own, after
+        // the load, racing --dump-dom's exit; it is not a resource of the page.
+        .filter(|path| path != "/favicon.ico")
+        .collect();
+    (paths, dom.stdout)
+}
+
 #[test]
 fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     let site = tempfile::tempdir().unwrap();
     write_site(site.path());
-    let (server, port) = serve(site.path(), &[]);
+    let (_server, port) = serve(site.path(), &["--no-access-log"]);
     let url = format!("http://127.0.0.1:{port}/");
-    let dom = appnet_testkit::chromium_dom(&url, &[]);
-    assert!(dom.stdout.contains("<title>loaded</title>"), "the script ran: {}", dom.stdout);
-    // What Chromium asked for, from the access log: "GET /path HTTP/1.1" 200 …
-    let chromium: BTreeSet<String> = server
-        .log()
-        .lines()
-        .filter_map(|line| line.split('"').nth(1))
-        .filter_map(|request| request.strip_prefix("GET "))
-        .filter_map(|rest| rest.split(' ').next())
-        // A page that declares no icon gets Chromium asking for /favicon.ico on its own, after
-        // the load, racing --dump-dom's exit; it is not a resource of the page.
-        .filter(|path| *path != "/favicon.ico")
-        .map(str::to_owned)
-        .collect();
+    let (chromium, dom) = chromium_requests(&url);
+    assert!(dom.contains("<title>loaded</title>"), "the script ran: {dom}");
     let page = load(&[&url]);
     assert_eq!(paths(&page), chromium, "the loader's requests against Chromium's");
     assert_eq!(chromium, expected());
+    // Of several candidates, the one image Chromium picks at 1x in its 800 px window: srcset
+    // densities and widths (with sizes), and a <picture>'s first source it can use.
+    let images = [
+        "a", "a2", "a3", "b-half", "b2", "c", "c400", "c800", "c1600", "d", "d400", "d800", "e",
+        "e2", "p", "p-wide", "q", "q2",
+    ];
+    for name in images {
+        std::fs::write(site.path().join(format!("img/{name}.png")), PNG).unwrap();
+    }
+    for name in ["p.webp", "p2.webp", "p.avif", "p.heic", "p-wide.webp", "q.heic"] {
+        std::fs::write(site.path().join("img").join(name), PNG).unwrap();
+    }
+    std::fs::write(
+        site.path().join("choice.html"),
+        r#"<!DOCTYPE html><title>choice</title>
+        <img src=img/a.png srcset="img/a2.png 2x, img/a3.png 3x">
+        <img srcset="img/b-half.png 0.5x, img/b2.png 2x">
+        <img src=img/c.png srcset="img/c400.png 400w, img/c800.png 800w, img/c1600.png 1600w">
+        <img src=img/d.png srcset="img/d400.png 400w, img/d800.png 800w"
+             sizes="(max-width: 600px) 100vw, 300px">
+        <img src=img/e.png srcset="img/e.png 1x, img/e2.png 2x">
+        <picture><source srcset=img/p.heic type=image/heic>
+          <source srcset=img/p-wide.webp media="(min-width: 1200px)">
+          <source srcset="img/p.webp 1x, img/p2.webp 2x" type=image/webp>
+          <source srcset=img/p.avif type=image/avif><img src=img/p.png></picture>
+        <picture><source srcset=img/q.heic type=image/heic><img src=img/q.png srcset="img/q2.png 2x"></picture>"#,
+    )
+    .unwrap();
+    let choice = format!("http://127.0.0.1:{port}/choice.html");
+    let (chromium, _) = chromium_requests(&choice);
+    assert_eq!(paths(&load(&[&choice])), chromium, "the images chosen, against Chromium's");
+    let chosen = ["/choice.html", "/img/a.png", "/img/b2.png", "/img/c800.png", "/img/d400.png"];
+    let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]);
+    assert_eq!(chromium, chosen.map(|p| (*p).to_owned()).collect());
 }
 
 #[test]

@@ -71,6 +71,9 @@ pub struct HtmlScan {
     tokens: Tokenizer<IoReader<std::io::Cursor<Vec<u8>>>, CallbackEmitter<Collect, Event>>,
     base: Url,
     in_style: bool,
+    /// Inside a `<picture>`: whether one of its `<source>`s was chosen (its `<img>` then
+    /// fetches nothing of its own).
+    picture: Option<bool>,
     /// Found in the last token, not handed out yet (a tag can name several).
     ready: std::collections::VecDeque<Found>,
     /// Handed out so far.
@@ -90,6 +93,7 @@ impl HtmlScan {
             tokens: Tokenizer::new_with_emitter(reader, emitter),
             base: base.clone(),
             in_style: false,
+            picture: None,
             ready: std::collections::VecDeque::new(),
             handed: 0,
         }
@@ -124,18 +128,27 @@ impl HtmlScan {
                             self.base = url;
                         }
                     }
+                    TagName::Img if self.picture == Some(true) => {}
                     TagName::Img => {
-                        add(attribute(Attribute::Src), Kind::Image);
-                        for candidate in srcset(tag.attribute(Attribute::Srcset)) {
-                            add(Some(candidate), Kind::Image);
+                        let src = tag.attribute(Attribute::Src);
+                        let srcset = tag.attribute(Attribute::Srcset);
+                        let sizes = tag.attribute(Attribute::Sizes);
+                        add(chosen_image(src, srcset, sizes), Kind::Image);
+                    }
+                    TagName::Source if self.picture.is_some() => {
+                        let fits = self.picture == Some(false)
+                            && supported_image(tag.attribute(Attribute::Type))
+                            && media_matches(tag.attribute(Attribute::Media));
+                        let srcset = tag.attribute(Attribute::Srcset);
+                        let sizes = tag.attribute(Attribute::Sizes);
+                        if let Some(image) = chosen_image(None, srcset, sizes).filter(|_| fits) {
+                            self.picture = Some(true);
+                            add(Some(image), Kind::Image);
                         }
                     }
-                    TagName::Source => {
-                        add(attribute(Attribute::Src), Kind::Other);
-                        for candidate in srcset(tag.attribute(Attribute::Srcset)) {
-                            add(Some(candidate), Kind::Image);
-                        }
-                    }
+                    // A <video>'s or <audio>'s source.
+                    TagName::Source => add(attribute(Attribute::Src), Kind::Other),
+                    TagName::Picture => self.picture = Some(false),
                     TagName::Script => add(attribute(Attribute::Src), Kind::Script),
                     TagName::Video => add(attribute(Attribute::Poster), Kind::Image),
                     TagName::Input
@@ -165,7 +178,12 @@ impl HtmlScan {
                     TagName::Input | TagName::Style | TagName::Other => {}
                 }
             }
-            Event::EndTag => self.in_style = false,
+            Event::EndTag(name) => {
+                self.in_style = false;
+                if name == TagName::Picture {
+                    self.picture = None;
+                }
+            }
             Event::Text(text) if self.in_style => {
                 found.extend(css(&self.base, &String::from_utf8_lossy(&text)));
             }
@@ -186,6 +204,7 @@ enum TagName {
     Input,
     Link,
     Style,
+    Picture,
     Other,
 }
 
@@ -201,6 +220,7 @@ impl TagName {
             b"input" => Self::Input,
             b"link" => Self::Link,
             b"style" => Self::Style,
+            b"picture" => Self::Picture,
             _ => Self::Other,
         }
     }
@@ -217,6 +237,8 @@ enum Attribute {
     Type,
     Poster,
     Style,
+    Sizes,
+    Media,
 }
 
 impl Attribute {
@@ -230,6 +252,8 @@ impl Attribute {
             b"type" => Self::Type,
             b"poster" => Self::Poster,
             b"style" => Self::Style,
+            b"sizes" => Self::Sizes,
+            b"media" => Self::Media,
             _ => return None,
         })
     }
@@ -253,7 +277,7 @@ impl StartTag {
 #[derive(Debug)]
 enum Event {
     StartTag(StartTag),
-    EndTag,
+    EndTag(TagName),
     Text(Vec<u8>),
 }
 
@@ -296,10 +320,10 @@ impl Callback<Event, ()> for Collect {
                 self.in_style = tag.name == TagName::Style;
                 Some(Event::StartTag(tag))
             }
-            CallbackEvent::EndTag { .. } => {
+            CallbackEvent::EndTag { name } => {
                 self.tag = None;
                 self.in_style = false;
-                Some(Event::EndTag)
+                Some(Event::EndTag(TagName::of(name)))
             }
             CallbackEvent::String { value } if self.in_style => Some(Event::Text(value.to_vec())),
             _ => None,
@@ -429,14 +453,86 @@ fn resolve(base: &Url, text: &str) -> Option<Url> {
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
-/// The URLs of a `srcset`: comma-separated candidates, each a URL and an optional descriptor.
-fn srcset(value: Option<&str>) -> Vec<String> {
-    value
+/// The width of the viewport images are chosen for: headless Chromium's default window
+/// (800×600), at a device pixel ratio of 1.
+const VIEWPORT_WIDTH: f64 = 800.0;
+
+/// The one image a browser fetches for an `<img>` (or a `<picture>`'s `<source>`, `src`
+/// none) at a pixel ratio of 1 (HTML's "select an image source"): of `srcset`'s candidates —
+/// `src` counting as `1x` unless one is or they give widths — the lowest density at least 1,
+/// else the highest.
+/// A `w` descriptor's density is its width over the slot's, from `sizes` (its last length,
+/// in `px` or `vw`; 100vw without one).
+fn chosen_image(src: Option<&str>, srcset: Option<&str>, sizes: Option<&str>) -> Option<String> {
+    let slot = slot_width(sizes);
+    let mut widths = false;
+    let mut candidates: Vec<(f64, &str)> = srcset
         .unwrap_or_default()
         .split(',')
-        .filter_map(|candidate| candidate.split_ascii_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+        .filter_map(|candidate| {
+            let mut words = candidate.split_ascii_whitespace();
+            let url = words.next()?;
+            let density = match words.next() {
+                None => 1.0,
+                Some(d) if d.ends_with('x') => d.trim_end_matches('x').parse().ok()?,
+                Some(w) if w.ends_with('w') => {
+                    widths = true;
+                    w.trim_end_matches('w').parse::<f64>().ok()? / slot
+                }
+                Some(_) => return None,
+            };
+            (density > 0.0).then_some((density, url))
+        })
+        .collect();
+    let src = src.map(str::trim).filter(|s| !s.is_empty());
+    // As HTML adds `src`: not beside a 1x candidate, nor among width descriptors.
+    if let Some(src) = src.filter(|_| !widths && !candidates.iter().any(|(d, _)| *d == 1.0)) {
+        candidates.push((1.0, src));
+    }
+    let enough = candidates.iter().filter(|(d, _)| *d >= 1.0).min_by(|a, b| a.0.total_cmp(&b.0));
+    let best = enough.or_else(|| candidates.iter().max_by(|a, b| a.0.total_cmp(&b.0)));
+    best.map(|(_, url)| (*url).to_owned())
+}
+
+/// The width in CSS pixels of the slot an image fills, from `sizes`.
+fn slot_width(sizes: Option<&str>) -> f64 {
+    let last = sizes.and_then(|s| s.rsplit(',').next()).map(str::trim).unwrap_or("100vw");
+    let length = |text: &str| -> Option<f64> {
+        if let Some(vw) = text.strip_suffix("vw") {
+            return vw.trim().parse::<f64>().ok().map(|v| v * VIEWPORT_WIDTH / 100.0);
+        }
+        text.strip_suffix("px")?.trim().parse().ok()
+    };
+    length(last).filter(|w| *w > 0.0).unwrap_or(VIEWPORT_WIDTH)
+}
+
+/// Whether a `<source type>` names an image format browsers decode (none: any).
+fn supported_image(kind: Option<&str>) -> bool {
+    let Some(kind) = kind.map(|k| k.trim().to_ascii_lowercase()) else { return true };
+    // Chromium 156 decodes JPEG XL again (its choice of a `type=image/jxl` source, tested).
+    let known = ["png", "jpeg", "gif", "webp", "avif", "jxl", "svg+xml", "apng", "bmp"];
+    kind.strip_prefix("image/").is_some_and(|format| known.contains(&format)) || kind.is_empty()
+}
+
+/// Whether a `<source media>` query holds in the viewport: none, `all`/`screen`, or one
+/// `(min-width: Npx)` / `(max-width: Npx)`; anything else is taken not to (the next source,
+/// or the `<img>`, then serves).
+fn media_matches(media: Option<&str>) -> bool {
+    let Some(media) = media.map(|m| m.trim().to_ascii_lowercase()) else { return true };
+    if matches!(media.as_str(), "" | "all" | "screen") {
+        return true;
+    }
+    let inner = media.strip_prefix('(').and_then(|m| m.strip_suffix(')'));
+    let Some((feature, value)) = inner.and_then(|m| m.split_once(':')) else { return false };
+    let Some(pixels) = value.trim().strip_suffix("px").and_then(|v| v.trim().parse::<f64>().ok())
+    else {
+        return false;
+    };
+    match feature.trim() {
+        "min-width" => VIEWPORT_WIDTH >= pixels,
+        "max-width" => VIEWPORT_WIDTH <= pixels,
+        _ => false,
+    }
 }
 
 /// A preload's kind from its `as`.
@@ -487,9 +583,8 @@ mod tests {
                 ("http://lab.test/f.woff2".into(), Kind::Font),
                 ("http://lab.test/dir/app.js?v=1".into(), Kind::Script),
                 ("http://lab.test/dir/bg.png".into(), Kind::Image),
+                // At a pixel ratio of 1, src (1x) rather than the 2x and 3x candidates.
                 ("http://lab.test/dir/a.png".into(), Kind::Image),
-                ("http://lab.test/dir/a-2x.png".into(), Kind::Image),
-                ("http://lab.test/dir/a-3x.png".into(), Kind::Image),
                 ("http://lab.test/inline.png".into(), Kind::Image),
                 ("http://lab.test/dir/poster.jpg".into(), Kind::Image),
             ]
@@ -499,13 +594,13 @@ mod tests {
     #[test]
     fn the_scan_hands_out_each_find_in_document_order_duplicates_included() {
         let base = Url::parse("http://lab.test/").unwrap();
-        let page = b"<link rel=stylesheet href=a.css><img src=b.png srcset='b.png 1x, c.png 2x'>\
-            <style>p { background: url(d.png) }</style><img src=b.png>";
+        let page = b"<link rel=stylesheet href=a.css><img src=b.png srcset='c.png 2x'>\
+            <style>p { background: url(d.png) }</style><img src=b.png><img src=c.png>";
         let scanned: Vec<String> =
             HtmlScan::new(&base, page.to_vec()).map(|f| f.url.path().to_owned()).collect();
-        assert_eq!(scanned, ["/a.css", "/b.png", "/b.png", "/c.png", "/d.png", "/b.png"]);
+        assert_eq!(scanned, ["/a.css", "/b.png", "/d.png", "/b.png", "/c.png"]);
         let once: Vec<String> = html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
-        assert_eq!(once, ["/a.css", "/b.png", "/c.png", "/d.png"]);
+        assert_eq!(once, ["/a.css", "/b.png", "/d.png", "/c.png"]);
     }
 
     #[test]
@@ -513,7 +608,8 @@ mod tests {
         let base = Url::parse("http://lab.test/").unwrap();
         let page = br#"<IMG SRC="first.png" src="second.png"><img src="q.png?a=1&amp;b=2">
             <Link REL=StyleSheet HREF=s.css><link rel=stylesheet href><input type=IMAGE src=b.png>
-            <input type=text src=not.png><source srcset="w.webp 1x"><img alt="no source">"#;
+            <input type=text src=not.png><picture><source srcset="w.webp 1x"><img src=n.png></picture>
+            <img alt="no source">"#;
         assert_eq!(
             urls(&html(&base, page)),
             [
@@ -522,6 +618,45 @@ mod tests {
                 ("http://lab.test/s.css".into(), Kind::Stylesheet),
                 ("http://lab.test/b.png".into(), Kind::Image),
                 ("http://lab.test/w.webp".into(), Kind::Image),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_image_is_chosen_per_img_and_per_picture_as_a_browser_at_1x_chooses() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        let page = br#"
+            <img src=a.png srcset="a2.png 2x, a3.png 3x">
+            <img srcset="b-half.png 0.5x, b2.png 2x">
+            <img src=c.png srcset="c400.png 400w, c800.png 800w, c1600.png 1600w">
+            <img src=d.png srcset="d400.png 400w, d800.png 800w" sizes="(max-width: 600px) 100vw, 300px">
+            <img src=e.png srcset="e.png 1x, e2.png 2x">
+            <picture>
+              <source srcset=p.heic type=image/heic>
+              <source srcset=p-wide.webp media="(min-width: 1200px)">
+              <source srcset="p.webp 1x, p2.webp 2x" type=image/webp>
+              <source srcset=p.avif type=image/avif>
+              <img src=p.png>
+            </picture>
+            <picture><source srcset=q.heic type=image/heic><img src=q.png srcset="q2.png 2x"></picture>
+            <video><source src=v.mp4></video>"#;
+        let chosen: Vec<String> =
+            html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
+        assert_eq!(
+            chosen,
+            [
+                "/a.png",
+                "/b2.png",
+                // 800 px wide (100vw at 800): 800w is density 1.
+                "/c800.png",
+                // sizes says 300 px: 400w is density 1.33, the lowest at least 1.
+                "/d400.png",
+                "/e.png",
+                // The first source of a supported type whose media holds; the img is not fetched.
+                "/p.webp",
+                // No source fits: the img's own choice.
+                "/q.png",
+                "/v.mp4",
             ]
         );
     }
