@@ -52,13 +52,25 @@ fn quick_lab_measures_dns_and_writes_a_report_chromium_draws() {
         let modes: Vec<&str> = loads.iter().map(|l| l["mode"].as_str().unwrap()).collect();
         assert_eq!(modes, ["http1.0", "persistent", "pipelined", "parallel:6", "h2"]);
         assert!(loads.iter().all(|l| l["plt"]["value"].as_f64().unwrap_or(0.0) > 0.0));
-        assert!(modes.contains(&condition["fastest"].as_str().unwrap()));
+        // The fastest named is the one with the lowest PLT of this run, and its finding says so.
+        let plt_of = |l: &serde_json::Value| l["plt"]["value"].as_f64().unwrap();
+        let lowest = loads.iter().min_by(|a, b| plt_of(a).total_cmp(&plt_of(b))).unwrap();
+        assert_eq!(condition["fastest"], lowest["mode"], "{condition}");
+    }
+    for (finding, condition) in http["findings"].as_array().unwrap().iter().zip(conditions) {
+        let fastest = condition["fastest"].as_str().unwrap();
+        let said = finding.as_str().unwrap();
+        assert!(said.contains(&format!(", {fastest} was fastest (")), "{said} / {condition}");
     }
     let long = &conditions[2]["loads"];
     let plt = |i: usize| long[i]["plt"]["value"].as_f64().unwrap();
     assert!(plt(0) > plt(1), "at 40 ms, http1.0 {} > persistent {}", plt(0), plt(1));
     assert_eq!(long[0]["connections"], long[0]["requests"], "http1.0: a connection each");
-    assert_eq!(http["findings"].as_array().map(Vec::len), Some(4));
+    assert_eq!(http["findings"].as_array().map(Vec::len), Some(5), "4 links, and compression");
+    // br and gzip each send fewer bytes than identity over the same link.
+    let coded = |i: usize| http["compression_bytes"][i]["value"].as_f64().unwrap();
+    assert!(coded(0) < coded(2) && coded(1) < coded(2), "br, gzip, identity: {http}");
+    assert!(http["findings"][4].as_str().unwrap().contains("br took the page's bytes"));
     // The repeat view: every request revalidated (the origin says no-cache), no body sent again.
     let revalidated = http["revalidated"].as_array().unwrap();
     assert!(revalidated[0].as_u64() > Some(0) && revalidated[0] == revalidated[1], "{http}");

@@ -92,10 +92,11 @@ pub struct PageLoadReport {
     pub page_resources: usize,
     /// One per (RTT, bandwidth).
     pub conditions: Vec<Condition>,
-    /// At the slowest link, parallel:6: PLT with compression (br) and without (identity).
-    pub compression: [Figure; 2],
-    /// Bytes over the wire, with and without compression.
-    pub compression_bytes: [Figure; 2],
+    /// At the slowest link, parallel:6, accepting only br, only gzip, then nothing (identity):
+    /// the PLT of each.
+    pub compression: [Figure; 3],
+    /// Body bytes over the wire of the same three loads.
+    pub compression_bytes: [Figure; 3],
     /// At the slowest link, parallel:6: a full load, then the repeat view through the
     /// browser cache, every copy revalidated (the origin says `no-cache`).
     pub repeat_view: [Figure; 2],
@@ -150,8 +151,8 @@ pub async fn run(
     }
     let mut conditions = Vec::new();
     let mut waterfalls = Vec::new();
-    let mut compression = [Figure::millis(Duration::ZERO); 2];
-    let mut compression_bytes = [Figure::bytes(0); 2];
+    let mut compression = [Figure::millis(Duration::ZERO); 3];
+    let mut compression_bytes = [Figure::bytes(0); 3];
     let mut repeat_view = [Figure::millis(Duration::ZERO); 2];
     let mut revalidated = [0; 2];
     let slowest = links.iter().copied().max_by_key(|l| (l.rtt, std::cmp::Reverse(l.bandwidth)));
@@ -182,13 +183,13 @@ pub async fn run(
             });
         }
         if Some(*link) == slowest {
-            progress("parallel:6 without compression, at the slowest link");
-            let plain = LoadOptions { accept_encoding: "identity", ..LoadOptions::default() };
-            let without = load_on(&client, &url, plain).await?;
-            let with = loads.iter().find(|l| l.mode == "parallel:6");
-            compression = [with.map_or(compression[0], |l| l.plt), Figure::millis(without.plt)];
-            compression_bytes =
-                [with.map_or(compression_bytes[0], |l| l.bytes), Figure::bytes(without.bytes)];
+            for (index, coding) in CODINGS.into_iter().enumerate() {
+                progress(&format!("parallel:6 accepting {coding} only, at the slowest link"));
+                let options = LoadOptions { accept_encoding: coding, ..LoadOptions::default() };
+                let loaded = load_on(&client, &url, options).await?;
+                compression[index] = Figure::millis(loaded.plt);
+                compression_bytes[index] = Figure::bytes(loaded.bytes);
+            }
             progress("parallel:6 again, through the browser cache (the repeat view)");
             let (first, repeat) = repeat_on(&client, &url).await?;
             repeat_view = [Figure::millis(first.plt), Figure::millis(repeat.plt)];
@@ -203,7 +204,10 @@ pub async fn run(
     }
     running.shutdown().await;
     drop(net);
-    let findings = findings(&conditions);
+    let mut findings = findings(&conditions);
+    if let Some(link) = slowest {
+        findings.push(compression_finding(link, &compression, &compression_bytes));
+    }
     Ok(PageLoadReport {
         settings,
         page_resources,
@@ -216,6 +220,10 @@ pub async fn run(
         waterfalls,
     })
 }
+
+/// The Accept-Encoding of the compression loads, in the order of
+/// [`PageLoadReport::compression`].
+pub const CODINGS: [&str; 3] = ["br", "gzip", "identity"];
 
 /// Loads `url` from `client`'s host.
 async fn load_on(
@@ -248,6 +256,24 @@ async fn repeat_on(
         .map_err(|e| LabError::new(e.to_string()))
 }
 
+/// What each coding did at `link`, from the three loads' figures (see [`CODINGS`]).
+fn compression_finding(link: LinkSpec, plt: &[Figure; 3], bytes: &[Figure; 3]) -> String {
+    let saved =
+        |coded: f64, plain: f64| if plain > 0.0 { (1.0 - coded / plain) * 100.0 } else { 0.0 };
+    format!(
+        "At {:.0} ms RTT and {} Mbit/s (parallel:6), br took the page's bytes {:.0} % and its PLT \
+         {:.0} % below identity's ({} in {:.0} ms), gzip {:.0} % and {:.0} %.",
+        link.rtt.as_secs_f64() * 1e3,
+        link.bandwidth.unwrap_or(0) / 1_000_000,
+        saved(bytes[0].value, bytes[2].value),
+        saved(plt[0].value, plt[2].value),
+        bytes[2].human(),
+        plt[2].value,
+        saved(bytes[1].value, bytes[2].value),
+        saved(plt[1].value, plt[2].value),
+    )
+}
+
 /// "At 40 ms, h2 was fastest (…), 3.1x faster than http1.0", one per condition.
 fn findings(conditions: &[Condition]) -> Vec<String> {
     conditions
@@ -273,4 +299,55 @@ fn findings(conditions: &[Condition]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condition(rtt_ms: u64, plts: &[(&str, u64)]) -> Condition {
+        let loads: Vec<ModeLoad> = plts
+            .iter()
+            .map(|(mode, ms)| ModeLoad {
+                mode: (*mode).to_owned(),
+                plt: Figure::millis(Duration::from_millis(*ms)),
+                connections: 1,
+                requests: 10,
+                bytes: Figure::bytes(1000),
+            })
+            .collect();
+        let fastest = loads
+            .iter()
+            .min_by(|a, b| a.plt.value.total_cmp(&b.plt.value))
+            .map(|l| l.mode.clone())
+            .unwrap();
+        let link = LinkSpec { rtt: Duration::from_millis(rtt_ms), bandwidth: Some(10_000_000) };
+        Condition { link, loads, fastest }
+    }
+
+    #[test]
+    fn the_findings_name_each_links_fastest_and_slowest_mode_from_the_numbers() {
+        let conditions = [
+            condition(5, &[("http1.0", 90), ("persistent", 60), ("h2", 30)]),
+            condition(40, &[("http1.0", 800), ("parallel:6", 200), ("h2", 250)]),
+        ];
+        let said = findings(&conditions);
+        assert_eq!(
+            said[0],
+            "At 5 ms RTT and 10 Mbit/s, h2 was fastest (30 ms), 3.0x faster than http1.0 (90 ms)."
+        );
+        assert_eq!(
+            said[1],
+            "At 40 ms RTT and 10 Mbit/s, parallel:6 was fastest (200 ms), 4.0x faster than \
+             http1.0 (800 ms)."
+        );
+        let link = conditions[1].link;
+        let plt = [100, 150, 200].map(|ms| Figure::millis(Duration::from_millis(ms)));
+        let bytes = [Figure::bytes(250), Figure::bytes(300), Figure::bytes(1000)];
+        assert_eq!(
+            compression_finding(link, &plt, &bytes),
+            "At 40 ms RTT and 10 Mbit/s (parallel:6), br took the page's bytes 75 % and its PLT 50 % \
+             below identity's (1.0 kB in 200 ms), gzip 70 % and 25 %."
+        );
+    }
 }

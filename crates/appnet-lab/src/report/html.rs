@@ -143,12 +143,14 @@ fn http_section(page: &mut String, http: &PageLoadReport) {
     }
     let _ = writeln!(
         page,
-        "<h3>Compression at the slowest link (parallel:6)</h3><p>{} with br/zstd/gzip accepted, \
-         {} with identity only; {} against {} over the wire.</p>",
+        "<h3>Compression at the slowest link (parallel:6)</h3><p>{} with br, {} with gzip, \
+         {} with identity; {}, {} and {} over the wire.</p>",
         http.compression[0].human(),
         http.compression[1].human(),
+        http.compression[2].human(),
         http.compression_bytes[0].human(),
-        http.compression_bytes[1].human()
+        http.compression_bytes[1].human(),
+        http.compression_bytes[2].human()
     );
     page.push_str("<h3>The repeat view at the slowest link (parallel:6)</h3>\n");
     bars(

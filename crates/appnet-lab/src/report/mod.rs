@@ -202,11 +202,14 @@ impl Report {
                 out.push_str(&format!("  {finding}\n"));
             }
             out.push_str(&format!(
-                "  compression at the slowest link (parallel:6): {} with br, {} without ({} vs {})\n",
+                "  compression at the slowest link (parallel:6): {} with br, {} with gzip, {} with \
+                 identity ({}, {}, {} over the wire)\n",
                 http.compression[0].human(),
                 http.compression[1].human(),
+                http.compression[2].human(),
                 http.compression_bytes[0].human(),
-                http.compression_bytes[1].human()
+                http.compression_bytes[1].human(),
+                http.compression_bytes[2].human()
             ));
             out.push_str(&format!(
                 "  repeat view through the browser cache: {} against {} for the full load ({} of {} requests revalidated, 304)\n",
