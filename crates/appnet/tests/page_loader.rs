@@ -627,3 +627,73 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
     assert_ne!(out.status, Some(0));
     assert!(out.stderr.contains("took longer than 1s"), "{}", out.stderr);
 }
+
+/// An HTTP/1.1 origin that notes how many requests it holds each time it starts answering
+/// ("burst N" on stdout): it waits 150 ms after a request arrives for more on the connection,
+/// then answers all it has, in order. A page of five images.
+const BURST_ORIGIN: &str = r#"
+import socket, sys, threading, time
+PAGE = b"<!DOCTYPE html><title>b</title>" + b"".join(b"<img src=/i%d.png>" % i for i in range(5))
+def answer(path):
+    body = PAGE if path == "/" else b"png"
+    kind = b"text/html" if path == "/" else b"image/png"
+    return b"HTTP/1.1 200 OK\r\nContent-Type: " + kind + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+def serve(conn):
+    conn.settimeout(0.15)
+    buffer = b""
+    while True:
+        try:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+            continue
+        except socket.timeout:
+            pass
+        heads = buffer.split(b"\r\n\r\n")
+        buffer = heads.pop()
+        if not heads:
+            conn.settimeout(None)
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+            conn.settimeout(0.15)
+            continue
+        print("burst %d" % len(heads), flush=True)
+        conn.sendall(b"".join(answer(h.split(b" ")[1].decode()) for h in heads))
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen(16)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
+#[test]
+fn pipelined_mode_has_requests_waiting_at_the_server_and_persistent_mode_never() {
+    let port = free_tcp_port();
+    let mut origin =
+        Program::new("python3", "python3").args(["-c", BURST_ORIGIN, &port.to_string()]).start();
+    let addr = format!("127.0.0.1:{port}");
+    origin.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("http://{addr}/");
+    let bursts = |origin: &RunningProgram, from: usize| -> Vec<usize> {
+        let log = origin.log();
+        let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("burst ")).collect();
+        lines[from..].iter().map(|l| l[6..].parse().unwrap()).collect()
+    };
+    let page = load(&["--mode", "pipelined", &url]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 6, "{page}");
+    assert_eq!(page["connections"], 1, "{page}");
+    let pipelined = bursts(&origin, 0);
+    // The document alone, then the five images written before any of them was answered.
+    assert_eq!(pipelined, [1, 5], "{}", origin.log());
+    let page = load(&["--mode", "persistent", &url]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 6, "{page}");
+    let persistent = bursts(&origin, pipelined.len());
+    assert_eq!(persistent, [1; 6], "one request at a time: {}", origin.log());
+}

@@ -310,8 +310,14 @@ impl<'a> Loader<'a> {
     /// that closes early gets the rest on a new connection.
     async fn run_pipelined(&mut self) -> Result<(), LoadError> {
         let mut pipes: HashMap<Origin, (Pipeline, usize)> = HashMap::new();
-        // Everything a batch's documents name goes in the next batch.
-        while self.scan(usize::MAX) || !self.queue.is_empty() {
+        // Everything a batch's documents name goes in the next batch: the whole scan (a
+        // document's first resource is not sent ahead on its own here, as it is on other
+        // modes' connections: a batch is answered before the next is written).
+        loop {
+            while self.scan(usize::MAX) {}
+            if self.queue.is_empty() {
+                break;
+            }
             let mut by_origin: Vec<(Origin, Vec<Wanted>)> = Vec::new();
             for wanted in std::mem::take(&mut self.queue) {
                 let Some(wanted) = self.through_cache(wanted)? else { continue };
