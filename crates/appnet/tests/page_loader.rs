@@ -173,7 +173,32 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
             .sum();
         assert!((sum - entry["time"].as_f64().unwrap()).abs() < 0.01, "{entry}");
         assert_eq!(entry["response"]["httpVersion"], "HTTP/2.0");
+        // The request's fields as sent: HTTP/2's pseudo-fields, then the rest.
+        let sent: Vec<(&str, &str)> = entry["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["name"].as_str().unwrap(), h["value"].as_str().unwrap()))
+            .collect();
+        let url = url::Url::parse(entry["request"]["url"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            sent[..2],
+            [
+                (":method", "GET"),
+                (":authority", &url[url::Position::BeforeHost..url::Position::AfterPort])
+            ]
+        );
+        assert!(sent.contains(&(":path", url.path())), "{sent:?}");
+        assert!(sent.iter().any(|(n, v)| *n == "accept-encoding" && v.contains("br")), "{sent:?}");
     }
+    let document = &entries[0]["request"]["headers"];
+    assert!(
+        document
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "priority" && h["value"] == "u=0, i")
+    );
     assert!(entries[0]["timings"]["ssl"].as_f64().unwrap() > 0.0);
 
     let svg = std::fs::read_to_string(&svg).unwrap();

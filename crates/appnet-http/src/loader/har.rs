@@ -27,6 +27,27 @@ pub fn har(load: &PageLoad) -> Value {
                 .iter()
                 .map(|(name, value)| json!({"name": name, "value": value}))
                 .collect();
+            // HTTP/2's pseudo-fields first, as Chrome's HAR lists them.
+            let pseudo: Vec<(String, String)> = match url::Url::parse(&entry.url) {
+                Ok(url) if entry.protocol == "HTTP/2.0" => vec![
+                    (":method".into(), "GET".into()),
+                    (
+                        ":authority".into(),
+                        url[url::Position::BeforeHost..url::Position::AfterPort].into(),
+                    ),
+                    (":scheme".into(), url.scheme().into()),
+                    (
+                        ":path".into(),
+                        url[url::Position::BeforePath..url::Position::AfterQuery].into(),
+                    ),
+                ],
+                _ => Vec::new(),
+            };
+            let sent: Vec<Value> = pseudo
+                .iter()
+                .chain(&entry.request_headers)
+                .map(|(name, value)| json!({"name": name, "value": value}))
+                .collect();
             json!({
                 "pageref": "page_1",
                 "startedDateTime": iso8601(load.started_at + entry.queued),
@@ -36,7 +57,7 @@ pub fn har(load: &PageLoad) -> Value {
                     "url": entry.url,
                     "httpVersion": entry.protocol,
                     "cookies": [],
-                    "headers": [],
+                    "headers": sent,
                     "queryString": query,
                     "headersSize": -1,
                     "bodySize": 0,
@@ -130,6 +151,7 @@ pub(crate) mod tests {
             redirect: None,
             cache: None,
             headers: vec![("content-type".to_owned(), "text/html".to_owned())],
+            request_headers: vec![("accept-encoding".to_owned(), "br".to_owned())],
             error: None,
         };
         PageLoad {

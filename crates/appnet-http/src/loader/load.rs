@@ -239,6 +239,7 @@ impl<'a> Loader<'a> {
                     redirect: header("location").filter(|_| (300..400).contains(&status)),
                     cache: Some("fresh"),
                     headers: cached.stored.headers.0.clone(),
+                    request_headers: Vec::new(),
                     error: None,
                 };
                 self.record(wanted, Ok((entry, cached.body)))?;
@@ -596,6 +597,11 @@ impl<'a> Loader<'a> {
                 return Ok(());
             }
         };
+        if entry.cache != Some("fresh") {
+            let http2 = entry.protocol == "HTTP/2.0";
+            let fields = request_fields(&wanted, self.options.accept_encoding, http2);
+            entry.request_headers = fields.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        }
         self.bytes += entry.bytes;
         self.remember(&wanted, &mut entry, &mut body);
         if let Some(location) = &entry.redirect {
@@ -781,6 +787,30 @@ fn closes_connection(headers: &hyper::HeaderMap, version: Version) -> bool {
 
 const USER_AGENT: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
 
+/// The fields of the request for `wanted`, in the order they are sent — what the HAR lists
+/// as the request's headers. HTTP/1 names the host in `Host` (HTTP/2 in `:authority`); HTTP/2
+/// also carries the `Priority` a browser sends for the resource's kind, so a server that
+/// orders its responses by it (ours does) sends stylesheets and scripts before images here
+/// too. The pipelining client writes the same HTTP/1 fields.
+fn request_fields(
+    wanted: &Wanted,
+    accept_encoding: &'static str,
+    http2: bool,
+) -> Vec<(&'static str, String)> {
+    let url = &wanted.found.url;
+    let mut fields = Vec::with_capacity(4 + wanted.conditions.len());
+    if !http2 {
+        fields.push(("host", url[url::Position::BeforeHost..url::Position::AfterPort].to_owned()));
+    }
+    fields.push(("accept-encoding", accept_encoding.to_owned()));
+    fields.push(("user-agent", USER_AGENT.to_owned()));
+    fields.extend(wanted.conditions.iter().cloned());
+    if let Some(priority) = wanted.found.kind.priority_field().filter(|_| http2) {
+        fields.push(("priority", priority.to_owned()));
+    }
+    fields
+}
+
 /// GET `wanted` on `sender`: the entry (phases from sending on) and, for documents and
 /// stylesheets, the decoded body.
 async fn request(
@@ -806,12 +836,9 @@ async fn request(
     };
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
-    let mut builder = Request::get(target)
-        .header(header::HOST, authority)
-        .header(header::ACCEPT_ENCODING, accept_encoding)
-        .header(header::USER_AGENT, USER_AGENT);
-    for (name, value) in &wanted.conditions {
-        builder = builder.header(*name, value.as_str());
+    let mut builder = Request::get(target);
+    for (name, value) in request_fields(wanted, accept_encoding, false) {
+        builder = builder.header(name, value);
     }
     if http10 {
         builder = builder.version(Version::HTTP_10);
@@ -853,17 +880,9 @@ fn send_h2(
     let url = &wanted.found.url;
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
     // HTTP/2 wants the absolute form: h2 makes :scheme and :authority of it.
-    let mut builder = Request::get(url.as_str())
-        .header(header::ACCEPT_ENCODING, accept_encoding)
-        .header(header::USER_AGENT, USER_AGENT)
-        .version(Version::HTTP_2);
-    for (name, value) in &wanted.conditions {
-        builder = builder.header(*name, value.as_str());
-    }
-    // As a browser asks over HTTP/2, so a server that orders its responses by it (ours does)
-    // sends stylesheets and scripts before images here too.
-    if let Some(priority) = wanted.found.kind.priority_field() {
-        builder = builder.header("priority", priority);
+    let mut builder = Request::get(url.as_str()).version(Version::HTTP_2);
+    for (name, value) in request_fields(wanted, accept_encoding, true) {
+        builder = builder.header(name, value);
     }
     let request = builder.body(()).map_err(|e| failed(&e))?;
     let sent = Instant::now();
@@ -998,6 +1017,7 @@ fn make_entry(
             .iter()
             .filter_map(|name| header(name.clone()).map(|v| (name.as_str().to_owned(), v)))
             .collect(),
+        request_headers: Vec::new(),
         error: None,
     };
     Ok((entry, decoded.filter(|_| wants_body)))

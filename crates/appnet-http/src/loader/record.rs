@@ -57,6 +57,9 @@ pub struct Entry {
     pub cache: Option<&'static str>,
     /// The response's caching and content fields (names lowercase), as the HAR lists them.
     pub headers: Vec<(String, String)>,
+    /// The request's fields as sent (names lowercase), as the HAR lists them; none for a
+    /// copy used from the private cache without a request.
+    pub request_headers: Vec<(String, String)>,
     /// Why the request got no usable response — the connection could not be made or broke,
     /// the body was cut off or over the cap, too many redirects — or `None`. With no response
     /// at all the status is 0 (as in a browser's HAR) and `wait` runs until the failure.
@@ -93,6 +96,7 @@ impl Entry {
             redirect: None,
             cache: None,
             headers: Vec::new(),
+            request_headers: Vec::new(),
             error: Some(error),
         }
     }
