@@ -834,7 +834,6 @@ async fn request(
     } else {
         &url[url::Position::BeforePath..url::Position::AfterQuery]
     };
-    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
     let mut builder = Request::get(target);
     for (name, value) in request_fields(wanted, accept_encoding, false) {
