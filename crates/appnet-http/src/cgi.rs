@@ -112,6 +112,17 @@ pub struct CgiRequest<'a> {
     pub method: &'a str,
     /// The script's URL path (SCRIPT_NAME).
     pub script_name: String,
+    /// The host name the client asked for (SERVER_NAME).
+    pub server_name: String,
+    /// Over TLS (HTTPS=on, REQUEST_SCHEME=https).
+    pub secure: bool,
+    /// The request target as sent, path and query (REQUEST_URI, as nginx and Apache set).
+    pub request_uri: &'a str,
+    /// The directory served (DOCUMENT_ROOT).
+    pub document_root: &'a Path,
+    /// PATH_INFO mapped under the document root (PATH_TRANSLATED, RFC 3875 §4.1.6), when
+    /// there is a PATH_INFO.
+    pub path_translated: Option<String>,
     /// PATH_INFO.
     pub path_info: &'a str,
     /// QUERY_STRING (without `?`).
@@ -146,6 +157,8 @@ pub struct CgiOutput {
     pub headers: Vec<(String, String)>,
     /// The body, as the script writes it.
     pub body: CgiBody,
+    /// A local redirect's path (see [`local_redirect`]): the server answers it instead.
+    pub local_redirect: Option<String>,
 }
 
 /// Runs `script` in `dir` for `request`; returns once the script's header block is complete,
@@ -161,7 +174,17 @@ pub async fn run(
     env.insert("GATEWAY_INTERFACE".into(), "CGI/1.1".into());
     env.insert("SERVER_SOFTWARE".into(), concat!("appnet/", env!("CARGO_PKG_VERSION")).into());
     env.insert("SERVER_PROTOCOL".into(), request.protocol.into());
-    env.insert("SERVER_NAME".into(), request.local.ip().to_string());
+    env.insert("SERVER_NAME".into(), request.server_name.clone());
+    env.insert("SERVER_ADDR".into(), request.local.ip().to_string());
+    env.insert("REQUEST_URI".into(), request.request_uri.into());
+    env.insert("REQUEST_SCHEME".into(), if request.secure { "https" } else { "http" }.into());
+    if request.secure {
+        env.insert("HTTPS".into(), "on".into());
+    }
+    env.insert("DOCUMENT_ROOT".into(), request.document_root.display().to_string());
+    if let Some(translated) = &request.path_translated {
+        env.insert("PATH_TRANSLATED".into(), translated.clone());
+    }
     env.insert("SERVER_PORT".into(), request.local.port().to_string());
     env.insert("REQUEST_METHOD".into(), request.method.into());
     env.insert("SCRIPT_NAME".into(), request.script_name.clone());
@@ -235,7 +258,21 @@ pub async fn run(
     };
     let (status, headers) = parse_head(&seen[..head_length])?;
     let first = Bytes::copy_from_slice(&seen[body_start..]);
-    Ok(CgiOutput { status, headers, body: CgiBody::new(child, stdout, first, timeout) })
+    let local_redirect = local_redirect(&seen[..head_length], &headers);
+    let body = CgiBody::new(child, stdout, first, timeout);
+    Ok(CgiOutput { status, headers, body, local_redirect })
+}
+
+/// The path of a local redirect (RFC 3875 §6.2.2): a header block of nothing but a
+/// `Location` that is a path (no `Status`, no other field), which the server answers itself
+/// as a GET of that path instead of sending the client a redirect.
+fn local_redirect(head: &[u8], headers: &[(String, String)]) -> Option<String> {
+    let [(name, value)] = headers else { return None };
+    let has_status = String::from_utf8_lossy(head).lines().any(|line| {
+        line.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("status"))
+    });
+    let local = value.starts_with('/') && !value.starts_with("//");
+    (name.eq_ignore_ascii_case("location") && local && !has_status).then(|| value.clone())
 }
 
 /// A script's body as it writes it. Dropping it (the client went away, the response was for

@@ -46,6 +46,8 @@ pub(crate) struct Limits {
     /// Time with no stream open before the connection is closed (GOAWAY): a client that
     /// answers pings but asks for nothing does not hold one of the connection slots for good.
     pub(crate) idle_timeout: Duration,
+    /// The connection is TLS: requests are marked [`crate::server::Secure`].
+    pub(crate) secure: bool,
 }
 
 /// The connection's open streams, and when the last one opened or ended, for the idle
@@ -159,7 +161,7 @@ where
                 None => return Ok(()),
                 Some(Err(error)) => return Err(error.into()),
                 Some(Ok((request, respond))) => {
-                    let (site, turns) = (site.clone(), turns.clone());
+                    let (site, turns, secure) = (site.clone(), turns.clone(), limits.secure);
                     let open = activity.begin();
                     tokio::spawn(async move {
                         let _open = open;
@@ -170,7 +172,10 @@ where
                         } else {
                             (RequestBody::http2(stream), None)
                         };
-                        let request = Request::from_parts(parts, body);
+                        let mut request = Request::from_parts(parts, body);
+                        if secure {
+                            request.extensions_mut().insert(crate::server::Secure);
+                        }
                         exchange(&site, request, respond, read, &turns, peer, local).await;
                     });
                     if std::mem::take(&mut first) {

@@ -303,6 +303,17 @@ async fn accept(
     }
 }
 
+/// How many CGI local redirects led to this request.
+#[derive(Debug, Clone, Copy)]
+struct LocalRedirects(u8);
+
+/// Local redirects followed for one request at most.
+const MAX_LOCAL_REDIRECTS: u8 = 5;
+
+/// Marks a request that came over TLS (CGI's `HTTPS=on`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Secure;
+
 /// Why a connection ended early.
 pub(crate) type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -387,9 +398,13 @@ impl Connections {
         };
         let io = Prefixed::new(prefix, io);
         let site = self.site.clone();
+        let secure = self.tls.is_some();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let site = site.clone();
-            let request = request.map(RequestBody::Http1);
+            let mut request = request.map(RequestBody::Http1);
+            if secure {
+                request.extensions_mut().insert(Secure);
+            }
             // Boxed: HTTP/1 takes the socket back at the end (below), which hyper allows only
             // for a service whose future is `Unpin`.
             Box::pin(async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) })
@@ -431,6 +446,7 @@ impl Connections {
                     max_header_list: 16 * 1024,
                     handshake_timeout: self.header_timeout,
                     idle_timeout: self.idle_timeout,
+                    secure: self.tls.is_some(),
                 };
                 let stop = self.stop.clone();
                 crate::h2::serve(io, self.site.clone(), limits, stop, peer, local).await?;
@@ -468,29 +484,29 @@ impl Site {
     }
 
     /// The response to `request`, logged and counted.
-    pub(crate) async fn respond(
+    pub(crate) fn respond(
         &self,
         request: Request<RequestBody>,
         peer: SocketAddr,
         local: SocketAddr,
+    ) -> impl Future<Output = Response<Payload>> + Send + '_ {
+        // Not an async fn of its own: its state would hold the request a second time.
+        self.respond_as(request, peer, local, true)
+    }
+
+    /// The response to `request`, by whichever handler takes it; `logged`: written to the
+    /// access log and counted (a CGI local redirect's request is neither, as in nginx).
+    async fn respond_as(
+        &self,
+        request: Request<RequestBody>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        logged: bool,
     ) -> Response<Payload> {
-        let head = self.access_log.then(|| LogHead::of(&request, peer));
-        if let Some(refusal) = malformed(&request) {
-            if let Some(head) = head {
-                println!("{}", head.line(&refusal));
-            }
-            return refusal;
-        }
-        let cgi = if self.cgi.is_empty() {
-            None
-        } else {
-            let path = cgi::normalized(request.uri().path());
-            self.cgi.iter().find_map(|dir| {
-                dir.split(path.as_deref()?)
-                    .map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
-            })
-        };
-        let response = if let Some((dir, script, info)) = cgi {
+        let head = (logged && self.access_log).then(|| LogHead::of(&request, peer));
+        let response = if let Some(refusal) = malformed(&request) {
+            refusal
+        } else if let Some((dir, script, info)) = self.cgi_for(request.uri().path()) {
             // Boxed, as the uploads and on-the-fly compression below: these rare paths' futures
             // are large, and HTTP/2 moves this one into a task per stream.
             Box::pin(self.run_cgi(request, dir, &script, &info, peer, local)).await
@@ -504,11 +520,22 @@ impl Site {
         if let Some(head) = head {
             println!("{}", head.line(&response));
         }
-        if let Some(stats) = &self.peer_stats {
+        if let Some(stats) = self.peer_stats.as_ref().filter(|_| logged) {
             let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
             stats.response(peer.ip(), bytes);
         }
         response
+    }
+
+    /// The CGI directory whose prefix `path` is under, the script's name and PATH_INFO.
+    fn cgi_for(&self, path: &str) -> Option<(&CgiDir, String, String)> {
+        if self.cgi.is_empty() {
+            return None;
+        }
+        let path = cgi::normalized(path)?;
+        self.cgi.iter().find_map(|dir| {
+            dir.split(&path).map(|(script, info)| (dir, script.to_owned(), info.to_owned()))
+        })
     }
 
     /// Runs a CGI script for `request` (RFC 3875).
@@ -533,9 +560,26 @@ impl Site {
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect();
+        let secure = parts.extensions.get::<Secure>().is_some();
+        // The name the client asked for (Host, or HTTP/2's :authority), as nginx's
+        // $server_name falls back to $host and Apache's SERVER_NAME follows the request.
+        let asked = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let authority = asked.or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let server_name = authority
+            .and_then(|a| a.parse::<hyper::http::uri::Authority>().ok())
+            .map_or_else(|| local.ip().to_string(), |a| a.host().to_owned());
+        let path_translated = (!info.is_empty()).then(|| {
+            let relative = info.trim_start_matches('/');
+            self.root.path().join(relative).display().to_string()
+        });
         let cgi_request = cgi::CgiRequest {
             method: parts.method.as_str(),
             script_name: format!("{}{script}", dir.prefix),
+            server_name,
+            secure,
+            request_uri: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            document_root: self.root.path(),
+            path_translated,
             path_info: info,
             query: parts.uri.query().unwrap_or(""),
             peer,
@@ -550,6 +594,28 @@ impl Site {
             body: &body,
         };
         match cgi::run(&dir.dir, script, &cgi_request, self.cgi_timeout).await {
+            Ok(cgi::CgiOutput { local_redirect: Some(path), .. }) => {
+                // As if the client had asked for `path` (RFC 3875 §6.2.2); a chain of them
+                // ends after a few.
+                let depth = parts.extensions.get::<LocalRedirects>().map_or(0, |d| d.0);
+                if depth >= MAX_LOCAL_REDIRECTS {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "500: local redirect loop\n");
+                }
+                let Ok(uri) = path.parse::<hyper::Uri>() else {
+                    return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: bad Location\n");
+                };
+                let mut again = Request::new(RequestBody::Empty);
+                *again.uri_mut() = uri;
+                *again.version_mut() = parts.version;
+                *again.headers_mut() = parts.headers.clone();
+                again.headers_mut().remove(header::CONTENT_LENGTH);
+                again.headers_mut().remove(header::CONTENT_TYPE);
+                again.extensions_mut().insert(LocalRedirects(depth + 1));
+                if secure {
+                    again.extensions_mut().insert(Secure);
+                }
+                Box::pin(self.respond_as(again, peer, local, false)).await
+            }
             Ok(output) => {
                 let mut response = Response::new(Payload::Script(Box::new(output.body)));
                 *response.status_mut() =

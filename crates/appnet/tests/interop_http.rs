@@ -641,7 +641,7 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     std::fs::write(
         &script,
         "#!/usr/bin/env python3\nimport os, sys\nbody = sys.stdin.buffer.read(int(os.environ.get('CONTENT_LENGTH') or 0))\n\
-         keys = ['GATEWAY_INTERFACE', 'REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'CONTENT_TYPE', 'HTTP_X_TEST', 'SERVER_PROTOCOL']\n\
+         keys = ['GATEWAY_INTERFACE', 'REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'CONTENT_TYPE', 'HTTP_X_TEST', 'SERVER_PROTOCOL', 'SERVER_NAME', 'REQUEST_URI', 'REQUEST_SCHEME', 'HTTPS', 'PATH_TRANSLATED', 'DOCUMENT_ROOT']\n\
          sys.stdout.write('Content-Type: text/plain\\r\\nX-Script: echo\\r\\n\\r\\n')\n\
          for k in keys: sys.stdout.write('%s=%s\\n' % (k, os.environ.get(k, '')))\n\
          sys.stdout.write('AUTH=%s\\n' % os.environ.get('HTTP_AUTHORIZATION', 'hidden'))\n\
@@ -650,7 +650,14 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     .unwrap();
     std::fs::write(cgi.join("broken.py"), "#!/usr/bin/env python3\nprint('no headers here')\n")
         .unwrap();
-    for file in ["echo.py", "broken.py"] {
+    // Local redirects (RFC 3875 §6.2.2): answered by the server as a GET of the path.
+    let local = "#!/bin/sh\nprintf 'Location: /cgi-bin/echo.py/from-local\\n\\n'\n";
+    std::fs::write(cgi.join("local.sh"), local).unwrap();
+    std::fs::write(cgi.join("loop.sh"), "#!/bin/sh\nprintf 'Location: /cgi-bin/loop.sh\\n\\n'\n")
+        .unwrap();
+    let told = "#!/bin/sh\nprintf 'Status: 302 Found\\nLocation: /elsewhere\\n\\n'\n";
+    std::fs::write(cgi.join("told.sh"), told).unwrap();
+    for file in ["echo.py", "broken.py", "local.sh", "loop.sh", "told.sh"] {
         make_executable(&cgi.join(file));
     }
     let port = free_tcp_port();
@@ -734,6 +741,47 @@ fn a_python_cgi_script_sees_its_environment_and_the_posted_body() {
     }
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/broken.py")]), "502");
     assert_eq!(status(&[&format!("http://{listen}/cgi-bin/missing.py")]), "404");
+    let local = curl(&["-s", "-i", &format!("http://{listen}/cgi-bin/local.sh")]).stdout;
+    assert!(
+        local.starts_with("HTTP/1.1 200") && local.contains("PATH_INFO=/from-local"),
+        "{local}"
+    );
+    assert!(local.contains("REQUEST_METHOD=GET"), "{local}");
+    assert_eq!(status(&[&format!("http://{listen}/cgi-bin/loop.sh")]), "500");
+    let told = curl(&["-s", "-i", &format!("http://{listen}/cgi-bin/told.sh")]).stdout;
+    assert!(told.starts_with("HTTP/1.1 302") && told.contains("location: /elsewhere"), "{told}");
+    // The meta-variables nginx and Apache also set: the name the client asked for, the target
+    // as sent, the scheme, PATH_INFO under the root.
+    let got = curl(&["-s", "-H", "Host: site.test:8080", &url]).stdout;
+    let root_shown = root.display().to_string();
+    for expected in [
+        "SERVER_NAME=site.test\n".to_owned(),
+        "REQUEST_URI=/cgi-bin/echo.py/extra/path?a=1&b=2\n".to_owned(),
+        "REQUEST_SCHEME=http\n".to_owned(),
+        "HTTPS=\n".to_owned(),
+        format!("PATH_TRANSLATED={root_shown}/extra/path\n"),
+        format!("DOCUMENT_ROOT={root_shown}\n"),
+    ] {
+        assert!(got.contains(&expected), "{expected:?} in {got}");
+    }
+    drop(server);
+    // Over TLS (HTTP/1.1 and h2 by ALPN): HTTPS=on.
+    let port = free_tcp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--listen", &listen, "--tls-self-signed", "--cgi", &mapping])
+        .args(["--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("https://localhost:{port}/cgi-bin/echo.py");
+    for version in ["--http1.1", "--http2"] {
+        let got = curl(&["-s", "-k", version, &url]).stdout;
+        assert!(got.contains("HTTPS=on\n") && got.contains("REQUEST_SCHEME=https\n"), "{got}");
+        assert!(got.contains("SERVER_NAME=localhost\n"), "{got}");
+    }
 }
 
 #[test]
