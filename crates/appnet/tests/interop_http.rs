@@ -804,6 +804,7 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
              sys.stdout.write('Content-Type: text/plain\\n\\npartial\\n'); sys.stdout.flush()\n\
              time.sleep(60)\n",
         ),
+        ("mute.py", "#!/usr/bin/env python3\nimport time\ntime.sleep(60)\n"),
     ];
     for (name, text) in scripts {
         std::fs::write(cgi.join(name), text).unwrap();
@@ -862,6 +863,135 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
             .map_or(true, |stat| stat.split_whitespace().nth(2) == Some("Z"))
     };
     assert!(appnet_testkit::wait_until(Duration::from_secs(5), gone), "the script was killed");
+    // Silent before its headers: 504.
+    let mute = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://{listen}/cgi-bin/mute.py"),
+    ]);
+    assert_eq!(mute.stdout, "504", "{mute:?}");
+    drop(server);
+}
+
+#[test]
+fn more_real_clients_two_listen_addresses_an_openssl_certificate_pipelining_and_limits() {
+    let site = tempfile::tempdir().expect("site dir");
+    let (root, cgi) = (site.path().join("root"), site.path().join("cgi"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&cgi).unwrap();
+    std::fs::write(root.join("file.txt"), BODY).unwrap();
+    let echo = "#!/usr/bin/env python3\nimport os, sys\nbody = sys.stdin.buffer.read()\n\
+                print('Content-Type: text/plain\\r\\n\\r\\n' + str(len(body)) + ' ' + \
+                os.environ.get('CONTENT_LENGTH', '-'), end='')\n";
+    std::fs::write(cgi.join("echo.py"), echo).unwrap();
+    make_executable(&cgi.join("echo.py"));
+    // A certificate made by openssl, as an operator would bring one.
+    let (cert, key) = (site.path().join("cert.pem"), site.path().join("key.pem"));
+    let made = run(
+        "openssl",
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    made.assert_success();
+    let port = free_tcp_port();
+    let (v4, v6) = (format!("127.0.0.1:{port}"), format!("[::1]:{port}"));
+    let mapping = format!("/cgi-bin/={}", cgi.display());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--no-access-log", "--listen", &v4, "--listen", &v6])
+        .args(["--cgi", &mapping, "--root"])
+        .args([&root])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(v4.parse().unwrap(), Duration::from_millis(100))
+    });
+    for base in [format!("http://{v4}"), format!("http://{v6}")] {
+        let got = curl(&["-s", "-g", &format!("{base}/file.txt")]);
+        assert_eq!(got.stdout, BODY, "{base}: {got:?}");
+    }
+    // HTTP/1.1 pipelining from a real client: h2load --h1 writes 10 requests at a time.
+    let pipelined = run(
+        "h2load",
+        "nghttp2-client",
+        &["--h1", "-n", "200", "-c", "2", "-m", "10", &format!("http://{v4}/file.txt")],
+        Duration::from_secs(60),
+    );
+    assert!(pipelined.stdout.contains("200 succeeded, 0 failed, 0 errored"), "{pipelined:?}");
+    // A chunked upload from curl reaches the script whole, with its length.
+    let body = "x".repeat(100_000);
+    let chunked = curl(&[
+        "-s",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &body,
+        &format!("http://{v4}/cgi-bin/echo.py"),
+    ]);
+    assert_eq!(chunked.stdout, "100000 100000", "{chunked:?}");
+    // HTTP/2's header list limit: 431, as HTTP/1's.
+    let big = format!("X-Big: {}", "a".repeat(20_000));
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let got = curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            version,
+            "-H",
+            &big,
+            &format!("http://{v4}/file.txt"),
+        ]);
+        assert_eq!(got.stdout, "431", "{version}: {got:?}");
+    }
+    drop(server);
+    // --tls-cert and --tls-key: curl believes the certificate given to it, over both versions,
+    // and conditional and range requests work as in cleartext.
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["http", "serve", "--no-access-log", "--listen", &v4, "--root"])
+        .args([root.as_os_str()])
+        .args(["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(v4.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("https://localhost:{port}/file.txt");
+    let trust = ["--cacert", cert.to_str().unwrap()];
+    for version in ["--http1.1", "--http2"] {
+        let mut args = trust.to_vec();
+        args.extend(["-s", "-D", "-", version, &url]);
+        let got = curl(&args).stdout;
+        assert!(got.ends_with(BODY), "{version}: {got}");
+        let etag = header(&got, "etag").expect("ETag").to_owned();
+        let inm = format!("If-None-Match: {etag}");
+        let mut args = trust.to_vec();
+        args.extend(["-s", "-o", "/dev/null", "-w", "%{http_code}", version, "-H", &inm, &url]);
+        assert_eq!(curl(&args).stdout, "304", "{version}");
+        let mut args = trust.to_vec();
+        args.extend(["-s", version, "-r", "10-15", &url]);
+        assert_eq!(curl(&args).stdout, &BODY[10..16], "{version}");
+    }
     drop(server);
 }
 
