@@ -722,3 +722,60 @@ fn pipelined_mode_has_requests_waiting_at_the_server_and_persistent_mode_never()
     let persistent = bursts(&origin, pipelined.len());
     assert_eq!(persistent, [1; 6], "one request at a time: {}", origin.log());
 }
+
+#[test]
+fn compare_loads_every_mode_marks_the_fastest_and_names_a_file_per_mode_and_view() {
+    let site = tempfile::tempdir().unwrap();
+    write_site(site.path());
+    let (_server, port) = serve(site.path(), &["--no-access-log"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let out_dir = tempfile::tempdir().unwrap();
+    let har = out_dir.path().join("page.har");
+    let svg = out_dir.path().join("page.svg");
+    let args = [
+        "http",
+        "load",
+        "--mode",
+        "compare",
+        "--repeat",
+        "--har",
+        har.to_str().unwrap(),
+        "--waterfall",
+        svg.to_str().unwrap(),
+        &url,
+    ];
+    let out = run(APPNET, "appnet", &args, Duration::from_secs(120));
+    out.assert_success();
+    let modes = ["http1.0", "parallel:6", "persistent", "pipelined", "h2"];
+    // The first views' table, then the repeat views': a line per mode, the fastest marked once.
+    let (firsts, repeats) = out.stdout.split_once("Repeat views").expect("a repeat table");
+    let rows: Vec<(&str, f64, bool)> = firsts
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mode = *words.first()?;
+            modes
+                .contains(&mode)
+                .then(|| (mode, words[1].parse().unwrap(), line.ends_with("fastest")))
+        })
+        .collect();
+    assert_eq!(rows.len(), 5, "{}", out.stdout);
+    let marked: Vec<_> = rows.iter().filter(|r| r.2).collect();
+    assert_eq!(marked.len(), 1, "{}", out.stdout);
+    let lowest = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(marked[0].1, lowest, "the fastest is the lowest PLT: {}", out.stdout);
+    for mode in modes {
+        assert!(repeats.contains(mode), "{mode} in the repeat table: {repeats}");
+        let name = mode.replace(':', "-");
+        for (stem, ext) in [("page", "har"), ("page", "svg")] {
+            for view in ["", ".repeat"] {
+                let file = out_dir.path().join(format!("{stem}.{name}{view}.{ext}"));
+                let text = std::fs::read_to_string(&file)
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                assert!(text.len() > 100, "{}", file.display());
+            }
+        }
+        assert!(out.stderr.contains(&format!("loading {url} with {mode}")), "{}", out.stderr);
+    }
+    assert!(repeats.contains("fresh from the cache"), "each repeat view's reuse: {repeats}");
+}
