@@ -256,7 +256,10 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     for name in images {
         std::fs::write(site.path().join(format!("img/{name}.png")), PNG).unwrap();
     }
-    for name in ["p.webp", "p2.webp", "p.avif", "p.heic", "p-wide.webp", "q.heic"] {
+    let others = ["p.webp", "p2.webp", "p.avif", "p.heic", "p-wide.webp", "q.heic"];
+    let styled =
+        ["unmatched.png", "hover.png", "narrow.png", "unused.woff2", "used.woff2", "p-bg.png"];
+    for name in others.iter().chain(&styled) {
         std::fs::write(site.path().join("img").join(name), PNG).unwrap();
     }
     std::fs::write(
@@ -272,14 +275,24 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
           <source srcset=img/p-wide.webp media="(min-width: 1200px)">
           <source srcset="img/p.webp 1x, img/p2.webp 2x" type=image/webp>
           <source srcset=img/p.avif type=image/avif><img src=img/p.png></picture>
-        <picture><source srcset=img/q.heic type=image/heic><img src=img/q.png srcset="img/q2.png 2x"></picture>"#,
+        <picture><source srcset=img/q.heic type=image/heic><img src=img/q.png srcset="img/q2.png 2x"></picture>
+        <style>
+          .nowhere { background: url(img/unmatched.png) } a:hover { background: url(img/hover.png) }
+          @media (max-width: 500px) { p { background: url(img/narrow.png) } }
+          @font-face { font-family: Unused; src: url(img/unused.woff2) }
+          @font-face { font-family: Used; src: url(img/used.woff2) }
+          p { font-family: Used, serif; background: url(img/p-bg.png) }
+        </style><p>text <a href=#>link</a></p>"#,
     )
     .unwrap();
     let choice = format!("http://127.0.0.1:{port}/choice.html");
     let (chromium, _) = chromium_requests(&choice);
     assert_eq!(paths(&load(&[&choice])), chromium, "the images chosen, against Chromium's");
     let chosen = ["/choice.html", "/img/a.png", "/img/b2.png", "/img/c800.png", "/img/d400.png"];
-    let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]);
+    // Of the <style>: the background of a rule that applies and the font a rule uses; not
+    // those of a rule for no element, for :hover, for a narrower window, nor an unused font.
+    let styled = ["/img/p-bg.png", "/img/used.woff2"];
+    let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]).chain(&styled);
     assert_eq!(chromium, chosen.map(|p| (*p).to_owned()).collect());
 }
 
@@ -293,7 +306,7 @@ fn pages_load_from_nginx_too() {
     // A page whose stylesheet comes slowly (nginx's limit_rate), from a server that closes
     // connections idle for 200 ms: the connection that fetched the image sits idle in the
     // pool longer than that before the stylesheet's images are asked for.
-    let slow = "<link rel=stylesheet href=css/slow.css><img src=img/a.png>";
+    let slow = "<link rel=stylesheet href=css/slow.css><img src=img/a.png><div class=a></div><p class=b>b</p>";
     std::fs::write(site.path().join("slow.html"), slow).unwrap();
     let padding = "/* padding */\n".repeat(600);
     let rules = ".a { background: url(../img/bg.png) } .b { background: url(../img/c.png) }";

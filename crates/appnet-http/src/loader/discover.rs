@@ -57,9 +57,17 @@ pub struct Found {
     pub kind: Kind,
 }
 
-/// Resources of the HTML document at `base`.
+/// Resources of the HTML document at `base`: what the scan finds, then what its `<style>`
+/// blocks name that applies to it (see [`super::styles`]).
 pub fn html(base: &Url, document: &[u8]) -> Vec<Found> {
-    unique(HtmlScan::new(base, document.to_vec()).collect())
+    let mut scan = HtmlScan::new(base, document.to_vec());
+    let mut found: Vec<Found> = scan.by_ref().collect();
+    let mut styles = super::styles::Styles::new();
+    for (base, sheet) in scan.take_inline_styles() {
+        found.extend(styles.add(&base, &sheet));
+    }
+    found.extend(styles.resolve(document));
+    unique(found)
 }
 
 /// The resources of an HTML document one by one, in document order, as a browser's preload
@@ -74,6 +82,9 @@ pub struct HtmlScan {
     /// Inside a `<picture>`: whether one of its `<source>`s was chosen (its `<img>` then
     /// fetches nothing of its own).
     picture: Option<bool>,
+    /// The text of each `<style>` block and the base it resolves against, for
+    /// [`super::styles`] once the scan is done.
+    inline_styles: Vec<(Url, String)>,
     /// Found in the last token, not handed out yet (a tag can name several).
     ready: std::collections::VecDeque<Found>,
     /// Handed out so far.
@@ -94,6 +105,7 @@ impl HtmlScan {
             base: base.clone(),
             in_style: false,
             picture: None,
+            inline_styles: Vec::new(),
             ready: std::collections::VecDeque::new(),
             handed: 0,
         }
@@ -102,6 +114,11 @@ impl HtmlScan {
     /// How many resources the scan has handed out.
     pub fn handed(&self) -> usize {
         self.handed
+    }
+
+    /// The `<style>` blocks seen so far, each with the base it resolves against.
+    pub fn take_inline_styles(&mut self) -> Vec<(Url, String)> {
+        std::mem::take(&mut self.inline_styles)
     }
 
     /// What `event` names, into `ready`.
@@ -185,7 +202,8 @@ impl HtmlScan {
                 }
             }
             Event::Text(text) if self.in_style => {
-                found.extend(css(&self.base, &String::from_utf8_lossy(&text)));
+                let text = String::from_utf8_lossy(&text).into_owned();
+                self.inline_styles.push((self.base.clone(), text));
             }
             Event::Text(_) => {}
         }
@@ -443,7 +461,7 @@ fn push(found: &mut Vec<Found>, base: &Url, text: &str, kind: Kind) {
 
 /// `text` resolved against `base`; `None` for empty, fragment-only, `data:` and other
 /// non-HTTP URLs.
-fn resolve(base: &Url, text: &str) -> Option<Url> {
+pub(crate) fn resolve(base: &Url, text: &str) -> Option<Url> {
     let text = text.trim();
     if text.is_empty() || text.starts_with('#') {
         return None;
@@ -517,7 +535,7 @@ fn supported_image(kind: Option<&str>) -> bool {
 /// Whether a `<source media>` query holds in the viewport: none, `all`/`screen`, or one
 /// `(min-width: Npx)` / `(max-width: Npx)`; anything else is taken not to (the next source,
 /// or the `<img>`, then serves).
-fn media_matches(media: Option<&str>) -> bool {
+pub(crate) fn media_matches(media: Option<&str>) -> bool {
     let Some(media) = media.map(|m| m.trim().to_ascii_lowercase()) else { return true };
     if matches!(media.as_str(), "" | "all" | "screen") {
         return true;
@@ -582,11 +600,12 @@ mod tests {
                 ("http://lab.test/favicon.ico".into(), Kind::Image),
                 ("http://lab.test/f.woff2".into(), Kind::Font),
                 ("http://lab.test/dir/app.js?v=1".into(), Kind::Script),
-                ("http://lab.test/dir/bg.png".into(), Kind::Image),
                 // At a pixel ratio of 1, src (1x) rather than the 2x and 3x candidates.
                 ("http://lab.test/dir/a.png".into(), Kind::Image),
                 ("http://lab.test/inline.png".into(), Kind::Image),
                 ("http://lab.test/dir/poster.jpg".into(), Kind::Image),
+                // The <style> block's rule applies to <body>: once the scan is done.
+                ("http://lab.test/dir/bg.png".into(), Kind::Image),
             ]
         );
     }
@@ -598,9 +617,10 @@ mod tests {
             <style>p { background: url(d.png) }</style><img src=b.png><img src=c.png>";
         let scanned: Vec<String> =
             HtmlScan::new(&base, page.to_vec()).map(|f| f.url.path().to_owned()).collect();
-        assert_eq!(scanned, ["/a.css", "/b.png", "/d.png", "/b.png", "/c.png"]);
+        assert_eq!(scanned, ["/a.css", "/b.png", "/b.png", "/c.png"]);
         let once: Vec<String> = html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
-        assert_eq!(once, ["/a.css", "/b.png", "/d.png", "/c.png"]);
+        // The <style> rule is for <p>, of which the page has none.
+        assert_eq!(once, ["/a.css", "/b.png", "/c.png"]);
     }
 
     #[test]

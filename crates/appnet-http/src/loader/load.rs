@@ -11,10 +11,11 @@ use url::Url;
 
 use super::cache::{Lookup, PrivateCache};
 use super::connection::{self, Connector, Http1, Http2, Opened, Origin, Sender, Trust};
-use super::discover::{self, Found, HtmlScan, Kind};
+use super::discover::{Found, HtmlScan, Kind};
 use super::mode::Mode;
 use super::pipeline::Pipeline;
 use super::record::{Entry, PageLoad};
+use super::styles::Styles;
 use super::{LoadError, decode};
 
 /// What a load may do.
@@ -146,6 +147,12 @@ struct Loader<'a> {
     scans: VecDeque<HtmlScan>,
     /// Resources found once the caps were reached.
     not_fetched: usize,
+    /// The stylesheets' backgrounds and fonts, held until every stylesheet is in.
+    styles: Styles,
+    /// Stylesheets asked for and not yet recorded.
+    sheets_outstanding: usize,
+    /// The page's document, for matching the stylesheets' rules.
+    document: Option<Vec<u8>>,
 }
 
 /// Resources taken from a document's scan at a time before the connections get to write the
@@ -171,6 +178,9 @@ impl<'a> Loader<'a> {
             started_at: SystemTime::now(),
             scans: VecDeque::new(),
             not_fetched: 0,
+            styles: Styles::new(),
+            sheets_outstanding: 0,
+            document: None,
         })
     }
 
@@ -299,11 +309,31 @@ impl<'a> Loader<'a> {
                     }
                 }
                 None => {
-                    self.scans.pop_front();
+                    if let Some(mut done) = self.scans.pop_front() {
+                        for (base, sheet) in done.take_inline_styles() {
+                            for import in self.styles.add(&base, &sheet) {
+                                self.want(import, 0);
+                            }
+                        }
+                    }
+                    self.styles_if_ready();
                 }
             }
         }
         !self.scans.is_empty()
+    }
+
+    /// Once the documents are scanned and every stylesheet is in, as a browser's style
+    /// recalculation: the backgrounds and fonts of the rules that apply to the document.
+    fn styles_if_ready(&mut self) {
+        if self.sheets_outstanding > 0 || !self.scans.is_empty() || !self.styles.has_pending() {
+            return;
+        }
+        let document = self.document.take().unwrap_or_default();
+        for found in self.styles.resolve(&document) {
+            self.want(found, 0);
+        }
+        self.document = Some(document);
     }
 
     /// Pipelining: one connection per host; everything known for a host is written to it at
@@ -485,6 +515,9 @@ impl<'a> Loader<'a> {
         if redirects == 0 {
             self.seen.insert(found.url.clone());
         }
+        if found.kind == Kind::Stylesheet {
+            self.sheets_outstanding += 1;
+        }
         self.requests += 1;
         let queued = self.start.elapsed();
         let conditions = Vec::new();
@@ -579,6 +612,21 @@ impl<'a> Loader<'a> {
         wanted: Wanted,
         entry: Result<(Entry, Option<Vec<u8>>), LoadError>,
     ) -> Result<(), LoadError> {
+        let recorded = self.record_entry(wanted, entry);
+        if recorded.is_ok() {
+            self.styles_if_ready();
+        }
+        recorded
+    }
+
+    fn record_entry(
+        &mut self,
+        wanted: Wanted,
+        entry: Result<(Entry, Option<Vec<u8>>), LoadError>,
+    ) -> Result<(), LoadError> {
+        if wanted.found.kind == Kind::Stylesheet {
+            self.sheets_outstanding = self.sheets_outstanding.saturating_sub(1);
+        }
         let (mut entry, mut body) = match entry {
             Ok(done) => done,
             // The document (or a redirect on its way) failing fails the load; a resource
@@ -625,10 +673,16 @@ impl<'a> Loader<'a> {
             let url = &wanted.found.url;
             match wanted.found.kind {
                 // Scanned a few resources at a time by the fetching loop.
-                Kind::Document => self.scans.push_back(HtmlScan::new(url, body)),
+                Kind::Document => {
+                    // The page's own document (not a redirect's body) is what rules match.
+                    if self.document.is_none() {
+                        self.document = Some(body.clone());
+                    }
+                    self.scans.push_back(HtmlScan::new(url, body));
+                }
                 Kind::Stylesheet => {
-                    for resource in discover::css(url, &String::from_utf8_lossy(&body)) {
-                        self.want(resource, 0);
+                    for import in self.styles.add(url, &String::from_utf8_lossy(&body)) {
+                        self.want(import, 0);
                     }
                 }
                 _ => {}

@@ -1,6 +1,7 @@
 //! The page loader: fetch a page the way a browser does and measure where the time goes.
 //!
-//! - [`discover`]: which resources a document needs (HTML and CSS; pure).
+//! - [`discover`]: which resources a document needs (HTML and CSS; pure); [`styles`]: which
+//!   of its stylesheets' backgrounds and fonts apply to it (matched against its DOM; pure).
 //! - [`mode`]: the fetching strategies compared (`http1.0`, `parallel:N`, `persistent`,
 //!   `pipelined`, `h2`).
 //! - [`connection`]: DNS, TCP, TLS and the HTTP handshake, timed.
@@ -23,6 +24,7 @@ pub mod pipeline;
 #[cfg(target_os = "linux")]
 pub mod prefault;
 pub mod record;
+pub mod styles;
 pub mod waterfall;
 
 /// Why a page could not be loaded.

@@ -1,0 +1,453 @@
+//! Which of a page's stylesheet resources a browser fetches. An `@import` is fetched at once;
+//! a rule's background (any `url()` in a style rule) only when its selector matches an element
+//! of the document and its `@media` holds; an `@font-face` font only when a rule that applies
+//! names its family first in `font-family` (or `font`). Browsers decide this at style
+//! recalculation, once the stylesheets have come, so the loader holds these until every
+//! stylesheet of the page is in and then matches them all against the document's DOM (scraper:
+//! html5ever's tree, Servo's selector matching). A rule for `:hover` or another state the page
+//! is not in at load matches nothing, as in the browser.
+//!
+//! Pure: sheets in, URLs out.
+
+use std::collections::{HashMap, HashSet};
+
+use cssparser::{Parser, ParserInput, Token};
+use url::Url;
+
+use super::discover::{Found, Kind, media_matches, resolve};
+
+/// A resource that depends on the document.
+#[derive(Debug, Clone)]
+struct Conditional {
+    found: Found,
+    /// The style rule's selector; `None` in an `@font-face`.
+    selector: Option<String>,
+    /// Every enclosing `@media` query list.
+    media: Vec<String>,
+    /// The family an `@font-face` declares.
+    face: Option<String>,
+}
+
+/// A style rule naming a font family first.
+#[derive(Debug, Clone)]
+struct FamilyUse {
+    selector: String,
+    media: Vec<String>,
+    family: String,
+}
+
+/// The page's stylesheets' resources that wait for the DOM.
+#[derive(Debug, Default)]
+pub struct Styles {
+    pending: Vec<Conditional>,
+    uses: Vec<FamilyUse>,
+}
+
+impl Styles {
+    /// No stylesheet seen yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes in the stylesheet at `base`: its `@import`s, to fetch now; the rest is held.
+    pub fn add(&mut self, base: &Url, sheet: &str) -> Vec<Found> {
+        // As discover's walk: a sheet with neither `(` nor `@` names no resource and uses no
+        // web font by a rule the loader could match... except `font-family`, which needs no
+        // parenthesis: only that keyword is looked for then.
+        if !sheet.bytes().any(|b| b == b'(' || b == b'@') && !sheet.contains("font") {
+            return Vec::new();
+        }
+        let mut input = ParserInput::new(sheet);
+        let mut parser = Parser::new(&mut input);
+        let mut imports = Vec::new();
+        rules(&mut parser, base, &[], &mut imports, self);
+        imports
+    }
+
+    /// Whether anything waits for the DOM.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// What of the held resources a browser fetches for `document` (HTML), in sheet order,
+    /// each once; they are no longer held.
+    pub fn resolve(&mut self, document: &[u8]) -> Vec<Found> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let dom = scraper::Html::parse_document(&String::from_utf8_lossy(document));
+        let mut matched: HashMap<String, bool> = HashMap::new();
+        let mut applies = |selector: &str, media: &[String]| -> bool {
+            if !media.iter().all(|query| media_list_matches(query)) {
+                return false;
+            }
+            *matched.entry(selector.to_owned()).or_insert_with(|| matches_any(&dom, selector))
+        };
+        let used: HashSet<String> = self
+            .uses
+            .iter()
+            .filter(|u| applies(&u.selector, &u.media))
+            .map(|u| u.family.to_ascii_lowercase())
+            .collect();
+        let mut seen = HashSet::new();
+        pending
+            .into_iter()
+            .filter(|c| match (&c.face, &c.selector) {
+                (Some(face), _) => {
+                    used.contains(&face.to_ascii_lowercase())
+                        && c.media.iter().all(|query| media_list_matches(query))
+                }
+                (None, Some(selector)) => applies(selector, &c.media),
+                (None, None) => c.media.iter().all(|query| media_list_matches(query)),
+            })
+            .map(|c| c.found)
+            .filter(|found| seen.insert(found.url.clone()))
+            .collect()
+    }
+}
+
+/// Whether `selector` (a selector list) matches an element of `dom`. Pseudo-elements are
+/// dropped (`p::before` draws on `p`); a selector scraper cannot read is taken to match, so
+/// that an unknown syntax costs a fetch rather than a missing image.
+fn matches_any(dom: &scraper::Html, selector: &str) -> bool {
+    // Each selector of the list on its own (a comma inside :is() or :not() splits one in two;
+    // both halves are then tried, which errs towards a fetch).
+    selector.split(',').any(|one| matches_one(dom, one))
+}
+
+/// States a page is not in while it loads: a rule for one applies to nothing yet.
+const STATES: [&str; 8] =
+    [":hover", ":focus", ":active", ":visited", ":target", ":checked", ":invalid", ":open"];
+
+fn matches_one(dom: &scraper::Html, selector: &str) -> bool {
+    if STATES.iter().any(|state| selector.contains(state)) {
+        return false;
+    }
+    let mut plain = selector.to_owned();
+    for pseudo in [
+        "before",
+        "after",
+        "first-line",
+        "first-letter",
+        "marker",
+        "placeholder",
+        "selection",
+        "backdrop",
+        "file-selector-button",
+    ] {
+        plain = plain.replace(&format!("::{pseudo}"), "").replace(&format!(":{pseudo}"), "");
+    }
+    match scraper::Selector::parse(&plain) {
+        Ok(parsed) => dom.select(&parsed).next().is_some(),
+        Err(_) => true,
+    }
+}
+
+/// A media query list: any of its queries holds (each a conjunction of `and` parts).
+fn media_list_matches(list: &str) -> bool {
+    list.split(',').any(|query| {
+        let query = query.trim().to_ascii_lowercase();
+        let query = query.strip_prefix("only ").unwrap_or(&query);
+        query.split(" and ").all(|part| media_matches(Some(part)))
+    })
+}
+
+/// The rules of a rule list (a sheet, or an `@media` block inside `media`).
+fn rules(
+    parser: &mut Parser<'_, '_>,
+    base: &Url,
+    media: &[String],
+    imports: &mut Vec<Found>,
+    styles: &mut Styles,
+) {
+    loop {
+        let start = parser.position();
+        let mut at: Option<String> = None;
+        let mut first = true;
+        loop {
+            let token = match parser.next() {
+                Ok(token) => token.clone(),
+                Err(_) => return,
+            };
+            match token {
+                Token::AtKeyword(name) if first => at = Some(name.to_ascii_lowercase()),
+                Token::Semicolon if first => {}
+                Token::Semicolon => break,
+                Token::UnquotedUrl(url) | Token::QuotedString(url)
+                    if at.as_deref() == Some("import") =>
+                {
+                    if let Some(url) = resolve(base, &url) {
+                        imports.push(Found { url, kind: Kind::Stylesheet });
+                    }
+                }
+                Token::Function(name)
+                    if at.as_deref() == Some("import") && name.eq_ignore_ascii_case("url") =>
+                {
+                    let _ = parser.parse_nested_block(|nested| {
+                        while let Ok(token) = nested.next() {
+                            if let Token::QuotedString(text) = token {
+                                if let Some(url) = resolve(base, text) {
+                                    imports.push(Found { url, kind: Kind::Stylesheet });
+                                }
+                            }
+                        }
+                        Ok::<(), cssparser::ParseError<'_, ()>>(())
+                    });
+                }
+                Token::CurlyBracketBlock => {
+                    let prelude = without_comments(parser.slice_from(start));
+                    let prelude = prelude.trim_end_matches('{').trim().to_owned();
+                    block(parser, base, media, at.as_deref(), &prelude, imports, styles);
+                    break;
+                }
+                _ => {}
+            }
+            first = false;
+        }
+    }
+}
+
+/// `text` without its `/* … */` comments.
+fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("/*") {
+        out.push_str(&rest[..open]);
+        rest = rest[open + 2..].split_once("*/").map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The block after a rule's prelude.
+fn block(
+    parser: &mut Parser<'_, '_>,
+    base: &Url,
+    media: &[String],
+    at: Option<&str>,
+    prelude: &str,
+    imports: &mut Vec<Found>,
+    styles: &mut Styles,
+) {
+    let _ = parser.parse_nested_block(|nested| {
+        match at {
+            Some("media") => {
+                let mut inner = media.to_vec();
+                inner.push(prelude.trim_start_matches("@media").trim().to_owned());
+                rules(nested, base, &inner, imports, styles);
+            }
+            Some("supports" | "layer" | "container" | "document" | "scope" | "starting-style") => {
+                rules(nested, base, media, imports, styles);
+            }
+            Some("font-face") => {
+                let mut declared = Declarations::default();
+                declarations(nested, base, Kind::Font, &mut declared);
+                for found in declared.urls {
+                    let face = declared.family.clone();
+                    let media = media.to_vec();
+                    styles.pending.push(Conditional { found, selector: None, media, face });
+                }
+            }
+            // Keyframes, @page, counter styles: nothing a page load fetches.
+            Some(_) => {}
+            None => {
+                let mut declared = Declarations::default();
+                declarations(nested, base, Kind::Image, &mut declared);
+                for found in declared.urls {
+                    styles.pending.push(Conditional {
+                        found,
+                        selector: Some(prelude.to_owned()),
+                        media: media.to_vec(),
+                        face: None,
+                    });
+                }
+                if let Some(family) = declared.family {
+                    let (selector, media) = (prelude.to_owned(), media.to_vec());
+                    styles.uses.push(FamilyUse { selector, media, family });
+                }
+            }
+        }
+        Ok::<(), cssparser::ParseError<'_, ()>>(())
+    });
+}
+
+/// What a declaration block names.
+#[derive(Debug, Default)]
+struct Declarations {
+    urls: Vec<Found>,
+    /// The first family of `font-family` (or of `font`), the last such declaration's.
+    family: Option<String>,
+}
+
+/// The declarations of a block: its `url()`s (of `kind`) and first font family.
+fn declarations(parser: &mut Parser<'_, '_>, base: &Url, kind: Kind, out: &mut Declarations) {
+    let mut property: Option<String> = None;
+    let mut expecting_name = true;
+    let mut words: Vec<String> = Vec::new();
+    let mut family_open = false;
+    loop {
+        let token = match parser.next() {
+            Ok(token) => token.clone(),
+            Err(_) => break,
+        };
+        match token {
+            Token::Ident(name) if expecting_name => {
+                property = Some(name.to_ascii_lowercase());
+                expecting_name = false;
+                words.clear();
+                family_open = property.as_deref() == Some("font-family");
+            }
+            Token::Colon => {}
+            Token::Semicolon => {
+                finish_family(property.as_deref(), &words, out);
+                (property, expecting_name, family_open) = (None, true, false);
+                words.clear();
+            }
+            Token::Comma => family_open = false,
+            Token::Ident(word) | Token::QuotedString(word) if family_open => {
+                words.push(word.to_string());
+            }
+            // `font`: the family list follows the size (and line height): its last number.
+            Token::Dimension { .. } | Token::Percentage { .. } | Token::Number { .. }
+                if property.as_deref() == Some("font") =>
+            {
+                words.clear();
+                family_open = true;
+            }
+            Token::Delim('/') if property.as_deref() == Some("font") => family_open = false,
+            Token::UnquotedUrl(url) => push(out, base, &url, kind),
+            Token::Function(name) => {
+                let name = name.to_ascii_lowercase();
+                let is_url = name == "url";
+                // image-set() and cross-fade() name images, as strings or url()s; format(),
+                // local(), gradients and the rest name none.
+                let holds_images =
+                    name.ends_with("image-set") || name.ends_with("cross-fade") || name == "image";
+                let _ = parser.parse_nested_block(|nested| {
+                    if is_url {
+                        while let Ok(token) = nested.next() {
+                            if let Token::QuotedString(text) = token {
+                                push(out, base, text.as_ref(), kind);
+                            }
+                        }
+                    } else if holds_images {
+                        declarations_values(nested, base, kind, out);
+                    }
+                    Ok::<(), cssparser::ParseError<'_, ()>>(())
+                });
+                // After `font: 12px/1.5`, a function is no family; the size came before.
+                if property.as_deref() == Some("font") && !words.is_empty() {
+                    family_open = false;
+                }
+            }
+            Token::CurlyBracketBlock => {
+                // A nested rule (CSS nesting): its URLs count with this rule's selector.
+                let _ = parser.parse_nested_block(|nested| {
+                    declarations(nested, base, kind, out);
+                    Ok::<(), cssparser::ParseError<'_, ()>>(())
+                });
+                (property, expecting_name, family_open) = (None, true, false);
+            }
+            _ => {}
+        }
+    }
+    finish_family(property.as_deref(), &words, out);
+}
+
+/// The images among an image-set()'s (or cross-fade()'s) arguments.
+fn declarations_values(
+    parser: &mut Parser<'_, '_>,
+    base: &Url,
+    kind: Kind,
+    out: &mut Declarations,
+) {
+    while let Ok(token) = parser.next() {
+        match token.clone() {
+            Token::UnquotedUrl(url) => push(out, base, &url, kind),
+            Token::QuotedString(text) => push(out, base, &text, kind),
+            Token::Function(name) if name.eq_ignore_ascii_case("url") => {
+                let _ = parser.parse_nested_block(|nested| {
+                    while let Ok(token) = nested.next() {
+                        if let Token::QuotedString(text) = token {
+                            push(out, base, text.as_ref(), kind);
+                        }
+                    }
+                    Ok::<(), cssparser::ParseError<'_, ()>>(())
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keeps the first family named by a finished `font-family` or `font` declaration.
+fn finish_family(property: Option<&str>, words: &[String], out: &mut Declarations) {
+    if matches!(property, Some("font-family" | "font")) && !words.is_empty() {
+        out.family = Some(words.join(" "));
+    }
+}
+
+fn push(out: &mut Declarations, base: &Url, text: &str, kind: Kind) {
+    if let Some(url) = resolve(base, text) {
+        out.urls.push(Found { url, kind });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(found: &[Found]) -> Vec<String> {
+        found.iter().map(|f| f.url.path().to_owned()).collect()
+    }
+
+    #[test]
+    fn only_rules_that_apply_fetch_their_images_and_only_used_families_their_fonts() {
+        let base = Url::parse("http://lab.test/css/site.css").unwrap();
+        let mut styles = Styles::new();
+        let imports = styles.add(
+            &base,
+            r#"@import url(reset.css);
+            @font-face { font-family: "Used Face"; src: url(used.woff2) format("woff2") }
+            @font-face { src: url(unused.woff2); font-family: Unused }
+            .hero { background: url(../img/hero.png) no-repeat }
+            .absent { background-image: url(../img/absent.png) }
+            a:hover { background: url(../img/hover.png) }
+            p::before { content: ""; background: url(../img/before.png) }
+            h1, .nowhere { background: url(../img/list.png) }
+            @media (max-width: 600px) { .hero { background: url(../img/narrow.png) } }
+            @media screen and (min-width: 600px) { .hero { background: url(../img/wide.png) } }
+            @media print { body { background: url(../img/print.png) } }
+            body { font: italic 16px/1.5 "Used Face", serif }
+            .absent { font-family: Unused }
+            div > span.x { list-style: url("../img/span.png") }"#,
+        );
+        assert_eq!(paths(&imports), ["/css/reset.css"]);
+        let page = br#"<html><body><h1 class=hero>t</h1><p>text <a href=#>a</a></p>
+            <div><span class="x y">s</span></div></body></html>"#;
+        assert_eq!(
+            paths(&styles.resolve(page)),
+            [
+                "/css/used.woff2",
+                "/img/hero.png",
+                "/img/before.png",
+                "/img/list.png",
+                "/img/wide.png",
+                "/img/span.png",
+            ]
+        );
+        assert!(!styles.has_pending(), "resolved once");
+    }
+
+    #[test]
+    fn a_selector_scraper_cannot_read_is_taken_to_match() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        let mut styles = Styles::new();
+        styles.add(
+            &base,
+            "p:unknown-pseudo(1) { background: url(x.png) } q { background: url(y.png) }",
+        );
+        assert_eq!(paths(&styles.resolve(b"<p>no q here</p>")), ["/x.png"]);
+    }
+}
