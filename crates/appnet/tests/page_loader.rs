@@ -652,6 +652,19 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
         for failed in ["gone.png", "too many redirects", "big.png"] {
             assert!(said.contains(failed), "{mode}: stderr names {failed}: {said}");
         }
+        // The refused host's attempt is no connection opened: the count is the connections
+        // the entries went on (a cut-off body ends its HTTP/1 connection; HTTP/2 keeps it).
+        if matches!(mode, "persistent" | "h2") {
+            let ids: std::collections::HashSet<u64> = entries
+                .iter()
+                .filter_map(|e| e["connection"].as_u64())
+                .filter(|&c| c > 0)
+                .collect();
+            assert_eq!(page["connections"], ids.len(), "{mode}: {page}");
+        }
+        if mode == "h2" {
+            assert_eq!(page["connections"], 1, "{page}");
+        }
     }
     // The caps on requests: what the page names beyond is counted, and said.
     let (page, said) = load_saying(&["--mode", "persistent", "--max-resources", "2", &url]);

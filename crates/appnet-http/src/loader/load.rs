@@ -120,12 +120,14 @@ struct Done {
     closed: bool,
     /// The request went on a reused connection that died before answering: try again.
     retry: bool,
+    /// The connection opened for it could not be made: it does not count as opened.
+    unopened: bool,
 }
 
 impl Done {
     /// A request that failed before it had a connection.
     fn failed(wanted: Wanted, error: LoadError) -> Self {
-        Self { conn: None, wanted, entry: Err(error), closed: false, retry: false }
+        Self { conn: None, wanted, entry: Err(error), closed: false, retry: false, unopened: false }
     }
 }
 
@@ -147,6 +149,8 @@ struct Loader<'a> {
     scans: VecDeque<HtmlScan>,
     /// Resources found once the caps were reached.
     not_fetched: usize,
+    /// Connections opened that could not be made.
+    unopened: usize,
     /// The stylesheets' backgrounds and fonts, held until every stylesheet is in.
     styles: Styles,
     /// Stylesheets asked for and not yet recorded.
@@ -178,6 +182,7 @@ impl<'a> Loader<'a> {
             started_at: SystemTime::now(),
             scans: VecDeque::new(),
             not_fetched: 0,
+            unopened: 0,
             styles: Styles::new(),
             sheets_outstanding: 0,
             document: None,
@@ -205,7 +210,8 @@ impl<'a> Loader<'a> {
             mode: self.options.mode.to_string(),
             plt,
             entries: self.entries,
-            connections: self.opened,
+            // Attempts that never became a connection (refused, unreachable) are not counted.
+            connections: self.opened - self.unopened,
             bytes: self.bytes,
             not_fetched: self.not_fetched,
             started_at,
@@ -372,6 +378,7 @@ impl<'a> Loader<'a> {
                                 costs = opening;
                             }
                             Err(error) => {
+                                self.unopened += 1;
                                 self.fail_all(std::mem::take(&mut batch), &error)?;
                                 break;
                             }
@@ -582,7 +589,8 @@ impl<'a> Loader<'a> {
     /// Records a finished request, returns its connection to the pool, and queues what it
     /// pointed to: a redirect's target, a document's or stylesheet's resources.
     fn finish(&mut self, done: Done) -> Result<(), LoadError> {
-        let Done { conn, mut wanted, entry, closed, retry } = done;
+        let Done { conn, mut wanted, entry, closed, retry, unopened } = done;
+        self.unopened += usize::from(unopened);
         if let Some(conn) = conn {
             if self.options.mode == Mode::Http10 {
                 *self.open.entry(conn.origin.clone()).or_default() -= 1;
@@ -752,7 +760,7 @@ impl Task {
                 // connection, not per request.
                 let opened = match Box::pin(connection::open(&origin, h2, &tls)).await {
                     Ok(opened) => opened,
-                    Err(error) => return Done::failed(wanted, error),
+                    Err(error) => return Done { unopened: true, ..Done::failed(wanted, error) },
                 };
                 let Opened { sender, dns, connect, tls } = opened;
                 let mut conn = Conn { id, origin, sender };
@@ -764,7 +772,7 @@ impl Task {
                     (entry, body)
                 });
                 let (conn, closed) = still_open(conn, &entry);
-                Done { conn, wanted, entry, closed, retry: false }
+                Done { conn, wanted, entry, closed, retry: false, unopened: false }
             }
             // Only HTTP/1.1 connections are reused (HTTP/1.0 ones close after one response).
             Self::Reuse { mut conn, wanted } => {
@@ -775,7 +783,7 @@ impl Task {
                 });
                 let retry = matches!(&entry, Err(error) if error.is_unanswered());
                 let (conn, closed) = still_open(conn, &entry);
-                Done { conn, wanted, entry, closed, retry }
+                Done { conn, wanted, entry, closed, retry, unopened: false }
             }
             Self::Shared { id, started, sent, wanted } => {
                 *shared(id, started, sent, wanted, fetch.max_bytes).await
@@ -800,7 +808,7 @@ async fn shared(
         (entry.started, entry.queued) = (started, wanted.queued);
         (entry, body)
     });
-    Box::new(Done { conn: None, wanted, entry, closed: false, retry: false })
+    Box::new(Done { conn: None, wanted, entry, closed: false, retry: false, unopened: false })
 }
 
 /// `conn` back for the pool after `entry`, unless the request failed or the server closes the
