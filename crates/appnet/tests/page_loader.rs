@@ -303,6 +303,37 @@ fn pages_load_from_nginx_too() {
     let nginx = appnet_testkit::require("nginx", "nginx");
     let (port, h2c, closing) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
     let idle = free_tcp_port();
+    let tls = free_tcp_port();
+    // A TLS port whose ALPN offers http/1.1 only (no `http2` on it), with a key openssl made.
+    let (cert, key) = (site.path().join("cert.pem"), site.path().join("key.pem"));
+    let made = run(
+        "openssl",
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            // A leaf, not a CA: rustls's webpki refuses a CA certificate as the server's own.
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    made.assert_success();
     // A page whose stylesheet comes slowly (nginx's limit_rate), from a server that closes
     // connections idle for 200 ms: the connection that fetched the image sits idle in the
     // pool longer than that before the stylesheet's images are asked for.
@@ -326,9 +357,13 @@ fn pages_load_from_nginx_too() {
              http2_max_concurrent_streams 2; }}\n\
              server {{ listen 127.0.0.1:{closing}; keepalive_requests 1; root {root}; }}\n\
              server {{ listen 127.0.0.1:{idle}; keepalive_timeout 200ms; root {root};\n\
-             location = /css/slow.css {{ limit_rate 8k; }} }} }}\n",
+             location = /css/slow.css {{ limit_rate 8k; }} }}\n\
+             server {{ listen 127.0.0.1:{tls} ssl; ssl_certificate {cert}; ssl_certificate_key {key};\n\
+             root {root}; }} }}\n",
             d = dir.display(),
-            root = site.path().display()
+            root = site.path().display(),
+            cert = cert.display(),
+            key = key.display()
         ),
     )
     .unwrap();
@@ -350,6 +385,12 @@ fn pages_load_from_nginx_too() {
             assert_eq!(page["connections"], 1, "{page}");
         }
     }
+    // h2 asked of a TLS server whose ALPN picks http/1.1: the page still loads, over HTTP/1.1.
+    let url = format!("https://localhost:{tls}/");
+    let page = load(&["--mode", "h2", "--cacert", cert.to_str().unwrap(), &url]);
+    assert_eq!(paths(&page), expected(), "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["protocol"] == "HTTP/1.1"), "{page}");
     // A server that closes every connection after one response (Connection: close): each
     // request gets a new connection rather than failing on the closed one.
     for mode in ["parallel:6", "persistent", "pipelined"] {
