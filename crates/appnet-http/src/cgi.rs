@@ -256,23 +256,26 @@ pub async fn run(
             return Err(CgiError::Timeout(timeout));
         }
     };
-    let (status, headers) = parse_head(&seen[..head_length])?;
+    let (given, headers) = parse_head(&seen[..head_length])?;
     let first = Bytes::copy_from_slice(&seen[body_start..]);
-    let local_redirect = local_redirect(&seen[..head_length], &headers);
+    let local_redirect = local_redirect(given, &headers);
     let body = CgiBody::new(child, stdout, first, timeout);
-    Ok(CgiOutput { status, headers, body, local_redirect })
+    Ok(CgiOutput { status: status_of(given, &headers), headers, body, local_redirect })
 }
 
 /// The path of a local redirect (RFC 3875 §6.2.2): a header block of nothing but a
 /// `Location` that is a path (no `Status`, no other field), which the server answers itself
 /// as a GET of that path instead of sending the client a redirect.
-fn local_redirect(head: &[u8], headers: &[(String, String)]) -> Option<String> {
+fn local_redirect(given: Option<u16>, headers: &[(String, String)]) -> Option<String> {
     let [(name, value)] = headers else { return None };
-    let has_status = String::from_utf8_lossy(head).lines().any(|line| {
-        line.split(':').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("status"))
-    });
     let local = value.starts_with('/') && !value.starts_with("//");
-    (name.eq_ignore_ascii_case("location") && local && !has_status).then(|| value.clone())
+    (name.eq_ignore_ascii_case("location") && local && given.is_none()).then(|| value.clone())
+}
+
+/// The response's status: the script's `Status`, else 302 with a `Location`, else 200.
+fn status_of(given: Option<u16>, headers: &[(String, String)]) -> u16 {
+    let redirect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("location"));
+    given.unwrap_or(if redirect { 302 } else { 200 })
 }
 
 /// A script's body as it writes it. Dropping it (the client went away, the response was for
@@ -346,12 +349,17 @@ fn head_end(output: &[u8]) -> Option<(usize, usize)> {
 /// The script's output: header lines up to a blank line (LF or CRLF), then the body.
 pub fn parse_output(output: &[u8]) -> Result<CgiResponse, CgiError> {
     let (head_length, body_start) = head_end(output).ok_or(CgiError::BadOutput)?;
-    let (status, headers) = parse_head(&output[..head_length])?;
+    let (given, headers) = parse_head(&output[..head_length])?;
+    let status = status_of(given, &headers);
     Ok(CgiResponse { status, headers, body: output[body_start..].to_vec() })
 }
 
-/// The header block (without its blank line): the status and the other header lines.
-fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), CgiError> {
+/// A script's header lines, name and value, in order.
+type Fields = Vec<(String, String)>;
+
+/// The header block (without its blank line): the `Status` the script gave, if any, and the
+/// other header lines.
+fn parse_head(head: &[u8]) -> Result<(Option<u16>, Fields), CgiError> {
     let head = std::str::from_utf8(head).map_err(|_| CgiError::BadOutput)?;
     let mut status = None;
     let mut headers = Vec::new();
@@ -374,8 +382,7 @@ fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), CgiError> {
             headers.push((name.to_owned(), value.to_owned()));
         }
     }
-    let redirect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("location"));
-    Ok((status.unwrap_or(if redirect { 302 } else { 200 }), headers))
+    Ok((status, headers))
 }
 
 #[cfg(test)]

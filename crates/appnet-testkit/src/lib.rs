@@ -23,6 +23,39 @@ pub use ports::{free_port, free_port_on, free_tcp_port};
 pub use program::{Program, RunningProgram};
 pub use wait::{wait_for_tcp, wait_until};
 
+/// A certificate for `localhost` and its key, made by openssl in `dir` (`cert.pem`,
+/// `key.pem`) as an operator would bring one: an EC leaf (not a CA, which rustls refuses as a
+/// server's own certificate) valid for two days.
+pub fn openssl_localhost_certificate(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let args = [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-keyout",
+        &key_arg,
+        "-out",
+        &cert_arg,
+    ];
+    run("openssl", "openssl", &args, std::time::Duration::from_secs(30)).assert_success();
+    (cert, key)
+}
+
 /// Headless Chromium (Debian's `chromium`) as this machine needs it: no sandbox as root, no
 /// GPU, and none of the background connections a closed network refuses.
 pub const CHROMIUM_FLAGS: [&str; 8] = [

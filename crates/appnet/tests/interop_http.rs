@@ -345,14 +345,7 @@ fn h2load_completes_with_no_errors_over_h2c_and_tls() {
 
 /// Sends `raw` on a fresh connection and returns everything the server sent back.
 fn raw_exchange(base: &str, raw: &[u8]) -> String {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    stream.write_all(raw).unwrap();
-    let mut reply = Vec::new();
-    let _ = stream.read_to_end(&mut reply);
-    String::from_utf8_lossy(&reply).into_owned()
+    raw_exchange_closed(base, raw).0
 }
 
 /// What the server answered `raw`, and whether it closed the connection within 3 s.
@@ -889,32 +882,7 @@ fn more_real_clients_two_listen_addresses_an_openssl_certificate_pipelining_and_
     std::fs::write(cgi.join("echo.py"), echo).unwrap();
     make_executable(&cgi.join("echo.py"));
     // A certificate made by openssl, as an operator would bring one.
-    let (cert, key) = (site.path().join("cert.pem"), site.path().join("key.pem"));
-    let made = run(
-        "openssl",
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-        Duration::from_secs(30),
-    );
-    made.assert_success();
+    let (cert, key) = appnet_testkit::openssl_localhost_certificate(site.path());
     let port = free_tcp_port();
     let (v4, v6) = (format!("127.0.0.1:{port}"), format!("[::1]:{port}"));
     let mapping = format!("/cgi-bin/={}", cgi.display());

@@ -305,35 +305,7 @@ fn pages_load_from_nginx_too() {
     let idle = free_tcp_port();
     let tls = free_tcp_port();
     // A TLS port whose ALPN offers http/1.1 only (no `http2` on it), with a key openssl made.
-    let (cert, key) = (site.path().join("cert.pem"), site.path().join("key.pem"));
-    let made = run(
-        "openssl",
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            // A leaf, not a CA: rustls's webpki refuses a CA certificate as the server's own.
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-        Duration::from_secs(30),
-    );
-    made.assert_success();
+    let (cert, key) = appnet_testkit::openssl_localhost_certificate(site.path());
     // A page whose stylesheet comes slowly (nginx's limit_rate), from a server that closes
     // connections idle for 200 ms: the connection that fetched the image sits idle in the
     // pool longer than that before the stylesheet's images are asked for.

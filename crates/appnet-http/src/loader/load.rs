@@ -335,11 +335,9 @@ impl<'a> Loader<'a> {
         if self.sheets_outstanding > 0 || !self.scans.is_empty() || !self.styles.has_pending() {
             return;
         }
-        let document = self.document.take().unwrap_or_default();
-        for found in self.styles.resolve(&document) {
+        for found in self.styles.resolve(self.document.as_deref().unwrap_or_default()) {
             self.want(found, 0);
         }
-        self.document = Some(document);
     }
 
     /// Pipelining: one connection per host; everything known for a host is written to it at

@@ -51,9 +51,9 @@ impl Styles {
 
     /// Takes in the stylesheet at `base`: its `@import`s, to fetch now; the rest is held.
     pub fn add(&mut self, base: &Url, sheet: &str) -> Vec<Found> {
-        // As discover's walk: a sheet with neither `(` nor `@` names no resource and uses no
-        // web font by a rule the loader could match... except `font-family`, which needs no
-        // parenthesis: only that keyword is looked for then.
+        // A URL needs `url(` (or an `@import`), so a sheet with neither `(` nor `@` names no
+        // resource; it can still name a family for another sheet's @font-face, which takes
+        // the word `font`. Without any of these it is not tokenized (60 µs for 8 KB).
         if !sheet.bytes().any(|b| b == b'(' || b == b'@') && !sheet.contains("font") {
             return Vec::new();
         }
