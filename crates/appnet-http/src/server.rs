@@ -399,8 +399,15 @@ impl Connections {
         let io = Prefixed::new(prefix, io);
         let site = self.site.clone();
         let secure = self.tls.is_some();
+        // Whether a request came with a body: its rest may still be on the way when the
+        // connection ends (a refusal sent unread), even if none is waiting at that instant.
+        let had_body = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let saw_body = had_body.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let site = site.clone();
+            if !hyper::body::Body::is_end_stream(request.body()) {
+                saw_body.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let mut request = request.map(RequestBody::Http1);
             if secure {
                 request.extensions_mut().insert(Secure);
@@ -436,7 +443,9 @@ impl Connections {
                     }
                 };
                 let parts = connection.into_parts();
-                crate::linger::close(&mut parts.io.into_inner(), !parts.read_buf.is_empty()).await;
+                let unread = !parts.read_buf.is_empty()
+                    || had_body.load(std::sync::atomic::Ordering::Relaxed);
+                crate::linger::close(&mut parts.io.into_inner(), unread).await;
                 ended?;
             }
             Protocol::Http2 => {
