@@ -1,9 +1,9 @@
 //! `appnet http load` against real servers: our origin (HTTP/1.x, h2c, TLS with h2) and nginx;
 //! the resources it finds are the ones headless Chromium fetches for the same page; the HAR
-//! has HAR 1.2's structure and the waterfall a row per request.
+//! validates against the HAR 1.2 JSON schema and the waterfall has a row per request.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use appnet_testkit::{CommandOutput, Program, RunningProgram, free_tcp_port, run, wait_for_tcp};
@@ -142,9 +142,9 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
     let (_server, port) =
         serve(site.path(), &["--no-access-log", "--tls-self-signed", "--tls-cert-out", ca_arg]);
     let url = format!("https://localhost:{port}/");
-    let har = site.path().join("page.har");
+    let har_file = site.path().join("page.har");
     let svg = site.path().join("page.svg");
-    let (har_arg, svg_arg) = (har.to_str().unwrap(), svg.to_str().unwrap());
+    let (har_arg, svg_arg) = (har_file.to_str().unwrap(), svg.to_str().unwrap());
     let page =
         load(&["--mode", "h2", "--cacert", ca_arg, "--har", har_arg, "--waterfall", svg_arg, &url]);
     assert_eq!(paths(&page), expected());
@@ -155,7 +155,7 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
 
     // HAR 1.2: the fields a viewer needs, one entry per request, phases that add up.
     let har: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&har).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&har_file).unwrap()).unwrap();
     let log = &har["log"];
     assert_eq!(log["version"], "1.2");
     assert_eq!(log["creator"]["name"], "appnet");
@@ -200,6 +200,7 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
             .any(|h| h["name"] == "priority" && h["value"] == "u=0, i")
     );
     assert!(entries[0]["timings"]["ssl"].as_f64().unwrap() > 0.0);
+    assert_valid_har(std::slice::from_ref(&har_file));
 
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.matches("<g class=\"request\">").count() == 10);
@@ -208,6 +209,80 @@ fn over_tls_h2_is_chosen_by_alpn_and_har_and_waterfall_are_written() {
     let refused = run(APPNET, "appnet", &["http", "load", &url], Duration::from_secs(30));
     assert_ne!(refused.status, Some(0));
     assert!(refused.stderr.contains("TLS with localhost"), "{}", refused.stderr);
+}
+
+/// har-validator (npm; the HAR 1.2 JSON schema of the `har-schema` package, which HAR
+/// viewers check files against), from target/peers or `APPNET_HAR_VALIDATOR`.
+fn har_validator() -> PathBuf {
+    let dir = std::env::var_os("APPNET_HAR_VALIDATOR").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/peers/har-validator/node_modules/har-validator")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("package.json").is_file(),
+        "har-validator is not at {} — run scripts/test, which installs it (npm install \
+         --prefix target/peers/har-validator har-validator@5.1.5), or set APPNET_HAR_VALIDATOR",
+        dir.display()
+    );
+    dir
+}
+
+/// Checks each of `files` against the HAR 1.2 schema; panics naming every violation.
+fn assert_valid_har(files: &[PathBuf]) {
+    const CHECK: &str = r#"
+const validate = require(process.argv[2]);
+const fs = require("fs");
+(async () => {
+  let failed = 0;
+  for (const file of process.argv.slice(3)) {
+    try {
+      await validate.har(JSON.parse(fs.readFileSync(file, "utf8")));
+      console.log(`${file}: valid`);
+    } catch (e) {
+      failed++;
+      console.log(`${file}: ${e.message}`);
+      for (const x of e.errors || []) console.log(`  ${x.dataPath} ${x.message}`);
+    }
+  }
+  process.exit(failed ? 1 : 0);
+})();
+"#;
+    assert!(!files.is_empty());
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("check.js");
+    std::fs::write(&script, CHECK).unwrap();
+    let validator = har_validator();
+    let mut args = vec![script.to_str().unwrap(), validator.to_str().unwrap()];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let out = run("node", "nodejs", &args, Duration::from_secs(60));
+    assert_eq!(out.status, Some(0), "HAR 1.2 schema:\n{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.matches(": valid\n").count(), files.len(), "{}", out.stdout);
+}
+
+#[test]
+fn har_validation_refuses_a_har_that_breaks_the_schema() {
+    // The check itself can fail: a HAR whose entry lacks `timings.wait` and has a status as a
+    // string is refused.
+    let scratch = tempfile::tempdir().unwrap();
+    let bad = scratch.path().join("bad.har");
+    let entry = serde_json::json!({
+        "startedDateTime": "2026-12-02T10:00:00.000Z", "time": 1.0,
+        "request": {"method": "GET", "url": "http://127.0.0.1/", "httpVersion": "HTTP/1.1",
+            "cookies": [], "headers": [], "queryString": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": "200", "statusText": "OK", "httpVersion": "HTTP/1.1",
+            "cookies": [], "headers": [], "content": {"size": 0, "mimeType": "text/html"},
+            "redirectURL": "", "headersSize": -1, "bodySize": 0},
+        "cache": {}, "timings": {"send": 0.0, "receive": 0.0}
+    });
+    let har = serde_json::json!({"log": {"version": "1.2",
+        "creator": {"name": "t", "version": "1"}, "entries": [entry]}});
+    std::fs::write(&bad, har.to_string()).unwrap();
+    let script = std::panic::catch_unwind(|| assert_valid_har(std::slice::from_ref(&bad)));
+    let said = *script.expect_err("refused").downcast::<String>().unwrap();
+    assert!(said.contains("wait") && said.contains("status"), "{said}");
 }
 
 /// The paths on `url`'s origin that headless Chromium requested loading `url`, from its own
@@ -639,8 +714,14 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
     let cgi_arg = format!("/cgi-bin/={}", cgi.display());
     let (_server, port) = serve(&root, &["--no-access-log", "--cgi", &cgi_arg]);
     let url = format!("http://127.0.0.1:{port}/");
+    let hars = tempfile::tempdir().unwrap();
+    let mut written = Vec::new();
     for mode in ["http1.0", "parallel:6", "persistent", "pipelined", "h2"] {
-        let (page, said) = load_saying(&["--mode", mode, "--max-bytes", "1MiB", &url]);
+        let har = hars.path().join(format!("{}.har", mode.replace(':', "-")));
+        let har_arg = har.to_str().unwrap();
+        let (page, said) =
+            load_saying(&["--mode", mode, "--max-bytes", "1MiB", "--har", har_arg, &url]);
+        written.push(har);
         let entries = page["entries"].as_array().unwrap();
         let of = |path: &str| -> Vec<&serde_json::Value> {
             entries.iter().filter(|e| e["url"].as_str().unwrap().ends_with(path)).collect()
@@ -679,6 +760,8 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
             assert_eq!(page["connections"], 1, "{page}");
         }
     }
+    // Failed entries (status 0, an `_error`) still make valid HAR 1.2.
+    assert_valid_har(&written);
     // The caps on requests: what the page names beyond is counted, and said.
     let (page, said) = load_saying(&["--mode", "persistent", "--max-resources", "2", &url]);
     assert_eq!(page["entries"].as_array().unwrap().len(), 2, "{page}");
@@ -803,9 +886,13 @@ fn compare_loads_every_mode_marks_the_fastest_and_names_a_file_per_mode_and_view
     assert_eq!(marked.len(), 1, "{}", out.stdout);
     let lowest = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
     assert_eq!(marked[0].1, lowest, "the fastest is the lowest PLT: {}", out.stdout);
+    let mut hars = Vec::new();
     for mode in modes {
         assert!(repeats.contains(mode), "{mode} in the repeat table: {repeats}");
         let name = mode.replace(':', "-");
+        for view in ["", ".repeat"] {
+            hars.push(out_dir.path().join(format!("page.{name}{view}.har")));
+        }
         for (stem, ext) in [("page", "har"), ("page", "svg")] {
             for view in ["", ".repeat"] {
                 let file = out_dir.path().join(format!("{stem}.{name}{view}.{ext}"));
@@ -817,4 +904,6 @@ fn compare_loads_every_mode_marks_the_fastest_and_names_a_file_per_mode_and_view
         assert!(out.stderr.contains(&format!("loading {url} with {mode}")), "{}", out.stderr);
     }
     assert!(repeats.contains("fresh from the cache"), "each repeat view's reuse: {repeats}");
+    // Every mode's first and repeat view (fresh copies, revalidations) against HAR 1.2.
+    assert_valid_har(&hars);
 }
