@@ -84,6 +84,8 @@ pub fn normalized(path: &str) -> Option<String> {
 pub struct CgiResponse {
     /// From `Status:` (200 by default, 302 with a `Location` and no status).
     pub status: u16,
+    /// The reason phrase the script gave after its status code, if any.
+    pub reason: Option<String>,
     /// The other header lines, in order.
     pub headers: Vec<(String, String)>,
     /// The body.
@@ -153,6 +155,9 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct CgiOutput {
     /// From `Status:` (200 by default, 302 with a `Location` and no status).
     pub status: u16,
+    /// The reason phrase the script gave after its status code (`Status: 404 Gone away`), sent
+    /// on HTTP/1 in place of the standard one, as Apache and nginx pass it on.
+    pub reason: Option<String>,
     /// The other header lines, in order.
     pub headers: Vec<(String, String)>,
     /// The body, as the script writes it.
@@ -258,9 +263,11 @@ pub async fn run(
     };
     let (given, headers) = parse_head(&seen[..head_length])?;
     let first = Bytes::copy_from_slice(&seen[body_start..]);
-    let local_redirect = local_redirect(given, &headers);
+    let code = given.as_ref().map(|g| g.0);
+    let local_redirect = local_redirect(code, &headers);
     let body = CgiBody::new(child, stdout, first, timeout);
-    Ok(CgiOutput { status: status_of(given, &headers), headers, body, local_redirect })
+    let status = status_of(code, &headers);
+    Ok(CgiOutput { status, reason: given.and_then(|g| g.1), headers, body, local_redirect })
 }
 
 /// The path of a local redirect (RFC 3875 §6.2.2): a header block of nothing but a
@@ -350,16 +357,20 @@ fn head_end(output: &[u8]) -> Option<(usize, usize)> {
 pub fn parse_output(output: &[u8]) -> Result<CgiResponse, CgiError> {
     let (head_length, body_start) = head_end(output).ok_or(CgiError::BadOutput)?;
     let (given, headers) = parse_head(&output[..head_length])?;
-    let status = status_of(given, &headers);
-    Ok(CgiResponse { status, headers, body: output[body_start..].to_vec() })
+    let status = status_of(given.as_ref().map(|g| g.0), &headers);
+    let reason = given.and_then(|g| g.1);
+    Ok(CgiResponse { status, reason, headers, body: output[body_start..].to_vec() })
 }
 
 /// A script's header lines, name and value, in order.
 type Fields = Vec<(String, String)>;
 
+/// A `Status` line: its code and the reason phrase after it, if there is one.
+type Given = (u16, Option<String>);
+
 /// The header block (without its blank line): the `Status` the script gave, if any, and the
 /// other header lines.
-fn parse_head(head: &[u8]) -> Result<(Option<u16>, Fields), CgiError> {
+fn parse_head(head: &[u8]) -> Result<(Option<Given>, Fields), CgiError> {
     let head = std::str::from_utf8(head).map_err(|_| CgiError::BadOutput)?;
     let mut status = None;
     let mut headers = Vec::new();
@@ -370,14 +381,11 @@ fn parse_head(head: &[u8]) -> Result<(Option<u16>, Fields), CgiError> {
             return Err(CgiError::BadOutput);
         }
         if name.eq_ignore_ascii_case("status") {
-            status = value
-                .split_whitespace()
-                .next()
-                .and_then(|c| c.parse::<u16>().ok())
-                .filter(|c| (100..600).contains(c));
-            if status.is_none() {
-                return Err(CgiError::BadOutput);
-            }
+            let (code, reason) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+            let code = code.parse::<u16>().ok().filter(|c| (100..600).contains(c));
+            let Some(code) = code else { return Err(CgiError::BadOutput) };
+            let reason = reason.trim();
+            status = Some((code, (!reason.is_empty()).then(|| reason.to_owned())));
         } else {
             headers.push((name.to_owned(), value.to_owned()));
         }
@@ -418,8 +426,12 @@ mod tests {
             .unwrap();
         assert_eq!((out.status, out.body.as_slice()), (404, &b"missing"[..]));
         assert_eq!(out.headers, [("Content-Type".to_owned(), "text/plain".to_owned())]);
+        assert_eq!(out.reason.as_deref(), Some("Not Found"));
+        let own = parse_output(b"Status: 299  Quite  Fine \n\n").unwrap();
+        assert_eq!((own.status, own.reason.as_deref()), (299, Some("Quite  Fine")));
+        assert_eq!(parse_output(b"Status: 204\n\n").unwrap().reason, None);
         let redirect = parse_output(b"Location: /elsewhere\n\n").unwrap();
-        assert_eq!(redirect.status, 302);
+        assert_eq!((redirect.status, redirect.reason), (302, None));
         assert!(parse_output(b"no header block").is_err());
         assert!(parse_output(b"Status: banana\n\n").is_err());
         assert!(parse_output(b"Bad Header Line\n\nbody").is_err());

@@ -281,7 +281,11 @@ fn write_head(
     out.extend_from_slice(if version == Version::HTTP_10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    // A CGI script's own phrase, else the standard one.
+    let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>();
+    out.extend_from_slice(
+        reason.map_or(status.canonical_reason().unwrap_or("").as_bytes(), |r| r.as_bytes()),
+    );
     out.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
         let framing_field = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];

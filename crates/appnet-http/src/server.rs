@@ -629,6 +629,12 @@ impl Site {
                 let mut response = Response::new(Payload::Script(Box::new(output.body)));
                 *response.status_mut() =
                     StatusCode::from_u16(output.status).unwrap_or(StatusCode::OK);
+                // HTTP/1 sends the script's own phrase (hyper's path and ours read this);
+                // HTTP/2 has none. One that is not valid field text is left out.
+                let reason = output.reason.map(hyper::ext::ReasonPhrase::try_from);
+                if let Some(Ok(reason)) = reason {
+                    response.extensions_mut().insert(reason);
+                }
                 for (name, value) in output.headers {
                     let hop_by_hop =
                         ["connection", "transfer-encoding", "content-length", "keep-alive"];
