@@ -283,9 +283,8 @@ fn write_head(
     out.push(b' ');
     // A CGI script's own phrase, else the standard one.
     let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>();
-    out.extend_from_slice(
-        reason.map_or(status.canonical_reason().unwrap_or("").as_bytes(), |r| r.as_bytes()),
-    );
+    let standard = || status.canonical_reason().unwrap_or("").as_bytes();
+    out.extend_from_slice(reason.map_or_else(standard, |r| r.as_bytes()));
     out.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
         let framing_field = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];
