@@ -907,3 +907,139 @@ fn compare_loads_every_mode_marks_the_fastest_and_names_a_file_per_mode_and_view
     // Every mode's first and repeat view (fresh copies, revalidations) against HAR 1.2.
     assert_valid_har(&hars);
 }
+
+/// An HTTP/1.1 origin whose resources carry only the caching fields their names say (no
+/// Cache-Control unless named): it prints "GET PATH CONDITION" for every request, so a test
+/// sees which the repeat view asked for, and with what validator.
+const CACHING_ORIGIN: &str = r#"
+import email.utils, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+NOW = time.time()
+PAGE = b"<!DOCTYPE html><title>c</title>" + b"".join(
+    b"<img src=/%s.png>" % n for n in [b"old", b"expires", b"etag", b"recent"])
+def date(t): return email.utils.formatdate(t, usegmt=True)
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def do_GET(self):
+        condition = self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since") or "-"
+        # One write per line: the handlers run on threads of their own.
+        sys.stdout.write("GET %s %s\n" % (self.path, condition))
+        sys.stdout.flush()
+        fields = [("Date", date(time.time()))]
+        if self.path == "/":
+            fields += [("Cache-Control", "no-store"), ("Content-Type", "text/html")]
+            body = PAGE
+        elif self.path == "/old.png":
+            # Last modified 100 days ago, nothing else: heuristically fresh for 10 days.
+            fields.append(("Last-Modified", date(NOW - 100 * 86400)))
+            body = b"old"
+        elif self.path == "/expires.png":
+            # Expires alone (no Cache-Control): fresh for an hour.
+            fields.append(("Expires", date(time.time() + 3600)))
+            body = b"expires"
+        elif self.path == "/etag.png":
+            # Stale at once; revalidated with If-None-Match.
+            fields += [("Cache-Control", "max-age=0"), ("ETag", '"v1"')]
+            if self.headers.get("If-None-Match") == '"v1"':
+                self.send_response_only(304)
+                for name, value in fields: self.send_header(name, value)
+                self.end_headers()
+                return
+            body = b"etag"
+        elif self.path == "/recent.png":
+            # Modified at the instant its Date says: a heuristic lifetime of nothing, so stale
+            # at the repeat view; revalidated with If-Modified-Since.
+            modified = date(NOW)
+            fields = [("Date", modified), ("Last-Modified", modified)]
+            if self.headers.get("If-Modified-Since") == modified:
+                self.send_response_only(304)
+                for name, value in fields: self.send_header(name, value)
+                self.end_headers()
+                return
+            body = b"recent"
+        else:
+            self.send_error(404)
+            return
+        # send_response_only: no Date of the library's, only the one each resource gives.
+        self.send_response_only(200)
+        for name, value in fields: self.send_header(name, value)
+        if self.path != "/": self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+#[test]
+fn the_repeat_view_honours_expires_heuristic_freshness_and_both_validators() {
+    let port = free_tcp_port();
+    let mut origin =
+        Program::new("python3", "python3").args(["-c", CACHING_ORIGIN, &port.to_string()]).start();
+    let addr = format!("127.0.0.1:{port}");
+    origin.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
+    });
+    let url = format!("http://{addr}/");
+    let requests = |origin: &RunningProgram| -> Vec<String> {
+        let log = origin.log();
+        log.lines().filter(|l| l.starts_with("GET ")).map(str::to_owned).collect()
+    };
+    for (round, mode) in ["parallel:6", "persistent", "pipelined"].into_iter().enumerate() {
+        let views = load(&["--repeat", "--mode", mode, &url]);
+        let repeat = &views["repeat"];
+        let cache_of = |path: &str| {
+            let entries = repeat["entries"].as_array().unwrap();
+            let entry = entries.iter().find(|e| e["url"].as_str().unwrap().ends_with(path));
+            let entry = entry.unwrap_or_else(|| panic!("{mode}: no {path}: {repeat}"));
+            (entry["cache"].clone(), entry["status"].clone())
+        };
+        let fresh = (serde_json::json!("fresh"), serde_json::json!(200));
+        let revalidated = (serde_json::json!("revalidated"), serde_json::json!(304));
+        assert_eq!(cache_of("/old.png"), fresh, "{mode}: heuristic freshness: {repeat}");
+        assert_eq!(cache_of("/expires.png"), fresh, "{mode}: Expires: {repeat}");
+        assert_eq!(cache_of("/etag.png"), revalidated, "{mode}: ETag: {repeat}");
+        assert_eq!(cache_of("/recent.png"), revalidated, "{mode}: Last-Modified: {repeat}");
+        assert!(cache_of("/").0.is_null(), "{mode}: no-store is fetched again: {repeat}");
+        // What the origin saw of the repeat view: the document, and the two stale images with
+        // their validators; the fresh ones not at all.
+        // Each round: five requests for the first view, three for the repeat (the origin's
+        // output reaches the log a little after the load ends).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while requests(&origin).len() < 8 * (round + 1) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let all = requests(&origin);
+        let log = all.join("\n");
+        assert!(all.len() >= 8 * (round + 1), "{mode}: {log}");
+        let mut asked: Vec<&str> =
+            all[8 * round + 5..8 * round + 8].iter().map(String::as_str).collect();
+        asked.sort();
+        let modified = all[8 * round..8 * round + 5]
+            .iter()
+            .find_map(|l| l.strip_prefix("GET /recent.png "))
+            .map(|_| {
+                let header = |e: &serde_json::Value| {
+                    let fields = e["headers"].as_array().unwrap();
+                    let lm = fields.iter().find(|h| h[0] == "last-modified").unwrap();
+                    lm[1].as_str().unwrap().to_owned()
+                };
+                let entries = views["first"]["entries"].as_array().unwrap();
+                header(
+                    entries
+                        .iter()
+                        .find(|e| e["url"].as_str().unwrap().ends_with("/recent.png"))
+                        .unwrap(),
+                )
+            });
+        let modified = modified.unwrap_or_else(|| panic!("{mode}: {log}"));
+        let want = [
+            "GET / -".to_owned(),
+            "GET /etag.png \"v1\"".to_owned(),
+            format!("GET /recent.png {modified}"),
+        ];
+        assert_eq!(asked, want.iter().map(String::as_str).collect::<Vec<_>>(), "{mode}: {log}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(requests(&origin).len(), 24, "nothing more was asked: {}", origin.log());
+}
