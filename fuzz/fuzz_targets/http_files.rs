@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
     // A CGI script's output: headers and body, or an error.
     if let Ok(output) = appnet_http::cgi::parse_output(data) {
         assert!((100..600).contains(&output.status));
+        if let Some(reason) = &output.reason {
+            assert!(!reason.is_empty() && reason.trim() == reason, "{reason:?}");
+        }
     }
     let Ok(text) = std::str::from_utf8(data) else { return };
     let root = Path::new("/srv/www");
