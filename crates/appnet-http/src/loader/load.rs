@@ -13,10 +13,11 @@ use super::cache::{Lookup, PrivateCache};
 use super::connection::{self, Connector, Http1, Http2, Opened, Origin, Sender, Trust};
 use super::discover::{Found, HtmlScan, Kind};
 use super::mode::Mode;
-use super::pipeline::Pipeline;
 use super::record::{Entry, PageLoad};
 use super::styles::Styles;
 use super::{LoadError, decode};
+
+mod pipelined;
 
 /// What a load may do.
 #[derive(Debug, Clone)]
@@ -338,127 +339,6 @@ impl<'a> Loader<'a> {
         for found in self.styles.resolve(self.document.as_deref().unwrap_or_default()) {
             self.want(found, 0);
         }
-    }
-
-    /// Pipelining: one connection per host; everything known for a host is written to it at
-    /// once and read back in order, then what those responses revealed, and so on. A server
-    /// that closes early gets the rest on a new connection.
-    async fn run_pipelined(&mut self) -> Result<(), LoadError> {
-        let mut pipes: HashMap<Origin, (Pipeline, usize)> = HashMap::new();
-        // Everything a batch's documents name goes in the next batch: the whole scan (a
-        // document's first resource is not sent ahead on its own here, as it is on other
-        // modes' connections: a batch is answered before the next is written).
-        loop {
-            while self.scan(usize::MAX) {}
-            if self.queue.is_empty() {
-                break;
-            }
-            let mut by_origin: Vec<(Origin, Vec<Wanted>)> = Vec::new();
-            for wanted in std::mem::take(&mut self.queue) {
-                let Some(wanted) = self.through_cache(wanted)? else { continue };
-                let origin = Origin::of(&wanted.found.url)?;
-                match by_origin.iter_mut().find(|(o, _)| *o == origin) {
-                    Some((_, batch)) => batch.push(wanted),
-                    None => by_origin.push((origin, vec![wanted])),
-                }
-            }
-            for (origin, mut batch) in by_origin {
-                while !batch.is_empty() {
-                    let started = self.start.elapsed();
-                    let mut costs = [Duration::ZERO; 3];
-                    if !pipes.get(&origin).is_some_and(|(p, _)| p.reusable()) {
-                        let url = &batch[0].found.url;
-                        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-                        self.opened += 1;
-                        match Pipeline::open(&origin, authority, &self.tls).await {
-                            Ok((pipe, opening)) => {
-                                pipes.insert(origin.clone(), (pipe, self.opened));
-                                costs = opening;
-                            }
-                            Err(error) => {
-                                self.unopened += 1;
-                                self.fail_all(std::mem::take(&mut batch), &error)?;
-                                break;
-                            }
-                        }
-                    }
-                    let Some((pipe, id)) = pipes.get_mut(&origin) else { break };
-                    let id = *id;
-                    let targets: Vec<(String, Vec<(&'static str, String)>)> = batch
-                        .iter()
-                        .map(|w| {
-                            let url = &w.found.url;
-                            let target = if self.tls.proxied() && url.scheme() == "http" {
-                                &url[..url::Position::AfterQuery]
-                            } else {
-                                &url[url::Position::BeforePath..url::Position::AfterQuery]
-                            };
-                            (target.to_owned(), w.conditions.clone())
-                        })
-                        .collect();
-                    let sent = self.start.elapsed();
-                    let budget = self.options.max_bytes.saturating_sub(self.bytes);
-                    let exchanged =
-                        pipe.exchange(&targets, self.options.accept_encoding, budget).await;
-                    let answered = match exchanged {
-                        Ok(answered) => answered,
-                        // A kept connection that broke before answering (the server's idle
-                        // close crossing the batch): a new one is opened and asked again.
-                        Err(_) if costs == [Duration::ZERO; 3] => {
-                            pipes.remove(&origin);
-                            continue;
-                        }
-                        Err(error) => {
-                            // A new connection that failed: what it did not answer fails.
-                            pipes.remove(&origin);
-                            self.fail_all(std::mem::take(&mut batch), &error)?;
-                            break;
-                        }
-                    };
-                    if answered.is_empty() && !pipe.reusable() && costs == [Duration::ZERO; 3] {
-                        // A kept connection the server had closed: open a new one and retry.
-                        pipes.remove(&origin);
-                        continue;
-                    }
-                    if answered.is_empty() {
-                        let error = LoadError::new("no response: the server closed the connection");
-                        pipes.remove(&origin);
-                        self.fail_all(std::mem::take(&mut batch), &error)?;
-                        break;
-                    }
-                    let rest = batch.split_off(answered.len());
-                    for (index, (wanted, timed)) in batch.into_iter().zip(answered).enumerate() {
-                        let response = &timed.response;
-                        let header = |name: header::HeaderName| {
-                            response.header(name.as_str()).map(str::to_owned)
-                        };
-                        let protocol =
-                            if response.minor_version == 0 { "HTTP/1.0" } else { "HTTP/1.1" };
-                        let made = make_entry(
-                            &wanted,
-                            id,
-                            (response.status, protocol),
-                            header,
-                            (response.body.len() as u64, Some(&response.body)),
-                            (timed.wait, timed.receive),
-                            self.options.max_bytes,
-                        );
-                        let made = made.map(|(mut entry, body)| {
-                            // The first request of a batch on a new connection paid for it.
-                            entry.started = if index == 0 { started } else { sent };
-                            if index == 0 {
-                                (entry.dns, entry.connect, entry.tls) =
-                                    (costs[0], costs[1], costs[2]);
-                            }
-                            (entry, body)
-                        });
-                        self.record(wanted, made)?;
-                    }
-                    batch = rest;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Records every one of `batch` as failed with `error` (the load fails if the document

@@ -2,21 +2,36 @@
 //! responses read in the same order ([`super::framing`] tells them apart). What browsers once
 //! tried and gave up on — one slow response holds up every one behind it — and what the lab
 //! compares with parallel connections and HTTP/2.
+//!
+//! Requests can be written a few at a time as a document's scan finds them ([`Pipeline::send`])
+//! and the responses read later ([`Pipeline::receive`]): the server works on the first while
+//! the loader looks for the rest. Between writes, [`Pipeline::take_arrived`] reads what has
+//! come without waiting, so each response is timed when it arrived, not when it was asked for.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use super::LoadError;
 use super::connection::{self, Connected, Connector, Origin, Stream};
 use super::framing::{Framer, Response};
+
+/// Head bytes allowed per response beyond the bodies' budget.
+const MOST_HEAD: u64 = 64 * 1024;
+
+/// Reads [`Pipeline::take_arrived`] makes at most per call (of 64 KiB): a server sending a large
+/// body while the loader scans does not keep it reading.
+const MOST_EARLY_READS: usize = 16;
 
 /// One response of a batch and when its parts arrived.
 #[derive(Debug)]
 pub struct Timed {
     /// The response.
     pub response: Response,
-    /// From writing the batch to the response's first bytes.
+    /// From writing its request to the response's first bytes.
     pub wait: Duration,
     /// From its first bytes to its last.
     pub receive: Duration,
@@ -27,8 +42,20 @@ pub struct Pipeline {
     stream: Box<dyn Stream>,
     framer: Framer,
     authority: String,
-    /// Whether the server said it will close after a response already read.
+    /// Whether the server said it will close after a response already read (or the
+    /// connection broke).
     closing: bool,
+    /// When each request not yet answered was written, oldest first.
+    sent: VecDeque<Instant>,
+    /// Responses read before [`Pipeline::receive`] asked for them.
+    arrived: VecDeque<Timed>,
+    /// When the response being read began: the first bytes after the one before it ended.
+    began: Option<Instant>,
+    /// Bytes read since the last [`Pipeline::receive`] returned.
+    read_so_far: u64,
+    /// How the connection broke, if it did, for [`Pipeline::receive`] to say.
+    broken: Option<LoadError>,
+    buffer: Vec<u8>,
 }
 
 impl Pipeline {
@@ -41,31 +68,48 @@ impl Pipeline {
     ) -> Result<(Self, [Duration; 3]), LoadError> {
         let Connected { stream, dns, connect, tls, .. } =
             connection::connect(origin, false, tls).await?;
-        let pipeline =
-            Self { stream, framer: Framer::new(), authority: authority.to_owned(), closing: false };
+        let pipeline = Self {
+            stream,
+            framer: Framer::new(),
+            authority: authority.to_owned(),
+            closing: false,
+            sent: VecDeque::new(),
+            arrived: VecDeque::new(),
+            began: None,
+            read_so_far: 0,
+            broken: None,
+            buffer: vec![0; 64 * 1024],
+        };
         Ok((pipeline, [dns, connect, tls]))
     }
 
-    /// Whether the connection can take another batch.
+    /// Whether the connection can take more requests.
     pub fn reusable(&self) -> bool {
         !self.closing
     }
 
-    /// Writes a GET for every one of `targets` (origin-form paths) at once, then reads the
-    /// responses in order. Fewer come back than asked when the server closes early (it may,
-    /// after any response): the caller asks again for the rest on a new connection. More than
-    /// `max_bytes` of bodies (and 64 KiB of head per response) is an error: the framer holds
-    /// a response whole until it ends.
+    /// Writes a GET for every one of `targets` (origin-form paths, or absolute form to a
+    /// proxy) and then reads their responses: [`Pipeline::send`] and [`Pipeline::receive`].
     pub async fn exchange(
         &mut self,
         targets: &[(String, Vec<(&'static str, String)>)],
         accept_encoding: &str,
         max_bytes: u64,
     ) -> Result<Vec<Timed>, LoadError> {
-        let most = max_bytes.saturating_add(64 * 1024 * targets.len() as u64);
-        let mut read_so_far = 0u64;
-        let authority = self.authority.clone();
-        let failed = |e: &dyn std::fmt::Display| LoadError::new(format!("{authority}: {e}"));
+        if let Err(error) = self.send(targets, accept_encoding).await {
+            self.closing = true;
+            return Err(error);
+        }
+        self.receive(targets.len(), max_bytes).await
+    }
+
+    /// Writes a GET for every one of `targets` at once, behind any requests already written.
+    /// An error leaves the connection unusable.
+    pub async fn send(
+        &mut self,
+        targets: &[(String, Vec<(&'static str, String)>)],
+        accept_encoding: &str,
+    ) -> Result<(), LoadError> {
         let mut requests = String::new();
         for (target, conditions) in targets {
             requests.push_str(&format!(
@@ -79,54 +123,124 @@ impl Pipeline {
             }
             requests.push_str("\r\n");
         }
-        let sent = Instant::now();
-        self.stream.write_all(requests.as_bytes()).await.map_err(|e| failed(&e))?;
-        self.stream.flush().await.map_err(|e| failed(&e))?;
-        let mut done = Vec::with_capacity(targets.len());
-        let mut buffer = vec![0; 64 * 1024];
-        // A response's first bytes come right after the one before it ends.
-        let mut first_bytes: Option<Instant> = None;
-        while done.len() < targets.len() && !self.closing {
-            let read = match self.stream.read(&mut buffer).await {
-                Ok(read) => read,
-                Err(error) => return self.cut_short(done, failed(&error)),
-            };
-            read_so_far += read as u64;
-            if read_so_far > most {
-                let error = failed(&format!("the bodies are longer than {max_bytes} bytes"));
-                return self.cut_short(done, error);
-            }
-            let now = Instant::now();
-            let complete = if read == 0 {
-                self.closing = true;
-                self.framer.close().map(|last| last.into_iter().collect())
-            } else {
-                first_bytes.get_or_insert(now);
-                self.framer.feed(&buffer[..read])
-            };
-            let complete = match complete {
-                Ok(complete) => complete,
-                Err(error) => return self.cut_short(done, failed(&error)),
-            };
-            for response in complete {
-                let began = first_bytes.unwrap_or(now);
-                if response.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
-                    || response.minor_version == 0
-                {
-                    self.closing = true;
-                }
-                done.push(Timed { response, wait: began - sent, receive: now - began });
-                first_bytes = Some(now);
-            }
+        let written = async {
+            self.stream.write_all(requests.as_bytes()).await?;
+            self.stream.flush().await
+        };
+        if let Err(error) = written.await {
+            self.closing = true;
+            return Err(self.failed(&error));
         }
-        Ok(done)
+        let now = Instant::now();
+        self.sent.extend(std::iter::repeat_n(now, targets.len()));
+        Ok(())
     }
 
-    /// The connection broke, or sent what cannot be read, after the responses `done`: it is
-    /// not used again; those are kept (the caller asks again for the rest on a new
-    /// connection), and with none the error is the batch's.
-    fn cut_short(&mut self, done: Vec<Timed>, error: LoadError) -> Result<Vec<Timed>, LoadError> {
-        self.closing = true;
-        if done.is_empty() { Err(error) } else { Ok(done) }
+    /// Reads, without waiting, what the server has sent so far; the responses it completes are
+    /// kept for [`Pipeline::receive`] with the times they arrived. A broken connection is
+    /// kept to be said there.
+    pub fn take_arrived(&mut self, max_bytes: u64) {
+        let mut context = Context::from_waker(Waker::noop());
+        for _ in 0..MOST_EARLY_READS {
+            if self.closing || self.sent.is_empty() {
+                return;
+            }
+            let mut buffer = ReadBuf::new(&mut self.buffer);
+            let read = match Pin::new(&mut *self.stream).poll_read(&mut context, &mut buffer) {
+                Poll::Pending => return,
+                Poll::Ready(Ok(())) => buffer.filled().len(),
+                Poll::Ready(Err(error)) => {
+                    self.closing = true;
+                    self.broken = Some(self.failed(&error));
+                    return;
+                }
+            };
+            if let Err(error) = self.take(read, Instant::now(), max_bytes) {
+                self.closing = true;
+                self.broken = Some(error);
+                return;
+            }
+        }
+    }
+
+    /// Reads the responses to the next `count` requests written, in order. Fewer come back
+    /// than asked when the server closes early (it may, after any response): the caller asks
+    /// again for the rest on a new connection. More than `max_bytes` of bodies (and 64 KiB of
+    /// head per response) is an error: the framer holds a response whole until it ends.
+    pub async fn receive(&mut self, count: usize, max_bytes: u64) -> Result<Vec<Timed>, LoadError> {
+        let mut done = Vec::with_capacity(count);
+        let outcome = loop {
+            while done.len() < count {
+                let Some(timed) = self.arrived.pop_front() else { break };
+                done.push(timed);
+            }
+            if done.len() == count {
+                break Ok(());
+            }
+            if let Some(error) = self.broken.take() {
+                break Err(error);
+            }
+            if self.closing {
+                break Ok(());
+            }
+            let read = match self.stream.read(&mut self.buffer).await {
+                Ok(read) => read,
+                Err(error) => {
+                    self.closing = true;
+                    break Err(self.failed(&error));
+                }
+            };
+            if let Err(error) = self.take(read, Instant::now(), max_bytes) {
+                self.closing = true;
+                break Err(error);
+            }
+        };
+        self.read_so_far = 0;
+        match outcome {
+            Ok(()) => Ok(done),
+            // The connection broke, or sent what cannot be read, after the responses `done`:
+            // it is not used again; those are kept (the caller asks again for the rest on a
+            // new connection), and with none the error is the batch's.
+            Err(error) if done.is_empty() => Err(error),
+            Err(_) => Ok(done),
+        }
+    }
+
+    /// Takes `read` bytes just read into the buffer (0: the server closed) at `now`; more
+    /// than `max_bytes` of bodies (and 64 KiB of head per response asked for) since the last
+    /// [`Pipeline::receive`] is an error.
+    fn take(&mut self, read: usize, now: Instant, max_bytes: u64) -> Result<(), LoadError> {
+        self.read_so_far += read as u64;
+        let most = max_bytes.saturating_add(MOST_HEAD * self.sent.len() as u64);
+        if self.read_so_far > most {
+            return Err(self.failed(&format!("the bodies are longer than {max_bytes} bytes")));
+        }
+        let complete = if read == 0 {
+            self.closing = true;
+            self.framer.close().map(|last| last.into_iter().collect())
+        } else {
+            self.began.get_or_insert(now);
+            self.framer.feed(&self.buffer[..read])
+        };
+        let complete = complete.map_err(|error| self.failed(&error))?;
+        for response in complete {
+            // A response still unasked for would be the server's error; it is not timed.
+            let Some(sent) = self.sent.pop_front() else { break };
+            // It began when the one before ended, or when its first bytes came if it was
+            // asked for later than that.
+            let began = self.began.unwrap_or(now).max(sent);
+            if response.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
+                || response.minor_version == 0
+            {
+                self.closing = true;
+            }
+            self.arrived.push_back(Timed { response, wait: began - sent, receive: now - began });
+            self.began = if self.sent.is_empty() { None } else { Some(now) };
+        }
+        Ok(())
+    }
+
+    fn failed(&self, error: &dyn std::fmt::Display) -> LoadError {
+        LoadError::new(format!("{}: {error}", self.authority))
     }
 }
