@@ -6,8 +6,9 @@ use std::time::SystemTime;
 
 use appnet_service::calendar::Utc;
 
+use hyper::Request;
+use hyper::body::Body;
 use hyper::header;
-use hyper::{Request, Response};
 
 use crate::body::Payload;
 
@@ -41,21 +42,88 @@ impl LogHead {
     }
 
     /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`,
-    /// as Apache and nginx write it.
-    pub fn line(&self, response: &Response<Payload>) -> String {
-        let bytes = hyper::body::Body::size_hint(response.body())
-            .exact()
-            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+    /// as Apache and nginx write it, `bytes` being the body bytes sent.
+    fn line(&self, status: u16, bytes: u64, time: SystemTime) -> String {
         format!(
             "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"",
             self.peer.ip(),
-            common_log_time(SystemTime::now()),
+            common_log_time(time),
             self.request_line,
-            response.status().as_u16(),
+            status,
             bytes,
             self.referer,
             self.agent
         )
+    }
+}
+
+/// A request's access-log line, written when the response is done with — sent, or given up
+/// on — so that its bytes are the body bytes that went out, as nginx logs `$body_bytes_sent`
+/// when a request ends: 0 for HEAD and 304, the script's whole output for a streamed CGI
+/// response (whose length no head announced), what was sent before a client went away.
+#[derive(Debug)]
+pub struct Entry {
+    head: LogHead,
+    status: u16,
+    sent: u64,
+}
+
+impl Entry {
+    /// The line of a request whose response has `status`.
+    pub fn new(head: LogHead, status: hyper::StatusCode) -> Self {
+        Self { head, status: status.as_u16(), sent: 0 }
+    }
+
+    /// Counts `bytes` more of the body as sent.
+    pub fn sent(&mut self, bytes: u64) {
+        self.sent += bytes;
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        println!("{}", self.head.line(self.status, self.sent, SystemTime::now()));
+    }
+}
+
+/// A response body for hyper's writer that counts what hyper takes of it into the request's
+/// log entry, written when hyper drops the body: after its last frame, or when the connection
+/// ends first. hyper takes nothing of a HEAD response's body.
+#[derive(Debug)]
+pub struct Counted {
+    body: Payload,
+    entry: Option<Entry>,
+}
+
+impl Counted {
+    /// `body`, counted into `entry` (nothing is logged without one).
+    pub fn new(body: Payload, entry: Option<Entry>) -> Self {
+        Self { body, entry }
+    }
+}
+
+impl Body for Counted {
+    type Data = hyper::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let frame = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        if let (std::task::Poll::Ready(Some(Ok(frame))), Some(entry)) = (&frame, &mut this.entry) {
+            entry.sent(frame.data_ref().map_or(0, |data| data.len() as u64));
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -99,6 +167,18 @@ mod tests {
         assert_eq!(escaped(br#"x" 200 1 "evil"#), r"x\x22 200 1 \x22evil");
         assert_eq!(escaped(b"a\\b\nc\xc3\xa9"), r"a\x5Cb\x0Ac\xC3\xA9");
         assert_eq!(escaped(b"curl/7.88.1"), "curl/7.88.1");
+    }
+
+    #[test]
+    fn a_line_is_the_combined_format() {
+        let mut request = Request::new(());
+        *request.uri_mut() = "/a%20b?q=1".parse().unwrap();
+        request.headers_mut().insert(header::USER_AGENT, "curl/8.0".parse().unwrap());
+        let head = LogHead::of(&request, "192.0.2.1:5000".parse().unwrap());
+        assert_eq!(
+            head.line(206, 45, UNIX_EPOCH + Duration::from_secs(971_211_336)),
+            r#"192.0.2.1 - - [10/Oct/2000:20:55:36 +0000] "GET /a%20b?q=1 HTTP/1.1" 206 45 "-" "curl/8.0""#
+        );
     }
 
     fn at(seconds: u64) -> String {

@@ -29,6 +29,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use crate::access_log::Entry;
 use crate::body::Payload;
 use crate::h2_turns::{Place, Turns};
 use crate::priority::Priority;
@@ -246,9 +247,9 @@ async fn exchange(
             let Ok(mut pushed) = respond.push_request(promised) else { break };
             let (site, turns) = (site.clone(), turns.clone());
             tokio::spawn(async move {
-                let response = site.respond(own, peer, local).await;
+                let (response, entry) = site.respond(own, peer, local).await;
                 // A pushed response has no field of its own: the defaults (RFC 9218 §4).
-                send(&mut pushed, response, false, &turns, Priority::default()).await;
+                send(&mut pushed, response, false, &turns, Priority::default(), entry).await;
             });
         }
     }
@@ -267,7 +268,8 @@ async fn exchange(
         },
         None => responding.await,
     };
-    send(&mut respond, response, head_only, turns, priority).await;
+    let (response, entry) = response;
+    send(&mut respond, response, head_only, turns, priority, entry).await;
 }
 
 /// Whether a request asks for `100 Continue` before it sends its body (RFC 9110 §10.1.1).
@@ -317,13 +319,15 @@ impl Responder for h2::server::SendPushedResponse<Bytes> {
 }
 
 /// Sends `response` on the stream: its head, then its body as the client's window and the
-/// connection's more urgent streams allow.
+/// connection's more urgent streams allow. Its access-log `entry` is written at the end, with
+/// the body bytes sent.
 async fn send(
     respond: &mut impl Responder,
     response: Response<Payload>,
     head_only: bool,
     turns: &Arc<Turns>,
     priority: Priority,
+    mut entry: Option<Entry>,
 ) {
     let (mut parts, mut body) = response.into_parts();
     complete_head(&mut parts.headers, parts.status, &body);
@@ -350,7 +354,11 @@ async fn send(
             Some(Ok(frame)) => {
                 let Ok(data) = frame.into_data() else { continue };
                 let end = body.is_end_stream();
-                if send_data(&mut stream, data, end, &mut place).await.is_err() || end {
+                let sent = send_data(&mut stream, data, end, &mut place).await;
+                if let Some(entry) = entry.as_mut() {
+                    entry.sent(sent.unwrap_or_else(|partly| partly));
+                }
+                if sent.is_err() || end {
                     return;
                 }
             }
@@ -359,32 +367,35 @@ async fn send(
 }
 
 /// Sends `data` in the pieces the flow-control windows allow, each when it is the stream's
-/// turn, the last with END_STREAM if `end`.
+/// turn, the last with END_STREAM if `end`. Says how many bytes went out: all of them, or
+/// (as the error) those before the stream failed.
 async fn send_data(
     stream: &mut SendStream<Bytes>,
     mut data: Bytes,
     end: bool,
     place: &mut Place,
-) -> Result<(), h2::Error> {
+) -> Result<u64, u64> {
     if data.is_empty() {
-        return if end { stream.send_data(data, true) } else { Ok(()) };
+        return if end { stream.send_data(data, true).map(|()| 0).map_err(|_| 0) } else { Ok(0) };
     }
+    let mut sent = 0;
     while !data.is_empty() {
         place.wait().await;
         let wanted = place.piece(data.len());
         stream.reserve_capacity(wanted);
-        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
-            Some(granted) => granted?,
-            None => return Err(h2::Error::from(h2::Reason::CANCEL)),
+        let Some(Ok(granted)) = poll_fn(|cx| stream.poll_capacity(cx)).await else {
+            return Err(sent);
         };
         if granted == 0 {
             continue;
         }
         let piece = data.split_to(granted.min(wanted));
-        place.sent(piece.len());
-        stream.send_data(piece, end && data.is_empty())?;
+        let length = piece.len();
+        place.sent(length);
+        stream.send_data(piece, end && data.is_empty()).map_err(|_| sent)?;
+        sent += length as u64;
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// What hyper would have added to a response head: `Date`, and `Content-Length` where the

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::access_log::LogHead;
+use crate::access_log::{Counted, Entry, LogHead};
 use crate::beneath::Root;
 use crate::body::Payload;
 use crate::cgi::{self, CgiDir};
@@ -414,7 +414,10 @@ impl Connections {
             }
             // Boxed: HTTP/1 takes the socket back at the end (below), which hyper allows only
             // for a service whose future is `Unpin`.
-            Box::pin(async move { Ok::<_, Infallible>(site.respond(request, peer, local).await) })
+            Box::pin(async move {
+                let (response, entry) = site.respond(request, peer, local).await;
+                Ok::<_, Infallible>(response.map(|body| Counted::new(body, entry)))
+            })
         });
         match protocol {
             Protocol::Http1 => {
@@ -498,20 +501,21 @@ impl Site {
         request: Request<RequestBody>,
         peer: SocketAddr,
         local: SocketAddr,
-    ) -> impl Future<Output = Response<Payload>> + Send + '_ {
+    ) -> impl Future<Output = (Response<Payload>, Option<Entry>)> + Send + '_ {
         // Not an async fn of its own: its state would hold the request a second time.
         self.respond_as(request, peer, local, true)
     }
 
-    /// The response to `request`, by whichever handler takes it; `logged`: written to the
-    /// access log and counted (a CGI local redirect's request is neither, as in nginx).
+    /// The response to `request`, by whichever handler takes it, and its access-log entry for
+    /// the writer to complete; `logged`: logged and counted per peer (a CGI local redirect's
+    /// request is neither, as in nginx).
     async fn respond_as(
         &self,
         request: Request<RequestBody>,
         peer: SocketAddr,
         local: SocketAddr,
         logged: bool,
-    ) -> Response<Payload> {
+    ) -> (Response<Payload>, Option<Entry>) {
         let head = (logged && self.access_log).then(|| LogHead::of(&request, peer));
         let response = if let Some(refusal) = malformed(&request) {
             refusal
@@ -526,14 +530,12 @@ impl Site {
         } else {
             self.handle(&request).await
         };
-        if let Some(head) = head {
-            println!("{}", head.line(&response));
-        }
         if let Some(stats) = self.peer_stats.as_ref().filter(|_| logged) {
             let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
             stats.response(peer.ip(), bytes);
         }
-        response
+        let entry = head.map(|head| Entry::new(head, response.status()));
+        (response, entry)
     }
 
     /// The CGI directory whose prefix `path` is under, the script's name and PATH_INFO.
@@ -623,7 +625,7 @@ impl Site {
                 if secure {
                     again.extensions_mut().insert(Secure);
                 }
-                Box::pin(self.respond_as(again, peer, local, false)).await
+                Box::pin(self.respond_as(again, peer, local, false)).await.0
             }
             Ok(output) => {
                 let mut response = Response::new(Payload::Script(Box::new(output.body)));
@@ -910,7 +912,9 @@ impl Site {
         let last_modified = found.last_modified().into_owned();
         let headers = request.headers();
         let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Some(answered) = preconditions(request, &etag, modified, &last_modified) {
+        if let Some(answered) =
+            preconditions(request, &etag, modified, &last_modified, compressible)
+        {
             return answered;
         }
         let range_header = get(header::RANGE).filter(|_| {
@@ -968,12 +972,15 @@ impl Site {
 }
 
 /// The 304 or 412 that `request`'s preconditions call for against a representation with
-/// `etag` and `modified` (RFC 9110 §13.2.2), or `None` to go on.
+/// `etag` and `modified` (RFC 9110 §13.2.2), or `None` to go on. `varies`: the 200 would say
+/// `Vary: Accept-Encoding`, which a 304 must repeat (RFC 9110 §15.4.5), or a cache that
+/// refreshes its stored response with the 304's fields could stop keying it on the coding.
 fn preconditions(
     request: &Request<RequestBody>,
     etag: &str,
     modified: SystemTime,
     last_modified: &str,
+    varies: bool,
 ) -> Option<Response<Payload>> {
     let headers = request.headers();
     let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -988,6 +995,9 @@ fn preconditions(
         Precondition::NotModified => {
             let mut response = plain(StatusCode::NOT_MODIFIED, "");
             response.headers_mut().remove(header::CONTENT_TYPE);
+            if varies {
+                insert(response.headers_mut(), header::VARY, "Accept-Encoding");
+            }
             validators(&mut response, etag, last_modified);
             Some(response)
         }
@@ -1016,7 +1026,7 @@ async fn serve_compressed(
     let modified = found.identity.modified();
     let last_modified = found.last_modified().into_owned();
     let etag = format!("{}-{}\"", found.etag().trim_end_matches('"'), coding.token());
-    if let Some(answered) = preconditions(request, &etag, modified, &last_modified) {
+    if let Some(answered) = preconditions(request, &etag, modified, &last_modified, true) {
         return answered;
     }
     let key = compression::Key::new(&found.identity, coding);

@@ -86,6 +86,13 @@ fn curl_gets_files_with_validators_conditionals_and_ranges() {
     let modified = header(&head, "last-modified").expect("Last-Modified").to_owned();
 
     assert_eq!(status(&["-H", &format!("If-None-Match: {etag}"), &file]), "304");
+    // A 304 repeats the Vary, ETag and Date a 200 would carry (RFC 9110 §15.4.5).
+    let not_modified = curl(&["-D", "-", "-H", &format!("If-None-Match: {etag}"), &file]).stdout;
+    assert!(not_modified.starts_with("HTTP/1.1 304"), "{not_modified}");
+    assert_eq!(header(&head, "vary"), Some("Accept-Encoding"), "{head}");
+    assert_eq!(header(&not_modified, "vary"), Some("Accept-Encoding"), "{not_modified}");
+    assert_eq!(header(&not_modified, "etag"), Some(etag.as_str()), "{not_modified}");
+    assert!(header(&not_modified, "date").is_some(), "{not_modified}");
     assert_eq!(status(&["-H", "If-None-Match: \"other\"", &file]), "200");
     assert_eq!(status(&["-H", &format!("If-Modified-Since: {modified}"), &file]), "304");
     assert_eq!(status(&["-H", "If-Match: \"other\"", &file]), "412");
@@ -169,6 +176,57 @@ fn large_files_are_streamed_whole_and_in_ranges() {
     assert!(std::fs::read(&saved).unwrap() == big, "the whole file, byte for byte");
     curl(&["-r", "3145700-", "-o", saved.to_str().unwrap(), &url]).assert_success();
     assert!(std::fs::read(&saved).unwrap() == big[3_145_700..], "the tail");
+    // The access log counts the body bytes sent (by sendfile, here), as nginx does.
+    let log = server.log();
+    assert!(log.contains("\"GET /big.bin HTTP/1.1\" 200 3145745 "), "{log}");
+    assert!(log.contains("\"GET /big.bin HTTP/1.1\" 206 45 "), "{log}");
+    drop(server);
+}
+
+/// The access log's bytes are the body bytes that went out, as nginx's `$body_bytes_sent`:
+/// none for HEAD and 304, what hyper's writer sent, and, for a client that goes away in the
+/// middle of a large file, what was sent before it did — not the length the head announced.
+#[test]
+fn the_access_log_counts_the_body_bytes_sent() {
+    let (server, base, site) = start();
+    let huge = site.path().join("root/huge.bin");
+    std::fs::write(&huge, vec![7u8; 32 << 20]).unwrap();
+    let file = format!("{base}/file.txt");
+    assert_eq!(status(&["-I", &file]), "200");
+    let etag = header(&curl(&["-D", "-", "-o", "/dev/null", &file]).stdout, "etag")
+        .expect("ETag")
+        .to_owned();
+    assert_eq!(status(&["-H", &format!("If-None-Match: {etag}"), &file]), "304");
+    // A POST to a file is hyper's to answer (a request with a body): 405 and its page.
+    let refused = curl(&["-d", "x=1", &file]).stdout;
+    // A client that reads the head and a little of a 32 MiB file, then closes.
+    {
+        use std::io::{Read, Write};
+        let address = base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(stream, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut some = [0; 4096];
+        assert!(stream.read(&mut some).unwrap() > 0);
+    }
+    let cut_short = |log: &str| {
+        log.lines()
+            .find(|line| line.contains("\"GET /huge.bin HTTP/1.1\" 200 "))
+            .and_then(|line| line.split(' ').nth(9)?.parse::<u64>().ok())
+    };
+    assert!(
+        appnet_testkit::wait_until(Duration::from_secs(10), || cut_short(&server.log()).is_some()),
+        "the cut-short response is logged: {}",
+        server.log()
+    );
+    let log = server.log();
+    assert!(log.contains("\"HEAD /file.txt HTTP/1.1\" 200 0 "), "{log}");
+    assert!(log.contains("\"GET /file.txt HTTP/1.1\" 200 36 "), "{log}");
+    assert!(log.contains("\"GET /file.txt HTTP/1.1\" 304 0 "), "{log}");
+    let posted = format!("\"POST /file.txt HTTP/1.1\" 405 {} ", refused.len());
+    assert!(!refused.is_empty() && log.contains(&posted), "{posted} in {log}");
+    let sent = cut_short(&log).unwrap();
+    assert!(sent < 32 << 20, "{sent} bytes logged of a transfer the client cut short");
     drop(server);
 }
 
@@ -870,6 +928,11 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
         &format!("http://{listen}/cgi-bin/mute.py"),
     ]);
     assert_eq!(mute.stdout, "504", "{mute:?}");
+    // Streamed output has no length ahead; the log counts what was sent, on either protocol.
+    let log = server.log();
+    assert!(log.contains("\"GET /cgi-bin/slow.py HTTP/1.1\" 200 13 "), "{log}");
+    assert!(log.contains("\"GET /cgi-bin/slow.py HTTP/2.0\" 200 13 "), "{log}");
+    assert!(log.contains("\"GET /cgi-bin/stall.py HTTP/1.1\" 200 8 "), "{log}");
     drop(server);
 }
 
