@@ -27,13 +27,23 @@ impl LogHead {
         let header = |name: header::HeaderName| {
             request.headers().get(name).map_or_else(|| "-".to_owned(), |v| escaped(v.as_bytes()))
         };
+        // The request target as the client wrote it, as nginx's `$request` has it: CONNECT's
+        // authority, HTTP/1's absolute form (to a proxy) whole, else the path — HTTP/2's
+        // :path (its URI also holds :scheme and :authority, which nginx does not log).
+        let uri = request.uri();
+        let target = if request.method() == hyper::Method::CONNECT {
+            uri.authority().map_or_else(|| uri.to_string(), ToString::to_string)
+        } else if uri.scheme().is_some() && request.version() < hyper::Version::HTTP_2 {
+            uri.to_string()
+        } else {
+            uri.path_and_query().map_or("/", |p| p.as_str()).to_owned()
+        };
         Self {
             peer,
             request_line: format!(
                 "{} {} {:?}",
                 escaped(request.method().as_str().as_bytes()),
-                // HTTP/2's :path, or HTTP/1's request target, as origin-form.
-                escaped(request.uri().path_and_query().map_or("/", |p| p.as_str()).as_bytes()),
+                escaped(target.as_bytes()),
                 request.version()
             ),
             referer: header(header::REFERER),
@@ -179,6 +189,28 @@ mod tests {
             head.line(206, 45, UNIX_EPOCH + Duration::from_secs(971_211_336)),
             r#"192.0.2.1 - - [10/Oct/2000:20:55:36 +0000] "GET /a%20b?q=1 HTTP/1.1" 206 45 "-" "curl/8.0""#
         );
+    }
+
+    #[test]
+    fn a_request_target_is_logged_in_the_form_it_came() {
+        let line = |method: &str, target: &str, version: hyper::Version| {
+            let mut request = Request::new(());
+            *request.method_mut() = method.parse().unwrap();
+            *request.uri_mut() = target.parse().unwrap();
+            *request.version_mut() = version;
+            LogHead::of(&request, "127.0.0.1:1".parse().unwrap()).request_line
+        };
+        use hyper::Version;
+        assert_eq!(
+            line("CONNECT", "example.org:443", Version::HTTP_11),
+            "CONNECT example.org:443 HTTP/1.1"
+        );
+        assert_eq!(
+            line("GET", "http://a.example/x?y", Version::HTTP_11),
+            "GET http://a.example/x?y HTTP/1.1"
+        );
+        assert_eq!(line("GET", "https://a.example/x?y", Version::HTTP_2), "GET /x?y HTTP/2.0");
+        assert_eq!(line("OPTIONS", "*", Version::HTTP_11), "OPTIONS * HTTP/1.1");
     }
 
     fn at(seconds: u64) -> String {

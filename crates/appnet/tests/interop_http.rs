@@ -136,7 +136,7 @@ fn curl_gets_files_with_validators_conditionals_and_ranges() {
 
 #[test]
 fn directories_methods_and_the_root_boundary() {
-    let (_server, base, _site) = start();
+    let (server, base, _site) = start();
     assert_eq!(curl(&[&format!("{base}/docs/")]).stdout, "<h1>docs</h1>");
     let redirect = curl(&["-i", &format!("{base}/docs")]).stdout;
     assert!(
@@ -152,6 +152,16 @@ fn directories_methods_and_the_root_boundary() {
         "{options}"
     );
     assert_eq!(status(&["-X", "DELETE", &format!("{base}/file.txt")]), "405");
+    // CONNECT is the proxy's job: 405 for a tunnel asked of the origin, as curl asks for one.
+    let tunnel = curl(&["-i", "-p", "-x", &base, "https://example.invalid/"]);
+    assert!(tunnel.stdout.starts_with("HTTP/1.1 405"), "{tunnel:?}");
+    assert_ne!(tunnel.status, Some(0), "curl got no tunnel: {tunnel:?}");
+    // curl --http2 without TLS asks to upgrade to h2c; as nginx, the server stays on HTTP/1.1
+    // and answers (HTTP/2 in the clear is by prior knowledge).
+    let upgrade = curl(&["-i", "--http2", &format!("{base}/file.txt")]).stdout;
+    assert!(upgrade.starts_with("HTTP/1.1 200") && upgrade.ends_with(BODY), "{upgrade}");
+    let log = server.log();
+    assert!(log.contains("\"CONNECT example.invalid:443 HTTP/1.1\" 405 "), "{log}");
     for escape in [
         "/../secret.txt",
         "/%2e%2e/secret.txt",
