@@ -193,14 +193,14 @@ mod tests {
 
     #[test]
     fn a_request_target_is_logged_in_the_form_it_came() {
-        let line = |method: &str, target: &str, version: hyper::Version| {
+        use hyper::Version;
+        let line = |method: &str, target: &str, version: Version| {
             let mut request = Request::new(());
             *request.method_mut() = method.parse().unwrap();
             *request.uri_mut() = target.parse().unwrap();
             *request.version_mut() = version;
             LogHead::of(&request, "127.0.0.1:1".parse().unwrap()).request_line
         };
-        use hyper::Version;
         assert_eq!(
             line("CONNECT", "example.org:443", Version::HTTP_11),
             "CONNECT example.org:443 HTTP/1.1"
