@@ -223,6 +223,9 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
+        // A group of its own, so that killing the script also ends what it started (a shell
+        // script's `sleep`, a helper holding its stdout), which would otherwise outlive it.
+        .process_group(0)
         .spawn()
         .map_err(CgiError::Spawn)?;
     // The body goes in from its own task, so a script that writes before it reads (or never
@@ -253,11 +256,13 @@ pub async fn run(
     let (head_length, body_start) = match tokio::time::timeout(timeout, head).await {
         Ok(Ok(split)) => split,
         Ok(Err(error)) => {
-            let _ = child.kill().await;
+            kill_group(&mut child);
+            let _ = child.wait().await;
             return Err(error);
         }
         Err(_) => {
-            let _ = child.kill().await;
+            kill_group(&mut child);
+            let _ = child.wait().await;
             return Err(CgiError::Timeout(timeout));
         }
     };
@@ -328,7 +333,7 @@ impl CgiBody {
                     return Poll::Pending;
                 }
                 self.stdout = None;
-                let _ = self.child.start_kill();
+                kill_group(&mut self.child);
                 let silent = format!("the script said nothing for {:?}; killed", self.idle);
                 Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::TimedOut, silent))))
             }
@@ -339,6 +344,29 @@ impl CgiBody {
     pub fn is_done(&self) -> bool {
         self.stdout.is_none() && self.first.is_none()
     }
+}
+
+impl Drop for CgiBody {
+    /// A body dropped before the script finished writing (the client went away, the response
+    /// was for HEAD): the script and what it started are killed. One that ended its output is
+    /// left to exit (`kill_on_drop` ends it if it lingers); what it started in the background
+    /// is its own business.
+    fn drop(&mut self) {
+        if self.stdout.is_some() {
+            kill_group(&mut self.child);
+        }
+    }
+}
+
+/// SIGKILL to the script's process group (its own: see `process_group(0)` above), then to the
+/// script itself should it have left the group.
+fn kill_group(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+        // SAFETY: a plain system call on a process group we made; an error (the group is
+        // gone already) is harmless.
+        unsafe { libc::killpg(pid, libc::SIGKILL) };
+    }
+    let _ = child.start_kill();
 }
 
 /// Where the header block ends in `output`: (its length, where the body starts). The block

@@ -864,8 +864,9 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
         ),
         (
             "stall.py",
-            "#!/usr/bin/env python3\nimport os, sys, time\n\
-             open('stall.pid', 'w').write(str(os.getpid()))\n\
+            "#!/usr/bin/env python3\nimport os, subprocess, sys, time\n\
+             helper = subprocess.Popen(['sleep', '60'])\n\
+             open('stall.pid', 'w').write(f'{os.getpid()} {helper.pid}')\n\
              sys.stdout.write('Content-Type: text/plain\\n\\npartial\\n'); sys.stdout.flush()\n\
              time.sleep(60)\n",
         ),
@@ -922,12 +923,16 @@ fn cgi_output_is_streamed_as_written_and_a_silent_script_is_killed() {
     let stalled = curl(&[&format!("http://{listen}/cgi-bin/stall.py")]);
     assert_eq!(stalled.stdout, "partial\n", "{stalled:?}");
     assert_ne!(stalled.status, Some(0), "the response is marked incomplete: {stalled:?}");
-    let pid = std::fs::read_to_string(cgi.join("stall.pid")).expect("the script's pid");
-    let gone = || {
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+    // The script and the process it started (which holds its stdout open too) are killed.
+    let pids = std::fs::read_to_string(cgi.join("stall.pid")).expect("the script's pids");
+    let gone = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .map_or(true, |stat| stat.split_whitespace().nth(2) == Some("Z"))
     };
-    assert!(appnet_testkit::wait_until(Duration::from_secs(5), gone), "the script was killed");
+    for pid in pids.split_whitespace() {
+        let killed = appnet_testkit::wait_until(Duration::from_secs(5), || gone(pid));
+        assert!(killed, "process {pid} of {pids} was killed");
+    }
     // Silent before its headers: 504.
     let mute = curl(&[
         "-s",
