@@ -95,7 +95,7 @@ pub(crate) enum HttpCommand {
     /// Origin server for a directory of static files and CGI scripts, over HTTP/1.0, 1.1 and 2.
     Serve(Box<ServeArgs>),
     /// Load a page like a browser: Page Load Time, per-resource phases, HAR and waterfall.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
 }
 
 /// `appnet proxy …`
@@ -276,6 +276,11 @@ pub(crate) struct LoadArgs {
     /// Seconds the whole load may take (at least 1).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: u64,
+    /// Seconds each step of opening a connection may wait for an answer — resolving the name,
+    /// the TCP handshake, a proxy's tunnel, the TLS handshake — before the host is reported
+    /// unreachable (as curl's --connect-timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) connect_timeout: u64,
 }
 
 /// `appnet dig …`: dig's own syntax (`@server`, `+options`, `-p`), which is parsed by

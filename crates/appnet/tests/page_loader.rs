@@ -471,6 +471,38 @@ fn an_unreachable_host_is_a_clear_error() {
     let out =
         run(APPNET, "appnet", &["http", "load", "--mode", "spdy", &url], Duration::from_secs(30));
     assert!(out.stderr.contains("modes are http1.0, parallel:N"), "{}", out.stderr);
+
+    // A host that is down or filtered answers nothing: a listener whose accept queue is full
+    // drops new SYNs, as such a host does. The load says so after --connect-timeout.
+    let address: std::net::SocketAddr = format!("127.0.0.1:{}", free_tcp_port()).parse().unwrap();
+    let full = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    full.bind(&address.into()).unwrap();
+    full.listen(0).unwrap();
+    let queued: Vec<_> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)).ok()
+        })
+        .collect();
+    assert!(!queued.is_empty(), "the accept queue took a connection");
+    let url = format!("http://{address}/");
+    let started = std::time::Instant::now();
+    let args = ["http", "load", "--connect-timeout", "1", &url];
+    let out = run(APPNET, "appnet", &args, Duration::from_secs(30));
+    assert_ne!(out.status, Some(0));
+    let said = format!("cannot connect to {address}: no answer within 1s");
+    assert!(out.stderr.contains(&said), "{said} in: {}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+
+    // A server that takes the connection and never answers the TLS handshake.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url = format!("https://127.0.0.1:{port}/");
+    let args = ["http", "load", "-k", "--mode", "h2", "--connect-timeout", "1", &url];
+    let out = run(APPNET, "appnet", &args, Duration::from_secs(30));
+    assert_ne!(out.status, Some(0));
+    let said = format!("TLS with 127.0.0.1:{port}: no answer within 1s");
+    assert!(out.stderr.contains(&said), "{said} in: {}", out.stderr);
+    drop((queued, full, silent));
 }
 
 #[test]

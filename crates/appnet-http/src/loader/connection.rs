@@ -184,7 +184,15 @@ pub struct Connector {
     trust: Trust,
     resolver: Option<std::net::SocketAddr>,
     proxy: Option<Origin>,
+    /// How long each step of opening a connection may wait for the other side: resolving,
+    /// the TCP handshake, a proxy's tunnel, the TLS handshake.
+    connect_timeout: Duration,
 }
+
+/// The default for [`Connector::with_connect_timeout`]: long enough for a slow link's SYN
+/// retransmissions (1 s, then 3 s), short enough that a host that is down is reported well
+/// before a page's own timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Connector {
     /// Connections believing `trust` (offering http/1.1 only, or h2 first), resolving names
@@ -196,12 +204,25 @@ impl Connector {
         resolver: Option<std::net::SocketAddr>,
         proxy: Option<Origin>,
     ) -> Result<Self, LoadError> {
-        let connector = Self { configs: Arc::default(), trust: trust.clone(), resolver, proxy };
+        let connector = Self {
+            configs: Arc::default(),
+            trust: trust.clone(),
+            resolver,
+            proxy,
+            connect_timeout: CONNECT_TIMEOUT,
+        };
         // A named CA file's mistakes are reported at once, not at the first https URL.
         if *trust != Trust::System {
             connector.prepare()?;
         }
         Ok(connector)
+    }
+
+    /// Each step of opening a connection waits at most `timeout` (see [`CONNECT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// Makes the TLS configurations now (a load of an https page does it before its clock
@@ -330,17 +351,23 @@ pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Conne
     let failed = |what: &str, error: &dyn std::fmt::Display| {
         LoadError::new(format!("{what} {}:{}: {error}", origin.host, origin.port))
     };
+    // A host that is down or filtered answers nothing: each step is bounded, and the error
+    // says which one went unanswered.
+    let limit = tls.connect_timeout;
     let first_hop = tls.proxy.as_ref().unwrap_or(origin);
     let started = Instant::now();
-    let address =
-        resolve(first_hop, tls.resolver).await.map_err(|e| failed("cannot resolve", &e))?;
+    let address = within(limit, resolve(first_hop, tls.resolver))
+        .await
+        .map_err(|e| failed("cannot resolve", &e))?;
     let dns = started.elapsed();
     let started = Instant::now();
-    let stream = TcpStream::connect(address).await.map_err(|e| failed("cannot connect to", &e))?;
+    let stream = within(limit, TcpStream::connect(address))
+        .await
+        .map_err(|e| failed("cannot connect to", &e))?;
     stream.set_nodelay(true).map_err(|e| failed("cannot set up", &e))?;
     let mut stream: Box<dyn Stream> = Box::new(stream);
     if tls.proxy.is_some() && origin.tls {
-        tunnel(&mut stream, origin)
+        within(limit, tunnel(&mut stream, origin))
             .await
             .map_err(|e| failed("CONNECT through the proxy to", &e))?;
     }
@@ -353,13 +380,22 @@ pub async fn connect(origin: &Origin, h2: bool, tls: &Connector) -> Result<Conne
     let configs = tls.configs()?;
     let config = if h2 { configs.h2.clone() } else { configs.h1.clone() };
     let name = ServerName::try_from(origin.host.clone()).map_err(|e| failed("bad name", &e))?;
-    let stream = tokio_rustls::TlsConnector::from(config)
-        .connect(name, stream)
-        .await
-        .map_err(|e| failed("TLS with", &e))?;
+    let handshake = tokio_rustls::TlsConnector::from(config).connect(name, stream);
+    let stream = within(limit, handshake).await.map_err(|e| failed("TLS with", &e))?;
     let tls = started.elapsed();
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     Ok(Connected { stream: Box::new(stream), h2, dns, connect, tls })
+}
+
+/// `step`'s outcome, or a timed-out error if it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    step: impl Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(limit, step).await.unwrap_or_else(|_| {
+        let silent = format!("no answer within {limit:?}");
+        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, silent))
+    })
 }
 
 /// Asks the proxy on `stream` for a tunnel to `origin` (RFC 9110 §9.3.6) and reads its answer

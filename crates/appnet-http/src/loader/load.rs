@@ -32,6 +32,8 @@ pub struct LoadOptions {
     pub max_bytes: u64,
     /// The whole load at most.
     pub timeout: Duration,
+    /// Each step of opening a connection (resolving, TCP, a proxy's tunnel, TLS) at most.
+    pub connect_timeout: Duration,
     /// Redirects followed at most for one resource.
     pub max_redirects: usize,
     /// The Accept-Encoding sent: [`COMPRESSED`] or `identity`.
@@ -53,6 +55,7 @@ impl Default for LoadOptions {
             max_resources: 500,
             max_bytes: 256 << 20,
             timeout: Duration::from_secs(60),
+            connect_timeout: connection::CONNECT_TIMEOUT,
             max_redirects: 10,
             accept_encoding: COMPRESSED,
             resolver: None,
@@ -169,7 +172,8 @@ impl<'a> Loader<'a> {
     fn new(options: &'a LoadOptions, cache: PrivateCache) -> Result<Self, LoadError> {
         Ok(Self {
             options,
-            tls: Connector::new(&options.trust, options.resolver, options.proxy.clone())?,
+            tls: Connector::new(&options.trust, options.resolver, options.proxy.clone())?
+                .with_connect_timeout(options.connect_timeout),
             start: Instant::now(),
             entries: Vec::new(),
             seen: HashSet::new(),

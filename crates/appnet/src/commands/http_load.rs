@@ -55,6 +55,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             max_resources: usize::try_from(args.max_resources).unwrap_or(usize::MAX),
             max_bytes: args.max_bytes as u64,
             timeout: Duration::from_secs(args.timeout),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
             accept_encoding: if args.no_compression { "identity" } else { load::COMPRESSED },
             resolver: args.dns,
             proxy: proxy.clone(),
