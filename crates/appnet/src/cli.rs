@@ -232,7 +232,10 @@ pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
     pub(crate) url: String,
-    /// http1.0, parallel[:N], persistent, pipelined, h2, or compare.
+    /// http1.0, parallel[:N], persistent, pipelined, h2, or compare (every mode in turn: a
+    /// table of PLTs and a waterfall each in the terminal; a mode that fails — h2 to a server
+    /// without h2c, say — is a row saying why, and the exit status is 1). h2 is ALPN over
+    /// https:// and prior knowledge (h2c) over http://.
     #[arg(long, value_name = "MODE", default_value = "parallel:6")]
     pub(crate) mode: String,
     /// Write the load as a HAR 1.2 file (with compare: one file per mode, the mode in the name).

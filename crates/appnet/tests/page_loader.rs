@@ -852,13 +852,7 @@ while True:
 
 #[test]
 fn pipelined_mode_has_requests_waiting_at_the_server_and_persistent_mode_never() {
-    let port = free_tcp_port();
-    let mut origin =
-        Program::new("python3", "python3").args(["-c", BURST_ORIGIN, &port.to_string()]).start();
-    let addr = format!("127.0.0.1:{port}");
-    origin.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
-    });
+    let (origin, addr) = python_origin(BURST_ORIGIN);
     let url = format!("http://{addr}/");
     let bursts = |origin: &RunningProgram, from: usize| -> Vec<usize> {
         let log = origin.log();
@@ -1005,13 +999,7 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 
 #[test]
 fn the_repeat_view_honours_expires_heuristic_freshness_and_both_validators() {
-    let port = free_tcp_port();
-    let mut origin =
-        Program::new("python3", "python3").args(["-c", CACHING_ORIGIN, &port.to_string()]).start();
-    let addr = format!("127.0.0.1:{port}");
-    origin.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
-    });
+    let (origin, addr) = python_origin(CACHING_ORIGIN);
     let url = format!("http://{addr}/");
     let requests = |origin: &RunningProgram| -> Vec<String> {
         let log = origin.log();
@@ -1074,4 +1062,68 @@ fn the_repeat_view_honours_expires_heuristic_freshness_and_both_validators() {
     }
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(requests(&origin).len(), 24, "nothing more was asked: {}", origin.log());
+}
+
+/// `compare` against an origin that speaks only HTTP/1.1 (the Python one above): h2 by prior
+/// knowledge fails, and is a row saying so, with the other four modes compared, a waterfall
+/// each in the terminal, and the exit status saying not everything worked.
+#[test]
+fn compare_goes_on_past_a_mode_the_server_cannot_speak_and_draws_each_waterfall() {
+    let (_origin, addr) = python_origin(CACHING_ORIGIN);
+    let url = format!("http://{addr}/");
+    let out = run(
+        APPNET,
+        "appnet",
+        &["http", "load", "--mode", "compare", &url],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status, Some(1), "{out:?}");
+    let (table, waterfalls) = out.stdout.split_once("\n\nhttp1.0 — PLT").expect("waterfalls");
+    let worked = ["http1.0", "persistent", "pipelined", "parallel:6"];
+    for mode in worked {
+        let row = table.lines().find(|l| l.trim_start().starts_with(&format!("{mode} ")));
+        let row = row.unwrap_or_else(|| panic!("a row for {mode}: {table}"));
+        assert!(row.split_whitespace().nth(1).unwrap().parse::<f64>().is_ok(), "{row}");
+    }
+    let h2 = table.lines().find(|l| l.trim_start().starts_with("h2 ")).expect("an h2 row");
+    assert!(h2.contains("failed:") && h2.contains("h2c"), "{h2}");
+    assert!(out.stderr.contains("h2: failed:"), "{}", out.stderr);
+    // A waterfall per mode that loaded: five rows each (the page and its four images), every
+    // bar as wide as the others, each ending in its receive or wait.
+    let waterfalls = format!("http1.0 — PLT{waterfalls}");
+    for mode in worked {
+        let start = waterfalls.find(&format!("{mode} — PLT")).unwrap_or_else(|| panic!("{mode}"));
+        let rows: Vec<&str> =
+            waterfalls[start..].lines().skip(2).take_while(|l| l.contains('|')).collect();
+        assert_eq!(rows.len(), 5, "{mode}: {waterfalls}");
+        let widths: Vec<usize> =
+            rows.iter().map(|r| r.split('|').nth(1).unwrap().chars().count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0] && *w >= 40), "{mode}: {widths:?}");
+        assert!(rows.iter().all(|r| r.contains('-') || r.contains('#')), "{mode}: {waterfalls}");
+    }
+    assert!(!waterfalls.contains("h2 — PLT"), "{waterfalls}");
+    assert!(waterfalls.contains("# receive"), "a legend: {waterfalls}");
+    // The same in JSON: the failed mode is an element with its error.
+    let args = ["http", "load", "--mode", "compare", "--json", &url];
+    let out = run(APPNET, "appnet", &args, Duration::from_secs(60));
+    assert_eq!(out.status, Some(1), "{out:?}");
+    let loads: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let loads = loads.as_array().unwrap();
+    assert_eq!(loads.len(), 5, "{loads:?}");
+    let failed: Vec<_> = loads.iter().filter(|l| l["error"].is_string()).collect();
+    assert_eq!(failed.len(), 1, "{loads:?}");
+    assert_eq!(failed[0]["mode"], "h2");
+}
+
+/// A Python origin running `script` (which takes its port as its argument), once it listens,
+/// and its address.
+fn python_origin(script: &str) -> (RunningProgram, String) {
+    let port = free_tcp_port();
+    let mut origin =
+        Program::new("python3", "python3").args(["-c", script, &port.to_string()]).start();
+    let addr = format!("127.0.0.1:{port}");
+    origin.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(addr.parse().unwrap(), Duration::from_millis(100))
+    });
+    (origin, addr)
 }

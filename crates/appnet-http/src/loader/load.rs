@@ -843,7 +843,15 @@ async fn receive_h2(
 ) -> Result<(Entry, Option<Vec<u8>>), LoadError> {
     let url = &wanted.found.url;
     let failed = |error: &dyn std::fmt::Display| LoadError::new(format!("{url}: {error}"));
-    let response = response.await.map_err(|e| failed(&e))?;
+    let response = response.await.map_err(|e| {
+        // Over http:// h2 is prior knowledge; a server that does not speak it answers the
+        // preface with HTTP/1 bytes, which h2 reads as a malformed frame.
+        if url.scheme() == "http" && e.is_library() && !e.is_reset() {
+            let hint = "does the server speak HTTP/2 by prior knowledge (h2c)?";
+            return failed(&format!("{e} ({hint})"));
+        }
+        failed(&e)
+    })?;
     let wait = sent.elapsed();
     let head_at = Instant::now();
     let (parts, mut body) = response.into_parts();

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod prefault;
 pub mod record;
 pub mod styles;
+pub mod text_waterfall;
 pub mod waterfall;
 
 /// Why a page could not be loaded.

@@ -10,7 +10,7 @@ use appnet_http::loader::connection::{Origin, Trust};
 use appnet_http::loader::load::{self, LoadOptions};
 use appnet_http::loader::mode::Mode;
 use appnet_http::loader::record::{PageLoad, human_bytes};
-use appnet_http::loader::{har, waterfall};
+use appnet_http::loader::{har, text_waterfall, waterfall};
 
 use crate::cli::LoadArgs;
 
@@ -48,6 +48,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("start the async runtime")?;
     let mut loads = Vec::new();
+    let mut failed: Vec<(Mode, String)> = Vec::new();
     for mode in &modes {
         let options = LoadOptions {
             mode: *mode,
@@ -66,11 +67,24 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         }
         // Without a repeat view nothing the first view could store is ever read.
         let first = if args.repeat { PrivateCache::new() } else { PrivateCache::off() };
-        let (page, cache) = runtime.block_on(load::load_cached(&url, &options, first))?;
-        let repeat = if args.repeat {
-            Some(runtime.block_on(load::load_cached(&url, &options, cache))?.0)
-        } else {
-            None
+        let views = runtime.block_on(async {
+            let (page, cache) = load::load_cached(&url, &options, first).await?;
+            let repeat = if args.repeat {
+                Some(load::load_cached(&url, &options, cache).await?.0)
+            } else {
+                None
+            };
+            Ok::<_, appnet_http::loader::LoadError>((page, repeat))
+        });
+        let (page, repeat) = match views {
+            Ok(views) => views,
+            // One mode failing (h2 to a server without h2c, say) leaves the others compared.
+            Err(error) if modes.len() > 1 => {
+                eprintln!("{mode}: failed: {error}");
+                failed.push((*mode, error.to_string()));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
         };
         let views = std::iter::once((&page, "")).chain(repeat.iter().map(|r| (r, "repeat")));
         for (view, label) in views {
@@ -97,13 +111,16 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             Some(repeat) => serde_json::json!({"first": first, "repeat": repeat}),
             None => serde_json::to_value(first).unwrap_or_default(),
         };
-        let value = if loads.len() == 1 {
+        let value = if modes.len() == 1 {
             views(&loads[0])
         } else {
-            serde_json::Value::Array(loads.iter().map(views).collect())
+            let failures = failed
+                .iter()
+                .map(|(mode, error)| serde_json::json!({"mode": mode.to_string(), "error": error}));
+            serde_json::Value::Array(loads.iter().map(views).chain(failures).collect())
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
-    } else if loads.len() == 1 {
+    } else if modes.len() == 1 {
         print!("{}", table(&loads[0].0));
         if let Some(repeat) = &loads[0].1 {
             println!("\nRepeat view, through the private cache: {}", reuse(repeat));
@@ -111,14 +128,24 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         let firsts: Vec<PageLoad> = loads.iter().map(|(first, _)| first.clone()).collect();
-        print!("{}", comparison(&firsts));
+        print!("{}", comparison(&url, &firsts, &failed));
         let repeats: Vec<PageLoad> = loads.iter().filter_map(|(_, r)| r.clone()).collect();
         if !repeats.is_empty() {
             println!("\nRepeat views, through the private cache:");
-            print!("{}", comparison(&repeats));
+            print!("{}", comparison(&url, &repeats, &[]));
             for repeat in &repeats {
                 println!("  {:<12} {}", repeat.mode, reuse(repeat));
             }
+        }
+        for first in &firsts {
+            println!(
+                "\n{} — PLT {:.1} ms, {} connection{}:",
+                first.mode,
+                first.plt.as_secs_f64() * 1e3,
+                first.connections,
+                if first.connections == 1 { "" } else { "s" }
+            );
+            print!("{}", text_waterfall::text(first, WATERFALL_WIDTH));
         }
     }
     // What went wrong is said on standard error, also with --json (where entries carry it).
@@ -129,8 +156,11 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// Columns of a waterfall's bars in the terminal (with the name and outcome, ~110 in all).
+const WATERFALL_WIDTH: usize = 60;
 
 /// "3 fresh from the cache, 7 revalidated (304), 1 fetched again".
 fn reuse(page: &PageLoad) -> String {
@@ -220,13 +250,10 @@ fn table(page: &PageLoad) -> String {
     out
 }
 
-/// One line per mode, fastest marked.
-fn comparison(loads: &[PageLoad]) -> String {
+/// One line per mode, fastest marked, and one per mode that `failed`.
+fn comparison(url: &url::Url, loads: &[PageLoad], failed: &[(Mode, String)]) -> String {
     let best = loads.iter().map(|l| l.plt).min().unwrap_or_default();
-    let mut out = format!(
-        "{}\n\n  mode           PLT (ms)  requests  connections      bytes\n",
-        loads[0].url
-    );
+    let mut out = format!("{url}\n\n  mode           PLT (ms)  requests  connections      bytes\n");
     for load in loads {
         out.push_str(&format!(
             "  {:<12} {:>10.1} {:>9} {:>12} {:>10}{}\n",
@@ -237,6 +264,9 @@ fn comparison(loads: &[PageLoad]) -> String {
             human_bytes(load.bytes),
             if load.plt == best { "  fastest" } else { "" }
         ));
+    }
+    for (mode, error) in failed {
+        out.push_str(&format!("  {:<12} failed: {error}\n", mode.to_string()));
     }
     out
 }
