@@ -119,6 +119,11 @@ fn curl_gets_files_with_validators_conditionals_and_ranges() {
     assert_eq!(status(&["-r", "0-1", "-H", "If-Range: \"old\"", &file]), "200");
     assert_eq!(status(&["-r", "0-1", "-H", &format!("If-Range: {etag}"), &file]), "206");
 
+    // HTTP/1.0 with Connection: keep-alive keeps the connection, and says so.
+    let kept = curl(&["-v", "--http1.0", "-H", "Connection: keep-alive", &file, &file]);
+    assert_eq!(kept.stdout, format!("{BODY}{BODY}"), "{kept:?}");
+    assert!(kept.stderr.to_ascii_lowercase().contains("< connection: keep-alive"), "{kept:?}");
+    assert!(kept.stderr.contains("sing existing connection"), "{}", kept.stderr);
     // Persistent connection: two requests on one connection (curl reuses it).
     let both = curl(&["-v", &file, &file]);
     assert!(
@@ -583,6 +588,14 @@ fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
         format!("GET /file.txt HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
     let reply = raw_exchange(&base, huge.as_bytes());
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    // More than 100 fields, each small: 431 as well.
+    let many: String = (0..101).map(|i| format!("X-F{i}: v\r\n")).collect();
+    let reply =
+        raw_exchange(&base, format!("GET /file.txt HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    let fewer: String = (0..98).map(|i| format!("X-F{i}: v\r\n")).collect();
+    let fewer = format!("GET /file.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n{fewer}\r\n");
+    assert!(raw_exchange(&base, fewer.as_bytes()).starts_with("HTTP/1.1 200"));
     // And the server still answers good requests afterwards.
     assert!(
         raw_exchange(&base, b"GET /file.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -999,6 +1012,20 @@ fn more_real_clients_two_listen_addresses_an_openssl_certificate_pipelining_and_
         &format!("http://{v4}/cgi-bin/echo.py"),
     ]);
     assert_eq!(chunked.stdout, "100000 100000", "{chunked:?}");
+    // A body past the 16 MiB a script may be given: 413, the script never run with it.
+    let upload = site.path().join("upload.bin");
+    std::fs::write(&upload, vec![b'x'; (16 << 20) + 1]).unwrap();
+    let too_big = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-binary",
+        &format!("@{}", upload.display()),
+        &format!("http://{v4}/cgi-bin/echo.py"),
+    ]);
+    assert_eq!(too_big.stdout, "413", "{too_big:?}");
     // HTTP/2's header list limit: 431, as HTTP/1's.
     let big = format!("X-Big: {}", "a".repeat(20_000));
     for version in ["--http1.1", "--http2-prior-knowledge"] {
@@ -1201,6 +1228,11 @@ fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
         std::thread::spawn(move || curl(&["-s", "--max-time", "20", extra, &url]).stdout)
     };
     let (http1, http2) = (slow("--http1.1"), slow("--http2-prior-knowledge"));
+    // A request with a body is hyper's to serve (not the fast path's): it finishes too.
+    let posted = {
+        let url = url.clone();
+        std::thread::spawn(move || curl(&["-s", "--max-time", "20", "-d", "x=1", &url]).stdout)
+    };
     let mut raw = std::net::TcpStream::connect(&listen).unwrap();
     write!(raw, "GET /cgi-bin/slow.py HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -1208,6 +1240,7 @@ fn sigterm_lets_requests_in_flight_finish_and_closes_idle_connections() {
     server.signal(appnet_testkit::signal::SIGTERM);
     assert_eq!(http1.join().unwrap(), "finished\n", "HTTP/1.1 request in flight");
     assert_eq!(http2.join().unwrap(), "finished\n", "HTTP/2 request in flight");
+    assert_eq!(posted.join().unwrap(), "finished\n", "a POST in flight, through hyper");
     // The kept-alive connection gets its response, then is closed rather than kept.
     raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut reply = String::new();
