@@ -332,8 +332,19 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
         std::fs::write(site.path().join(format!("img/{name}.png")), PNG).unwrap();
     }
     let others = ["p.webp", "p2.webp", "p.avif", "p.heic", "p-wide.webp", "q.heic"];
-    let styled =
-        ["unmatched.png", "hover.png", "narrow.png", "unused.woff2", "used.woff2", "p-bg.png"];
+    let styled = [
+        "unmatched.png",
+        "hover.png",
+        "narrow.png",
+        "unused.woff2",
+        "used.woff2",
+        "p-bg.png",
+        "t.png",
+        "n.png",
+        "hidden.png",
+        "hidden-bg.png",
+        "hidden-font.woff2",
+    ];
     for name in others.iter().chain(&styled) {
         std::fs::write(site.path().join("img").join(name), PNG).unwrap();
     }
@@ -357,7 +368,12 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
           @font-face { font-family: Unused; src: url(img/unused.woff2) }
           @font-face { font-family: Used; src: url(img/used.woff2) }
           p { font-family: Used, serif; background: url(img/p-bg.png) }
-        </style><p>text <a href=#>link</a></p>"#,
+          .inside { background: url(img/hidden-bg.png); font-family: HiddenFont }
+          @font-face { font-family: HiddenFont; src: url(img/hidden-font.woff2) }
+          .gone { display: none }
+        </style><p>text <a href=#>link</a></p>
+        <template><img src=img/t.png></template><noscript><img src=img/n.png></noscript>
+        <div class=gone><img src=img/hidden.png><span class=inside>hidden text</span></div>"#,
     )
     .unwrap();
     let choice = format!("http://127.0.0.1:{port}/choice.html");
@@ -365,8 +381,10 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     assert_eq!(paths(&load(&[&choice])), chromium, "the images chosen, against Chromium's");
     let chosen = ["/choice.html", "/img/a.png", "/img/b2.png", "/img/c800.png", "/img/d400.png"];
     // Of the <style>: the background of a rule that applies and the font a rule uses; not
-    // those of a rule for no element, for :hover, for a narrower window, nor an unused font.
-    let styled = ["/img/p-bg.png", "/img/used.woff2"];
+    // those of a rule for no element, for :hover, for a narrower window, nor an unused font;
+    // nor those of an element under display: none, whose <img> is fetched all the same.
+    // Nothing in a <template> or a <noscript>.
+    let styled = ["/img/p-bg.png", "/img/used.woff2", "/img/hidden.png"];
     let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]).chain(&styled);
     assert_eq!(chromium, chosen.map(|p| (*p).to_owned()).collect());
 }

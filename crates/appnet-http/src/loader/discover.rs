@@ -82,6 +82,9 @@ pub struct HtmlScan {
     /// Inside a `<picture>`: whether one of its `<source>`s was chosen (its `<img>` then
     /// fetches nothing of its own).
     picture: Option<bool>,
+    /// How many `<template>`s the scan is inside: their content is inert (a browser fetches
+    /// nothing of it until a script clones it into the document).
+    templates: usize,
     /// The text of each `<style>` block and the base it resolves against, for
     /// [`super::styles`] once the scan is done.
     inline_styles: Vec<(Url, String)>,
@@ -105,6 +108,7 @@ impl HtmlScan {
             base: base.clone(),
             in_style: false,
             picture: None,
+            templates: 0,
             inline_styles: Vec::new(),
             ready: std::collections::VecDeque::new(),
             handed: 0,
@@ -125,6 +129,9 @@ impl HtmlScan {
     fn take(&mut self, event: Event) {
         let mut found = Vec::new();
         match event {
+            Event::StartTag(tag) if tag.name == TagName::Template => self.templates += 1,
+            Event::EndTag(TagName::Template) => self.templates = self.templates.saturating_sub(1),
+            Event::StartTag(_) | Event::Text(_) if self.templates > 0 => {}
             Event::StartTag(tag) => {
                 let base = &self.base;
                 let attribute = |key: Attribute| tag.attribute(key).map(str::to_owned);
@@ -192,7 +199,7 @@ impl HtmlScan {
                             add(attribute(Attribute::Href), kind);
                         }
                     }
-                    TagName::Input | TagName::Style | TagName::Other => {}
+                    TagName::Input | TagName::Style | TagName::Template | TagName::Other => {}
                 }
             }
             Event::EndTag(name) => {
@@ -223,6 +230,7 @@ enum TagName {
     Link,
     Style,
     Picture,
+    Template,
     Other,
 }
 
@@ -239,6 +247,7 @@ impl TagName {
             b"link" => Self::Link,
             b"style" => Self::Style,
             b"picture" => Self::Picture,
+            b"template" => Self::Template,
             _ => Self::Other,
         }
     }
@@ -608,6 +617,19 @@ mod tests {
                 ("http://lab.test/dir/bg.png".into(), Kind::Image),
             ]
         );
+    }
+
+    #[test]
+    fn nothing_in_a_template_or_a_noscript_is_fetched() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        // A template's content is inert; with scripting on (as in a browser) a noscript's is
+        // text, as lazy-loading pages rely on for their fallback images.
+        let page = b"<template><img src=t.png><template><img src=tt.png></template>\
+            <link rel=stylesheet href=t.css><div style='background:url(ts.png)'></div></template>\
+            <noscript><img src=n.png></noscript><img src=shown.png>";
+        let found: Vec<String> =
+            html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
+        assert_eq!(found, ["/shown.png"]);
     }
 
     #[test]

@@ -36,11 +36,20 @@ struct FamilyUse {
     family: String,
 }
 
+/// A style rule setting `display`: whether to `none`.
+#[derive(Debug, Clone)]
+struct Display {
+    selector: String,
+    media: Vec<String>,
+    none: bool,
+}
+
 /// The page's stylesheets' resources that wait for the DOM.
 #[derive(Debug, Default)]
 pub struct Styles {
     pending: Vec<Conditional>,
     uses: Vec<FamilyUse>,
+    displays: Vec<Display>,
 }
 
 impl Styles {
@@ -77,12 +86,20 @@ impl Styles {
             return Vec::new();
         }
         let dom = scraper::Html::parse_document(&String::from_utf8_lossy(document));
+        // An element under `display: none` has no box, so its rules' backgrounds and fonts
+        // are not fetched (an <img> in it still is: the scan found that already).
+        let hidden = hidden_elements(&dom, &self.displays);
+        let visible = |element: scraper::ElementRef<'_>| {
+            !std::iter::once(*element).chain(element.ancestors()).any(|n| hidden.contains(&n.id()))
+        };
         let mut matched: HashMap<String, bool> = HashMap::new();
         let mut applies = |selector: &str, media: &[String]| -> bool {
             if !media.iter().all(|query| media_list_matches(query)) {
                 return false;
             }
-            *matched.entry(selector.to_owned()).or_insert_with(|| matches_any(&dom, selector))
+            *matched
+                .entry(selector.to_owned())
+                .or_insert_with(|| matches_any(&dom, selector, &visible))
         };
         let used: HashSet<String> = self
             .uses
@@ -107,20 +124,80 @@ impl Styles {
     }
 }
 
-/// Whether `selector` (a selector list) matches an element of `dom`. Pseudo-elements are
-/// dropped (`p::before` draws on `p`); a selector scraper cannot read is taken to match, so
-/// that an unknown syntax costs a fetch rather than a missing image.
-fn matches_any(dom: &scraper::Html, selector: &str) -> bool {
+/// The elements `display: none` takes out of the page: by their `style` attribute, or by a
+/// rule that applies — unless another rule that applies sets another `display` (without the
+/// cascade's specificity to tell which wins, the element is taken to be shown: a fetch too
+/// many rather than an image missing).
+fn hidden_elements(dom: &scraper::Html, displays: &[Display]) -> HashSet<ego_tree::NodeId> {
+    let mut hidden = HashSet::new();
+    let mut shown = HashSet::new();
+    for display in displays {
+        // `p::before { display: none }` hides the pseudo-element, not the `p`.
+        let pseudo = display.selector.contains("::")
+            || display.selector.contains(":before")
+            || display.selector.contains(":after");
+        if pseudo || !display.media.iter().all(|query| media_list_matches(query)) {
+            continue;
+        }
+        for one in display.selector.split(',') {
+            if STATES.iter().any(|state| one.contains(state)) {
+                continue;
+            }
+            let Ok(parsed) = scraper::Selector::parse(one) else { continue };
+            let into = if display.none { &mut hidden } else { &mut shown };
+            into.extend(dom.select(&parsed).map(|element| element.id()));
+        }
+    }
+    hidden.retain(|id| !shown.contains(id));
+    if let Ok(styled) = scraper::Selector::parse("[style]") {
+        for element in dom.select(&styled) {
+            let style = element.value().attr("style").unwrap_or_default();
+            match inline_display_none(style) {
+                Some(true) => hidden.insert(element.id()),
+                Some(false) => hidden.remove(&element.id()),
+                None => false,
+            };
+        }
+    }
+    hidden
+}
+
+/// Whether a `style` attribute's last `display` is `none`; `None` without one.
+fn inline_display_none(style: &str) -> Option<bool> {
+    let mut none = None;
+    for declaration in style.split(';') {
+        if let Some((property, value)) = declaration.split_once(':') {
+            if property.trim().eq_ignore_ascii_case("display") {
+                let value = value.trim().trim_end_matches("!important").trim();
+                none = Some(value.eq_ignore_ascii_case("none"));
+            }
+        }
+    }
+    none
+}
+
+/// Whether `selector` (a selector list) matches a `visible` element of `dom`. Pseudo-elements
+/// are dropped (`p::before` draws on `p`); a selector scraper cannot read is taken to match,
+/// so that an unknown syntax costs a fetch rather than a missing image.
+fn matches_any(
+    dom: &scraper::Html,
+    selector: &str,
+    visible: &dyn Fn(scraper::ElementRef<'_>) -> bool,
+) -> bool {
     // Each selector of the list on its own (a comma inside :is() or :not() splits one in two;
     // both halves are then tried, which errs towards a fetch).
-    selector.split(',').any(|one| matches_one(dom, one))
+    selector.split(',').any(|one| matches_one(dom, one, visible))
 }
 
 /// States a page is not in while it loads: a rule for one applies to nothing yet.
 const STATES: [&str; 8] =
     [":hover", ":focus", ":active", ":visited", ":target", ":checked", ":invalid", ":open"];
 
-fn matches_one(dom: &scraper::Html, selector: &str) -> bool {
+fn matches_one(
+    dom: &scraper::Html,
+    selector: &str,
+    visible: &dyn Fn(scraper::ElementRef<'_>) -> bool,
+) -> bool {
     if STATES.iter().any(|state| selector.contains(state)) {
         return false;
     }
@@ -139,7 +216,7 @@ fn matches_one(dom: &scraper::Html, selector: &str) -> bool {
         plain = plain.replace(&format!("::{pseudo}"), "").replace(&format!(":{pseudo}"), "");
     }
     match scraper::Selector::parse(&plain) {
-        Ok(parsed) => dom.select(&parsed).next().is_some(),
+        Ok(parsed) => dom.select(&parsed).any(visible),
         Err(_) => true,
     }
 }
@@ -266,6 +343,10 @@ fn block(
                     let (selector, media) = (prelude.to_owned(), media.to_vec());
                     styles.uses.push(FamilyUse { selector, media, family });
                 }
+                if let Some(none) = declared.display_none {
+                    let (selector, media) = (prelude.to_owned(), media.to_vec());
+                    styles.displays.push(Display { selector, media, none });
+                }
             }
         }
         Ok::<(), cssparser::ParseError<'_, ()>>(())
@@ -278,6 +359,8 @@ struct Declarations {
     urls: Vec<Found>,
     /// The first family of `font-family` (or of `font`), the last such declaration's.
     family: Option<String>,
+    /// Whether the last `display` declaration says `none`; `None` without one.
+    display_none: Option<bool>,
 }
 
 /// The declarations of a block: its `url()`s (of `kind`) and first font family.
@@ -286,6 +369,7 @@ fn declarations(parser: &mut Parser<'_, '_>, base: &Url, kind: Kind, out: &mut D
     let mut expecting_name = true;
     let mut words: Vec<String> = Vec::new();
     let mut family_open = false;
+    let mut display_open = false;
     loop {
         let token = match parser.next() {
             Ok(token) => token.clone(),
@@ -297,14 +381,20 @@ fn declarations(parser: &mut Parser<'_, '_>, base: &Url, kind: Kind, out: &mut D
                 expecting_name = false;
                 words.clear();
                 family_open = property.as_deref() == Some("font-family");
+                display_open = property.as_deref() == Some("display");
             }
             Token::Colon => {}
             Token::Semicolon => {
                 finish_family(property.as_deref(), &words, out);
-                (property, expecting_name, family_open) = (None, true, false);
+                (property, expecting_name, family_open, display_open) = (None, true, false, false);
                 words.clear();
             }
             Token::Comma => family_open = false,
+            // `display`'s first word (`none !important` is still none).
+            Token::Ident(value) if display_open => {
+                out.display_none = Some(value.eq_ignore_ascii_case("none"));
+                display_open = false;
+            }
             Token::Ident(word) | Token::QuotedString(word) if family_open => {
                 words.push(word.to_string());
             }
@@ -347,7 +437,7 @@ fn declarations(parser: &mut Parser<'_, '_>, base: &Url, kind: Kind, out: &mut D
                     declarations(nested, base, kind, out);
                     Ok::<(), cssparser::ParseError<'_, ()>>(())
                 });
-                (property, expecting_name, family_open) = (None, true, false);
+                (property, expecting_name, family_open, display_open) = (None, true, false, false);
             }
             _ => {}
         }
@@ -438,6 +528,33 @@ mod tests {
             ]
         );
         assert!(!styles.has_pending(), "resolved once");
+    }
+
+    #[test]
+    fn nothing_under_display_none_fetches_its_backgrounds_or_fonts() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        let mut styles = Styles::new();
+        styles.add(
+            &base,
+            ".gone { display: none !important } .menu { display: none } .menu.open { display: block }
+             .in-gone { background: url(a.png) } .in-menu { background: url(b.png) }
+             .in-inline { background: url(c.png); font-family: Hidden }
+             .shown-inline { background: url(d.png) } p::before { display: none }
+             p { background: url(e.png) }
+             @font-face { font-family: Hidden; src: url(h.woff2) }",
+        );
+        let document = br#"<div class=gone><span class=in-gone>x</span></div>
+            <div class="menu open"><span class=in-menu>x</span></div>
+            <div style="color: red; display:none"><span class=in-inline>x</span></div>
+            <div class=gone style="display: block"><span class=shown-inline>x</span></div>
+            <p>x</p>"#;
+        // Hidden by a rule, and by a style attribute: nothing. Hidden by one rule and shown by
+        // another, or by the style attribute over a rule: fetched. A pseudo-element hidden
+        // leaves its element be.
+        assert_eq!(paths(&styles.resolve(document)), ["/b.png", "/d.png", "/e.png"]);
+        assert_eq!(inline_display_none("display: none !important"), Some(true));
+        assert_eq!(inline_display_none("DISPLAY:none; display: grid"), Some(false));
+        assert_eq!(inline_display_none("color: red"), None);
     }
 
     #[test]
