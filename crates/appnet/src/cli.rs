@@ -276,7 +276,8 @@ pub(crate) struct LoadArgs {
     /// would pass it is cut off and recorded as failed, and nothing more is asked for.
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub(crate) max_bytes: usize,
-    /// Seconds the whole load may take (at least 1).
+    /// Seconds the whole load may take (at least 1); past it, what came in is shown, what did
+    /// not is marked unfinished, and the exit status is 1.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: u64,
     /// Seconds each step of opening a connection may wait for an answer — resolving the name,

@@ -823,6 +823,28 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
         run(APPNET, "appnet", &["http", "load", "--timeout", "1", &slow], Duration::from_secs(30));
     assert_ne!(out.status, Some(0));
     assert!(out.stderr.contains("took longer than 1s"), "{}", out.stderr);
+    // A page whose document came but not all of it: what came is kept and shown, what did
+    // not is an entry saying so, in every mode; the exit status says it timed out.
+    std::fs::write(root.join("late.html"), "<img src=img/a.png><img src=/cgi-bin/slow>").unwrap();
+    let late = format!("http://127.0.0.1:{port}/late.html");
+    for mode in ["http1.0", "parallel:6", "persistent", "pipelined", "h2"] {
+        let args = ["http", "load", "--json", "--timeout", "1", "--mode", mode, &late];
+        let out = run(APPNET, "appnet", &args, Duration::from_secs(30));
+        assert_eq!(out.status, Some(1), "{mode}: {out:?}");
+        let page: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(page["timed_out"], true, "{mode}: {page}");
+        let status = |path: &str| {
+            let entries = page["entries"].as_array().unwrap();
+            let entry = entries.iter().find(|e| e["url"].as_str().unwrap().ends_with(path));
+            entry.unwrap_or_else(|| panic!("{mode}: {path} in {page}")).clone()
+        };
+        assert_eq!(status("/late.html")["status"], 200, "{mode}");
+        assert_eq!(status("/img/a.png")["status"], 200, "{mode}");
+        let slow = status("/cgi-bin/slow");
+        assert_eq!(slow["status"], 0, "{mode}");
+        assert!(slow["error"].as_str().unwrap().contains("unfinished when"), "{mode}: {slow}");
+        assert!(out.stderr.contains("1 requests unfinished"), "{mode}: {}", out.stderr);
+    }
 }
 
 /// An HTTP/1.1 origin that notes how many requests it holds each time it starts answering

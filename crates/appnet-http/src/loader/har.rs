@@ -165,6 +165,7 @@ pub(crate) mod tests {
             connections: 1,
             bytes: 2000,
             not_fetched: 0,
+            timed_out: false,
             started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_112_799_250),
         }
     }

@@ -76,10 +76,14 @@ pub async fn load_cached(
     options: &LoadOptions,
     cache: PrivateCache,
 ) -> Result<(PageLoad, PrivateCache), LoadError> {
-    let loading = Loader::new(options, cache)?.run(url);
-    tokio::time::timeout(options.timeout, loading).await.map_err(|_| {
-        LoadError::new(format!("{url}: the page took longer than {:?}", options.timeout))
-    })?
+    let mut loader = Loader::new(options, cache)?;
+    match tokio::time::timeout(options.timeout, loader.run(url)).await {
+        Ok(done) => done?,
+        // What came in before the time ran out is kept, as a browser's network log keeps it;
+        // what did not is an entry saying so. Without the document there is nothing to show.
+        Err(_) => loader.out_of_time()?,
+    }
+    Ok(loader.page(url))
 }
 
 /// The response fields the entries keep (the HAR lists them; the private cache reads them).
@@ -161,6 +165,10 @@ struct Loader<'a> {
     sheets_outstanding: usize,
     /// The page's document, for matching the stylesheets' rules.
     document: Option<Vec<u8>>,
+    /// Every resource asked for, and when: what the timeout finds unanswered is recorded.
+    asked: Vec<(Found, Duration)>,
+    /// The load's timeout ran out.
+    timed_out: bool,
 }
 
 /// Resources taken from a document's scan at a time before the connections get to write the
@@ -191,22 +199,53 @@ impl<'a> Loader<'a> {
             styles: Styles::new(),
             sheets_outstanding: 0,
             document: None,
+            asked: Vec::new(),
+            timed_out: false,
         })
     }
 
-    async fn run(mut self, url: &Url) -> Result<(PageLoad, PrivateCache), LoadError> {
+    async fn run(&mut self, url: &Url) -> Result<(), LoadError> {
         if url.scheme() == "https" {
             self.tls.prepare()?;
         }
-        let started_at = SystemTime::now();
-        self.started_at = started_at;
+        self.started_at = SystemTime::now();
         self.start = Instant::now();
         self.want(Found { url: url.clone(), kind: Kind::Document }, 0);
         if self.options.mode == Mode::Pipelined {
-            self.run_pipelined().await?;
+            self.run_pipelined().await
         } else {
-            self.run_tasks().await?;
+            self.run_tasks().await
         }
+    }
+
+    /// The load cut short by its timeout (the requests in flight dropped with [`Self::run`]):
+    /// every resource asked for and not answered becomes a failed entry saying so. An error
+    /// if the document itself had not come.
+    fn out_of_time(&mut self) -> Result<(), LoadError> {
+        let limit = self.options.timeout;
+        if self.document.is_none() {
+            let url =
+                self.asked.first().map_or_else(String::new, |(found, _)| found.url.to_string());
+            return Err(LoadError::new(format!("{url}: the page took longer than {limit:?}")));
+        }
+        let answered: HashSet<&str> = self.entries.iter().map(|e| e.url.as_str()).collect();
+        let at = self.start.elapsed();
+        let unanswered: Vec<Entry> = self
+            .asked
+            .iter()
+            .filter(|(found, _)| !answered.contains(found.url.as_str()))
+            .map(|(found, queued)| {
+                let error = format!("{}: unfinished when the page's {limit:?} ran out", found.url);
+                Entry::failed(found.url.as_str(), found.kind, *queued, at, error)
+            })
+            .collect();
+        self.entries.extend(unanswered);
+        self.timed_out = true;
+        Ok(())
+    }
+
+    /// The load as it ended, and the cache as it left it.
+    fn page(mut self, url: &Url) -> (PageLoad, PrivateCache) {
         let plt = self.entries.iter().map(Entry::finished).max().unwrap_or_default();
         // In the order the requests were made (they finish in another).
         self.entries.sort_by_key(|e| (e.started, e.queued));
@@ -219,9 +258,10 @@ impl<'a> Loader<'a> {
             connections: self.opened - self.unopened,
             bytes: self.bytes,
             not_fetched: self.not_fetched,
-            started_at,
+            timed_out: self.timed_out,
+            started_at: self.started_at,
         };
-        Ok((page, self.cache))
+        (page, self.cache)
     }
 
     /// `wanted` as the cache leaves it: `None` when a fresh copy answered it (recorded here),
@@ -409,6 +449,7 @@ impl<'a> Loader<'a> {
         }
         self.requests += 1;
         let queued = self.start.elapsed();
+        self.asked.push((found.clone(), queued));
         let conditions = Vec::new();
         self.queue.push_back(Wanted { found, queued, redirects, conditions, retried: false });
     }

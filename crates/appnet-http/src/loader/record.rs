@@ -126,6 +126,9 @@ pub struct PageLoad {
     /// Resources the page named that were not fetched: the caps on requests or bytes were
     /// reached first.
     pub not_fetched: usize,
+    /// The load's timeout ran out: the entries that failed saying "unfinished" were still
+    /// waiting (the PLT is then the time limit's, not the page's).
+    pub timed_out: bool,
     /// When the load started (for the HAR's `startedDateTime`).
     #[serde(skip)]
     pub started_at: std::time::SystemTime,

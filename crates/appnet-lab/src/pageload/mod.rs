@@ -232,10 +232,21 @@ async fn load_on(
     options: LoadOptions,
 ) -> Result<appnet_http::loader::record::PageLoad, LabError> {
     let url = url.clone();
-    client
+    let loaded = client
         .run(async move { load::load(&url, &options).await })
         .await?
-        .map_err(|e| LabError::new(e.to_string()))
+        .map_err(|e| LabError::new(e.to_string()))?;
+    whole(loaded)
+}
+
+/// `page`, if it finished within its time: a load the timeout cut short has no PLT to compare.
+fn whole(
+    page: appnet_http::loader::record::PageLoad,
+) -> Result<appnet_http::loader::record::PageLoad, LabError> {
+    if page.timed_out {
+        return Err(LabError::new(format!("{} ({}): the load timed out", page.url, page.mode)));
+    }
+    Ok(page)
 }
 
 /// A full load from `client`, then the same through the cache it filled.
@@ -254,6 +265,7 @@ async fn repeat_on(
         })
         .await?
         .map_err(|e| LabError::new(e.to_string()))
+        .and_then(|(first, repeat)| Ok((whole(first)?, whole(repeat)?)))
 }
 
 /// What each coding did at `link`, from the three loads' figures (see [`CODINGS`]).

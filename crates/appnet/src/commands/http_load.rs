@@ -149,14 +149,16 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         }
     }
     // What went wrong is said on standard error, also with --json (where entries carry it).
+    let mut timed_out = false;
     for (first, repeat) in &loads {
         for view in std::iter::once(first).chain(repeat) {
             for line in problems(view, args) {
                 eprintln!("{line}");
             }
+            timed_out |= view.timed_out;
         }
     }
-    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed.is_empty() && !timed_out { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Columns of a waterfall's bars in the terminal (with the name and outcome, ~110 in all).
@@ -181,6 +183,18 @@ fn problems(page: &PageLoad, args: &LoadArgs) -> Vec<String> {
         .filter_map(|entry| entry.error.as_ref())
         .map(|error| format!("{} ({}): failed: {error}", page.mode, page.url))
         .collect();
+    if page.timed_out {
+        let unfinished = page
+            .entries
+            .iter()
+            .filter(|e| e.error.as_deref().is_some_and(|e| e.contains("unfinished when")))
+            .count();
+        lines.push(format!(
+            "{} ({}): the page took longer than {}s (--timeout): {unfinished} requests \
+             unfinished; what came in before is shown",
+            page.mode, page.url, args.timeout
+        ));
+    }
     if page.not_fetched > 0 {
         lines.push(format!(
             "{} ({}): {} resources not fetched: the cap of {} requests or {} was reached \
@@ -217,10 +231,11 @@ fn ms(d: Duration) -> String {
 /// The summary and a line per resource, times in milliseconds.
 fn table(page: &PageLoad) -> String {
     let mut out = format!(
-        "{} ({}): PLT {:.1} ms, {} requests, {}, {} connection{}\n\n",
+        "{} ({}): PLT {:.1} ms{}, {} requests, {}, {} connection{}\n\n",
         page.url,
         page.mode,
         page.plt.as_secs_f64() * 1e3,
+        if page.timed_out { " (timed out)" } else { "" },
         page.entries.len(),
         human_bytes(page.bytes),
         page.connections,
@@ -252,7 +267,7 @@ fn table(page: &PageLoad) -> String {
 
 /// One line per mode, fastest marked, and one per mode that `failed`.
 fn comparison(url: &url::Url, loads: &[PageLoad], failed: &[(Mode, String)]) -> String {
-    let best = loads.iter().map(|l| l.plt).min().unwrap_or_default();
+    let best = loads.iter().filter(|l| !l.timed_out).map(|l| l.plt).min();
     let mut out = format!("{url}\n\n  mode           PLT (ms)  requests  connections      bytes\n");
     for load in loads {
         out.push_str(&format!(
@@ -262,7 +277,13 @@ fn comparison(url: &url::Url, loads: &[PageLoad], failed: &[(Mode, String)]) -> 
             load.entries.len(),
             load.connections,
             human_bytes(load.bytes),
-            if load.plt == best { "  fastest" } else { "" }
+            if load.timed_out {
+                "  timed out"
+            } else if Some(load.plt) == best {
+                "  fastest"
+            } else {
+                ""
+            }
         ));
     }
     for (mode, error) in failed {

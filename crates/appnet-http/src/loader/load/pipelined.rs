@@ -118,17 +118,22 @@ impl Loader<'_> {
             return Ok(sent.into_iter().map(|(w, _)| w).collect());
         };
         let id = *id;
-        let budget = self.options.max_bytes.saturating_sub(self.bytes);
-        let answered = pipe.receive(sent.len(), budget).await.unwrap_or_default();
+        let mut sent = std::collections::VecDeque::from(sent);
+        // One at a time, each recorded as it comes: a load its timeout cuts short keeps
+        // what had arrived.
+        while !sent.is_empty() {
+            let budget = self.options.max_bytes.saturating_sub(self.bytes);
+            let Some(timed) = pipe.receive(1, budget).await.ok().and_then(|mut got| got.pop())
+            else {
+                break;
+            };
+            let Some((wanted, at)) = sent.pop_front() else { break };
+            self.record_timed(wanted, timed, id, at, None)?;
+        }
         if !pipe.reusable() {
             pipes.remove(origin);
         }
-        let mut sent = sent.into_iter();
-        for timed in answered {
-            let Some((wanted, at)) = sent.next() else { break };
-            self.record_timed(wanted, timed, id, at, None)?;
-        }
-        Ok(sent.map(|(w, _)| w).collect())
+        Ok(sent.into_iter().map(|(w, _)| w).collect())
     }
 
     /// Writes `batch` to `origin`'s connection, opening one if there is none or the kept one
@@ -162,39 +167,51 @@ impl Loader<'_> {
             let id = *id;
             let targets: Vec<_> = batch.iter().map(|w| self.target(w)).collect();
             let sent = self.start.elapsed();
-            let budget = self.options.max_bytes.saturating_sub(self.bytes);
-            let exchanged = pipe.exchange(&targets, self.options.accept_encoding, budget).await;
-            let answered = match exchanged {
-                Ok(answered) => answered,
-                // A kept connection that broke before answering (the server's idle close
-                // crossing the batch): a new one is opened and asked again.
-                Err(_) if costs.is_none() => {
+            let mut pending = std::collections::VecDeque::from(std::mem::take(&mut batch));
+            let mut answered = 0;
+            let outcome = match pipe.send(&targets, self.options.accept_encoding).await {
+                Err(error) => Err(Some(error)),
+                // One at a time, each recorded as it comes (see `receive_sent`).
+                Ok(()) => loop {
+                    if pending.is_empty() {
+                        break Ok(());
+                    }
+                    let budget = self.options.max_bytes.saturating_sub(self.bytes);
+                    match pipe.receive(1, budget).await.map(|mut got| got.pop()) {
+                        Ok(Some(timed)) => {
+                            let Some(wanted) = pending.pop_front() else { break Ok(()) };
+                            // The first request of a batch on a new connection paid for it.
+                            let opening = costs.filter(|_| answered == 0);
+                            let at = if opening.is_some() { started } else { sent };
+                            self.record_timed(wanted, timed, id, at, opening)?;
+                            answered += 1;
+                        }
+                        // The server closed before answering the rest.
+                        Ok(None) => break Err(None),
+                        Err(error) => break Err(Some(error)),
+                    }
+                },
+            };
+            batch = pending.into();
+            match outcome {
+                Ok(()) => {}
+                // Some answered, then the connection ended: the rest on a new one. Or a kept
+                // connection that broke, or had been closed, before answering (the server's
+                // idle close crossing the batch): a new one is opened and asked again.
+                Err(_) if answered > 0 || costs.is_none() => {
                     pipes.remove(origin);
-                    continue;
                 }
-                Err(error) => {
-                    // A new connection that failed: what it did not answer fails.
+                // A new connection that answered nothing: what it did not answer fails.
+                Err(None) => {
+                    pipes.remove(origin);
+                    let error = LoadError::new("no response: the server closed the connection");
+                    return self.fail_all(batch, &error);
+                }
+                Err(Some(error)) => {
                     pipes.remove(origin);
                     return self.fail_all(batch, &error);
                 }
-            };
-            if answered.is_empty() {
-                pipes.remove(origin);
-                if costs.is_none() {
-                    // A kept connection the server had closed: open a new one and retry.
-                    continue;
-                }
-                let error = LoadError::new("no response: the server closed the connection");
-                return self.fail_all(batch, &error);
             }
-            let rest = batch.split_off(answered.len());
-            for (index, (wanted, timed)) in batch.into_iter().zip(answered).enumerate() {
-                // The first request of a batch on a new connection paid for it.
-                let opening = costs.filter(|_| index == 0);
-                let at = if opening.is_some() { started } else { sent };
-                self.record_timed(wanted, timed, id, at, opening)?;
-            }
-            batch = rest;
         }
         Ok(())
     }
