@@ -12,6 +12,7 @@ use appnet_http::files::rules::{Rule, RuleTable, Rules};
 use appnet_http::loader::cache::PrivateCache;
 use appnet_http::loader::load::{self, LoadOptions};
 use appnet_http::loader::mode::Mode;
+use appnet_http::loader::record::PageLoad;
 use appnet_http::loader::waterfall;
 use appnet_http::server::{self, ServeSettings};
 use serde::Serialize;
@@ -38,21 +39,25 @@ pub struct PageLoadSettings {
     pub bandwidths: Vec<u64>,
     /// How the hosts are joined (delay needs namespaces with netem, else in-process links).
     pub topology: Topology,
+    /// Loads of each mode under each link, taken in turns (every mode once, then again), so
+    /// that the figures are medians and the findings can tell a win from noise.
+    pub samples: usize,
 }
 
 impl PageLoadSettings {
     /// `--quick` or the full run.
     pub fn new(quick: bool) -> Self {
-        let (images_per_page, rtts, bandwidths) = if quick {
-            (12, vec![5, 40], vec![10_000_000, 100_000_000])
+        let (images_per_page, rtts, bandwidths, samples) = if quick {
+            (12, vec![5, 40], vec![10_000_000, 100_000_000], 3)
         } else {
-            (40, vec![10, 50, 100], vec![5_000_000, 50_000_000])
+            (40, vec![10, 50, 100], vec![5_000_000, 50_000_000], 5)
         };
         Self {
             site: SiteShape { pages: 1, stylesheets: 3, scripts: 4, images_per_page, objects: 0 },
             rtts: rtts.into_iter().map(Duration::from_millis).collect(),
             bandwidths,
             topology: Topology::InProcess,
+            samples,
         }
     }
 }
@@ -62,8 +67,10 @@ impl PageLoadSettings {
 pub struct ModeLoad {
     /// The mode.
     pub mode: String,
-    /// Page Load Time.
+    /// Page Load Time: the median of the samples.
     pub plt: Figure,
+    /// The fastest and the slowest sample.
+    pub plt_range: [Figure; 2],
     /// Connections opened.
     pub connections: usize,
     /// Requests made.
@@ -162,24 +169,34 @@ pub async fn run(
         let (client, target) = net.clients_behind(third, *link, backend, ORIGIN).await?;
         let url = url::Url::parse(&format!("http://{target}{}", page.path))
             .map_err(|e| LabError::new(e.to_string()))?;
-        let mut loads = Vec::new();
-        for mode in Mode::COMPARED {
+        let samples = settings.samples.max(1);
+        let mut taken: Vec<Vec<PageLoad>> = Mode::COMPARED.iter().map(|_| Vec::new()).collect();
+        for round in 1..=samples {
             progress(&format!(
-                "{mode} at {:.0} ms, {} Mbit/s",
+                "every mode at {:.0} ms, {} Mbit/s ({round} of {samples})",
                 link.rtt.as_secs_f64() * 1e3,
                 link.bandwidth.unwrap_or(0) / 1_000_000
             ));
-            let options = LoadOptions { mode, ..LoadOptions::default() };
-            let loaded = load_on(&client, &url, options).await?;
-            if Some(*link) == slowest {
-                waterfalls.push((mode.to_string(), waterfall::svg(&loaded)));
+            for (mode, of_mode) in Mode::COMPARED.into_iter().zip(&mut taken) {
+                let options = LoadOptions { mode, ..LoadOptions::default() };
+                of_mode.push(load_on(&client, &url, options).await?);
             }
+        }
+        let mut loads = Vec::new();
+        for (mode, mut of_mode) in Mode::COMPARED.into_iter().zip(taken) {
+            of_mode.sort_by_key(|load| load.plt);
+            let median = &of_mode[of_mode.len() / 2];
+            if Some(*link) == slowest {
+                waterfalls.push((mode.to_string(), waterfall::svg(median)));
+            }
+            let (first, last) = (&of_mode[0], &of_mode[of_mode.len() - 1]);
             loads.push(ModeLoad {
                 mode: mode.to_string(),
-                plt: Figure::millis(loaded.plt),
-                connections: loaded.connections,
-                requests: loaded.entries.len(),
-                bytes: Figure::bytes(loaded.bytes),
+                plt: Figure::millis(median.plt),
+                plt_range: [Figure::millis(first.plt), Figure::millis(last.plt)],
+                connections: median.connections,
+                requests: median.entries.len(),
+                bytes: Figure::bytes(median.bytes),
             });
         }
         if Some(*link) == slowest {
@@ -230,7 +247,7 @@ async fn load_on(
     client: &LabHost,
     url: &url::Url,
     options: LoadOptions,
-) -> Result<appnet_http::loader::record::PageLoad, LabError> {
+) -> Result<PageLoad, LabError> {
     let url = url.clone();
     let loaded = client
         .run(async move { load::load(&url, &options).await })
@@ -240,9 +257,7 @@ async fn load_on(
 }
 
 /// `page`, if it finished within its time: a load the timeout cut short has no PLT to compare.
-fn whole(
-    page: appnet_http::loader::record::PageLoad,
-) -> Result<appnet_http::loader::record::PageLoad, LabError> {
+fn whole(page: PageLoad) -> Result<PageLoad, LabError> {
     if page.timed_out {
         return Err(LabError::new(format!("{} ({}): the load timed out", page.url, page.mode)));
     }
@@ -250,11 +265,7 @@ fn whole(
 }
 
 /// A full load from `client`, then the same through the cache it filled.
-async fn repeat_on(
-    client: &LabHost,
-    url: &url::Url,
-) -> Result<(appnet_http::loader::record::PageLoad, appnet_http::loader::record::PageLoad), LabError>
-{
+async fn repeat_on(client: &LabHost, url: &url::Url) -> Result<(PageLoad, PageLoad), LabError> {
     let url = url.clone();
     client
         .run(async move {
@@ -301,14 +312,30 @@ fn findings(conditions: &[Condition]) -> Vec<String> {
                 .iter()
                 .find(|l| l.plt.value == worst)
                 .map_or("", |l| l.mode.as_str());
-            format!(
+            let mut said = format!(
                 "At {:.0} ms RTT and {} Mbit/s, {} was fastest ({best:.0} ms), {:.1}x faster than \
                  {slowest} ({worst:.0} ms).",
                 condition.link.rtt.as_secs_f64() * 1e3,
                 condition.link.bandwidth.unwrap_or(0) / 1_000_000,
                 condition.fastest,
                 if best > 0.0 { worst / best } else { 0.0 }
-            )
+            );
+            // A runner-up whose samples reach below the winner's slowest is no clear loser.
+            let winner = condition.loads.iter().find(|l| l.mode == condition.fastest);
+            let close: Vec<String> = condition
+                .loads
+                .iter()
+                .filter(|l| l.mode != condition.fastest)
+                .filter(|l| winner.is_some_and(|w| l.plt_range[0].value <= w.plt_range[1].value))
+                .map(|l| format!("{} ({:.0} ms)", l.mode, l.plt.value))
+                .collect();
+            if !close.is_empty() {
+                said.push_str(&format!(
+                    " Not a clear win over {}: their samples overlap.",
+                    close.join(" and ")
+                ));
+            }
+            said
         })
         .collect()
 }
@@ -323,6 +350,8 @@ mod tests {
             .map(|(mode, ms)| ModeLoad {
                 mode: (*mode).to_owned(),
                 plt: Figure::millis(Duration::from_millis(*ms)),
+                plt_range: [ms * 9 / 10, ms * 11 / 10]
+                    .map(|ms| Figure::millis(Duration::from_millis(ms))),
                 connections: 1,
                 requests: 10,
                 bytes: Figure::bytes(1000),
@@ -342,8 +371,15 @@ mod tests {
         let conditions = [
             condition(5, &[("http1.0", 90), ("persistent", 60), ("h2", 30)]),
             condition(40, &[("http1.0", 800), ("parallel:6", 200), ("h2", 250)]),
+            // Within each other's spread (each sample range ±10 %).
+            condition(40, &[("pipelined", 396), ("h2", 409), ("http1.0", 800)]),
         ];
         let said = findings(&conditions);
+        assert_eq!(
+            said[2],
+            "At 40 ms RTT and 10 Mbit/s, pipelined was fastest (396 ms), 2.0x faster than \
+             http1.0 (800 ms). Not a clear win over h2 (409 ms): their samples overlap."
+        );
         assert_eq!(
             said[0],
             "At 5 ms RTT and 10 Mbit/s, h2 was fastest (30 ms), 3.0x faster than http1.0 (90 ms)."

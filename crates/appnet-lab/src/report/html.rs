@@ -139,7 +139,7 @@ fn http_section(page: &mut String, http: &PageLoadReport) {
         );
         let items: Vec<(&str, Figure)> =
             condition.loads.iter().map(|l| (l.mode.as_str(), l.plt)).collect();
-        bars(page, "page load time", &items);
+        bars(page, &format!("page load time, median of {} runs", http.settings.samples), &items);
     }
     let _ = writeln!(
         page,

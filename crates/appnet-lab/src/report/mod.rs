@@ -172,8 +172,8 @@ impl Report {
         }
         if let Some(http) = &self.http {
             out.push_str(&format!(
-                "HTTP page loads (a page of {} resources; PLT in ms)\n  {:<22}",
-                http.page_resources, "link"
+                "HTTP page loads (a page of {} resources; PLT in ms, the median of {} runs)\n  {:<22}",
+                http.page_resources, http.settings.samples, "link"
             ));
             let modes: Vec<&str> = http
                 .conditions
