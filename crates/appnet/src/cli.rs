@@ -266,8 +266,12 @@ pub(crate) struct LoadArgs {
     #[arg(long)]
     pub(crate) repeat: bool,
     /// Ask for no content coding (Accept-Encoding: identity), to see what compression saves.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "accept_encoding")]
     pub(crate) no_compression: bool,
+    /// The Accept-Encoding to send instead of "br, zstd, gzip" (e.g. "zstd" or "gzip;q=1, br;q=0.5"),
+    /// to see what each coding does; br, zstd, gzip and deflate are decoded.
+    #[arg(long, value_name = "CODINGS", value_parser = parse_accept_encoding)]
+    pub(crate) accept_encoding: Option<&'static str>,
     /// Requests at most (the document and redirects included); what the page names beyond
     /// is counted as not fetched.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
@@ -285,6 +289,16 @@ pub(crate) struct LoadArgs {
     /// unreachable (as curl's --connect-timeout).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) connect_timeout: u64,
+}
+
+/// An Accept-Encoding value: printable ASCII, as a field value must be. Kept for the life of
+/// the process (a load's options hold it as `&'static str`, like the built-in lists).
+fn parse_accept_encoding(value: &str) -> Result<&'static str, String> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(format!("`{value}`: expected codings such as \"zstd\" or \"gzip, br\""));
+    }
+    Ok(Box::leak(value.to_owned().into_boxed_str()))
 }
 
 /// `appnet dig …`: dig's own syntax (`@server`, `+options`, `-p`), which is parsed by

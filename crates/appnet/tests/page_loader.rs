@@ -34,6 +34,7 @@ fn write_site(root: &Path) {
         write(image, PNG);
     }
     write("fonts/f.woff2", b"wOF2 not really a font");
+    write("docs/index.html", b"<!DOCTYPE html><title>docs</title><img src=../img/a.png>");
 }
 
 /// Real PNG headers so Chromium decodes and keeps them (1x1 pixel).
@@ -131,6 +132,31 @@ fn every_mode_fetches_the_whole_page_on_the_connections_it_allows() {
         assert!(first["decoded_bytes"].as_u64() > first["bytes"].as_u64());
         assert!(page["plt_ms"].as_f64().unwrap() > 0.0, "{page}");
     }
+    // Each coding the loader decodes, asked for alone: the document comes in it and is read.
+    for coding in ["zstd", "gzip", "identity"] {
+        let page = load(&["--accept-encoding", coding, &url]);
+        assert_eq!(paths(&page), expected(), "{coding}: the page found in the decoded document");
+        let first = &page["entries"][0];
+        match coding {
+            "identity" => assert!(first["content_encoding"].is_null(), "{first}"),
+            _ => assert_eq!(first["content_encoding"], coding, "{first}"),
+        }
+    }
+    // A redirected document is followed, and the page it leads to loaded.
+    let page = load(&[&format!("http://127.0.0.1:{port}/docs")]);
+    let entries = page["entries"].as_array().unwrap();
+    let hops: Vec<(&str, u64)> = entries
+        .iter()
+        .map(|e| (e["url"].as_str().unwrap(), e["status"].as_u64().unwrap()))
+        .collect();
+    let base = format!("http://127.0.0.1:{port}");
+    let want = [
+        (format!("{base}/docs"), 301),
+        (format!("{base}/docs/"), 200),
+        (format!("{base}/img/a.png"), 200),
+    ];
+    let want: Vec<(&str, u64)> = want.iter().map(|(u, s)| (u.as_str(), *s)).collect();
+    assert_eq!(hops, want, "{page}");
 }
 
 #[test]
@@ -817,6 +843,11 @@ fn a_resource_that_fails_is_an_entry_saying_why_in_every_mode() {
     assert_eq!(page["entries"].as_array().unwrap().len(), 2, "{page}");
     assert_eq!(page["not_fetched"], 3, "gone.png, the loop and big.png: {page}");
     assert!(said.contains("3 resources not fetched"), "{said}");
+    // A document that redirects for ever: the load fails, saying so.
+    let looping = format!("http://127.0.0.1:{port}/cgi-bin/loop");
+    let out = run(APPNET, "appnet", &["http", "load", &looping], Duration::from_secs(30));
+    assert_ne!(out.status, Some(0));
+    assert!(out.stderr.contains("too many redirects (followed 10)"), "{}", out.stderr);
     // The whole load's time limit.
     let slow = format!("http://127.0.0.1:{port}/cgi-bin/slow");
     let out =

@@ -57,7 +57,11 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             max_bytes: args.max_bytes as u64,
             timeout: Duration::from_secs(args.timeout),
             connect_timeout: Duration::from_secs(args.connect_timeout),
-            accept_encoding: if args.no_compression { "identity" } else { load::COMPRESSED },
+            accept_encoding: match (args.accept_encoding, args.no_compression) {
+                (Some(codings), _) => codings,
+                (None, true) => "identity",
+                (None, false) => load::COMPRESSED,
+            },
             resolver: args.dns,
             proxy: proxy.clone(),
             ..LoadOptions::default()
