@@ -595,6 +595,13 @@ fn the_repeat_view_uses_fresh_copies_and_revalidates_stale_ones() {
         assert!(entries.iter().any(|e| e["url"].as_str().unwrap().ends_with("/img/bg.png")));
         assert!(repeat["bytes"].as_u64() < first["bytes"].as_u64(), "{mode}");
     }
+    // The table counts a fresh copy as a resource, not a request: five images from the cache.
+    let out = run(APPNET, "appnet", &["http", "load", "--repeat", &url], Duration::from_secs(60));
+    out.assert_success();
+    let (first, repeat) = out.stdout.split_once("Repeat view").expect("a repeat view");
+    assert!(first.contains(", 10 requests,"), "{first}");
+    assert!(repeat.contains("10 resources (5 requests, 5 from the cache)"), "{repeat}");
+    assert!(repeat.contains("5 fresh from the cache, 5 revalidated (304)"), "{repeat}");
     drop(server);
 }
 

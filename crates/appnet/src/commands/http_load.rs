@@ -235,12 +235,12 @@ fn ms(d: Duration) -> String {
 /// The summary and a line per resource, times in milliseconds.
 fn table(page: &PageLoad) -> String {
     let mut out = format!(
-        "{} ({}): PLT {:.1} ms{}, {} requests, {}, {} connection{}\n\n",
+        "{} ({}): PLT {:.1} ms{}, {}, {}, {} connection{}\n\n",
         page.url,
         page.mode,
         page.plt.as_secs_f64() * 1e3,
         if page.timed_out { " (timed out)" } else { "" },
-        page.entries.len(),
+        counted(page),
         human_bytes(page.bytes),
         page.connections,
         if page.connections == 1 { "" } else { "s" }
@@ -269,6 +269,23 @@ fn table(page: &PageLoad) -> String {
     out
 }
 
+/// "12 requests", or with copies the cache answered, "12 resources (8 requests, 4 from the
+/// cache)": a fresh copy is no request.
+fn counted(page: &PageLoad) -> String {
+    let fresh = page.entries.iter().filter(|e| e.cache == Some("fresh")).count();
+    let all = page.entries.len();
+    if fresh == 0 {
+        format!("{all} requests")
+    } else {
+        format!("{all} resources ({} requests, {fresh} from the cache)", all - fresh)
+    }
+}
+
+/// Requests made: the entries less the copies the cache answered.
+fn requests(page: &PageLoad) -> usize {
+    page.entries.iter().filter(|e| e.cache != Some("fresh")).count()
+}
+
 /// One line per mode, fastest marked, and one per mode that `failed`.
 fn comparison(url: &url::Url, loads: &[PageLoad], failed: &[(Mode, String)]) -> String {
     let best = loads.iter().filter(|l| !l.timed_out).map(|l| l.plt).min();
@@ -278,7 +295,7 @@ fn comparison(url: &url::Url, loads: &[PageLoad], failed: &[(Mode, String)]) -> 
             "  {:<12} {:>10.1} {:>9} {:>12} {:>10}{}\n",
             load.mode,
             load.plt.as_secs_f64() * 1e3,
-            load.entries.len(),
+            requests(load),
             load.connections,
             human_bytes(load.bytes),
             if load.timed_out {
