@@ -266,7 +266,14 @@ pub async fn run(
             return Err(CgiError::Timeout(timeout));
         }
     };
-    let (given, headers) = parse_head(&seen[..head_length])?;
+    let (given, headers) = match parse_head(&seen[..head_length]) {
+        Ok(head) => head,
+        Err(error) => {
+            kill_group(&mut child);
+            let _ = child.wait().await;
+            return Err(error);
+        }
+    };
     let first = Bytes::copy_from_slice(&seen[body_start..]);
     let code = given.as_ref().map(|g| g.0);
     let local_redirect = local_redirect(code, &headers);

@@ -370,6 +370,8 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
         "hidden.png",
         "hidden-bg.png",
         "hidden-font.woff2",
+        "shadow.png",
+        "hidden-attr.png",
     ];
     for name in others.iter().chain(&styled) {
         std::fs::write(site.path().join("img").join(name), PNG).unwrap();
@@ -396,10 +398,12 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
           p { font-family: Used, serif; background: url(img/p-bg.png) }
           .inside { background: url(img/hidden-bg.png); font-family: HiddenFont }
           @font-face { font-family: HiddenFont; src: url(img/hidden-font.woff2) }
-          .gone { display: none }
+          .gone { display: none } .in-hidden { background: url(img/hidden-attr.png) }
         </style><p>text <a href=#>link</a></p>
         <template><img src=img/t.png></template><noscript><img src=img/n.png></noscript>
-        <div class=gone><img src=img/hidden.png><span class=inside>hidden text</span></div>"#,
+        <div class=gone><img src=img/hidden.png><span class=inside>hidden text</span></div>
+        <div hidden><span class=in-hidden>x</span></div>
+        <div><template shadowrootmode=open><img src=img/shadow.png></template></div>"#,
     )
     .unwrap();
     let choice = format!("http://127.0.0.1:{port}/choice.html");
@@ -409,8 +413,9 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     // Of the <style>: the background of a rule that applies and the font a rule uses; not
     // those of a rule for no element, for :hover, for a narrower window, nor an unused font;
     // nor those of an element under display: none, whose <img> is fetched all the same.
-    // Nothing in a <template> or a <noscript>.
-    let styled = ["/img/p-bg.png", "/img/used.woff2", "/img/hidden.png"];
+    // Nothing in a <template> or a <noscript>, nor the background of an element under a
+    // `hidden` one; a declarative shadow root's image, rendered, is fetched.
+    let styled = ["/img/p-bg.png", "/img/used.woff2", "/img/hidden.png", "/img/shadow.png"];
     let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]).chain(&styled);
     assert_eq!(chromium, chosen.map(|p| (*p).to_owned()).collect());
 }

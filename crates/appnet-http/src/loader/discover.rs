@@ -85,6 +85,9 @@ pub struct HtmlScan {
     /// How many `<template>`s the scan is inside: their content is inert (a browser fetches
     /// nothing of it until a script clones it into the document).
     templates: usize,
+    /// For each `<template>` open: whether it is a declarative shadow root outside any inert
+    /// template (its end then leaves `templates` as it is).
+    shadow_roots: Vec<bool>,
     /// The text of each `<style>` block and the base it resolves against, for
     /// [`super::styles`] once the scan is done.
     inline_styles: Vec<(Url, String)>,
@@ -109,6 +112,7 @@ impl HtmlScan {
             in_style: false,
             picture: None,
             templates: 0,
+            shadow_roots: Vec::new(),
             inline_styles: Vec::new(),
             ready: std::collections::VecDeque::new(),
             handed: 0,
@@ -129,7 +133,14 @@ impl HtmlScan {
     fn take(&mut self, event: Event) {
         let mut found = Vec::new();
         match event {
-            Event::StartTag(tag) if tag.name == TagName::Template => self.templates += 1,
+            // A declarative shadow root (`shadowrootmode`) is rendered: its content counts.
+            Event::StartTag(tag) if tag.name == TagName::Template => {
+                let shadow = tag.attribute(Attribute::Shadowrootmode).is_some();
+                let rendered = shadow && self.templates == 0;
+                self.templates += usize::from(!rendered);
+                self.shadow_roots.push(rendered);
+            }
+            Event::EndTag(TagName::Template) if self.shadow_roots.pop() == Some(true) => {}
             Event::EndTag(TagName::Template) => self.templates = self.templates.saturating_sub(1),
             Event::StartTag(_) | Event::Text(_) if self.templates > 0 => {}
             Event::StartTag(tag) => {
@@ -266,6 +277,7 @@ enum Attribute {
     Style,
     Sizes,
     Media,
+    Shadowrootmode,
 }
 
 impl Attribute {
@@ -281,6 +293,7 @@ impl Attribute {
             b"style" => Self::Style,
             b"sizes" => Self::Sizes,
             b"media" => Self::Media,
+            b"shadowrootmode" => Self::Shadowrootmode,
             _ => return None,
         })
     }
@@ -626,10 +639,12 @@ mod tests {
         // text, as lazy-loading pages rely on for their fallback images.
         let page = b"<template><img src=t.png><template><img src=tt.png></template>\
             <link rel=stylesheet href=t.css><div style='background:url(ts.png)'></div></template>\
-            <noscript><img src=n.png></noscript><img src=shown.png>";
+            <noscript><img src=n.png></noscript><img src=shown.png>\
+            <div><template shadowrootmode=open><img src=shadow.png></template></div>";
         let found: Vec<String> =
             html(&base, page).iter().map(|f| f.url.path().to_owned()).collect();
-        assert_eq!(found, ["/shown.png"]);
+        // A declarative shadow root is rendered, so its image is fetched.
+        assert_eq!(found, ["/shown.png", "/shadow.png"]);
     }
 
     #[test]

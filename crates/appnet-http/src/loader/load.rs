@@ -228,12 +228,22 @@ impl<'a> Loader<'a> {
                 self.asked.first().map_or_else(String::new, |(found, _)| found.url.to_string());
             return Err(LoadError::new(format!("{url}: the page took longer than {limit:?}")));
         }
-        let answered: HashSet<&str> = self.entries.iter().map(|e| e.url.as_str()).collect();
+        // By count: a URL can be asked for twice (a redirect to a resource the page names).
+        let mut answered: HashMap<&str, usize> = HashMap::new();
+        for entry in &self.entries {
+            *answered.entry(entry.url.as_str()).or_default() += 1;
+        }
         let at = self.start.elapsed();
         let unanswered: Vec<Entry> = self
             .asked
             .iter()
-            .filter(|(found, _)| !answered.contains(found.url.as_str()))
+            .filter(|(found, _)| match answered.get_mut(found.url.as_str()) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    false
+                }
+                _ => true,
+            })
             .map(|(found, queued)| {
                 let error = format!("{}: unfinished when the page's {limit:?} ran out", found.url);
                 Entry::failed(found.url.as_str(), found.kind, *queued, at, error)

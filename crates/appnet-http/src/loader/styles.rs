@@ -50,6 +50,9 @@ pub struct Styles {
     pending: Vec<Conditional>,
     uses: Vec<FamilyUse>,
     displays: Vec<Display>,
+    /// How many at-rules of a condition not judged here (`@container`, `@supports`…) the
+    /// rules being read are inside.
+    uncertain: usize,
 }
 
 impl Styles {
@@ -149,6 +152,12 @@ fn hidden_elements(dom: &scraper::Html, displays: &[Display]) -> HashSet<ego_tre
         }
     }
     hidden.retain(|id| !shown.contains(id));
+    // A template's content is inert (a declarative shadow root's is shown); `hidden` is
+    // `display: none` in the browser's own stylesheet (`until-found` is not).
+    let unshown = "template:not([shadowrootmode]), [hidden]:not([hidden=until-found i])";
+    if let Ok(unshown) = scraper::Selector::parse(unshown) {
+        hidden.extend(dom.select(&unshown).map(|element| element.id()));
+    }
     if let Ok(styled) = scraper::Selector::parse("[style]") {
         for element in dom.select(&styled) {
             let style = element.value().attr("style").unwrap_or_default();
@@ -314,8 +323,13 @@ fn block(
                 inner.push(prelude.trim_start_matches("@media").trim().to_owned());
                 rules(nested, base, &inner, imports, styles);
             }
-            Some("supports" | "layer" | "container" | "document" | "scope" | "starting-style") => {
+            Some("layer") => rules(nested, base, media, imports, styles),
+            // Conditions the loader cannot judge: their rules' images count (a fetch too many
+            // rather than one missing), their `display: none` does not.
+            Some("supports" | "container" | "document" | "scope" | "starting-style") => {
+                styles.uncertain += 1;
                 rules(nested, base, media, imports, styles);
+                styles.uncertain -= 1;
             }
             Some("font-face") => {
                 let mut declared = Declarations::default();
@@ -343,7 +357,7 @@ fn block(
                     let (selector, media) = (prelude.to_owned(), media.to_vec());
                     styles.uses.push(FamilyUse { selector, media, family });
                 }
-                if let Some(none) = declared.display_none {
+                if let Some(none) = declared.display_none.filter(|_| styles.uncertain == 0) {
                     let (selector, media) = (prelude.to_owned(), media.to_vec());
                     styles.displays.push(Display { selector, media, none });
                 }
@@ -432,11 +446,18 @@ fn declarations(parser: &mut Parser<'_, '_>, base: &Url, kind: Kind, out: &mut D
                 }
             }
             Token::CurlyBracketBlock => {
-                // A nested rule (CSS nesting): its URLs count with this rule's selector.
+                // A nested rule (CSS nesting, or an @media inside a rule): its URLs and family
+                // count with this rule's selector (a fetch too many rather than one missing);
+                // its `display` is for other elements or other widths, so not this rule's.
+                let mut inner = Declarations::default();
                 let _ = parser.parse_nested_block(|nested| {
-                    declarations(nested, base, kind, out);
+                    declarations(nested, base, kind, &mut inner);
                     Ok::<(), cssparser::ParseError<'_, ()>>(())
                 });
+                out.urls.append(&mut inner.urls);
+                if inner.family.is_some() {
+                    out.family = inner.family;
+                }
                 (property, expecting_name, family_open, display_open) = (None, true, false, false);
             }
             _ => {}
@@ -541,17 +562,29 @@ mod tests {
              .in-inline { background: url(c.png); font-family: Hidden }
              .shown-inline { background: url(d.png) } p::before { display: none }
              p { background: url(e.png) }
-             @font-face { font-family: Hidden; src: url(h.woff2) }",
+             @font-face { font-family: Hidden; src: url(h.woff2) }
+             .nav { background: url(f.png); @media (max-width: 600px) { display: none } }
+             @container (width > 9000px) { .wide { display: none } } .wide { background: url(g.png) }
+             .card { background: url(t.png) } .until { background: url(u.png) }
+             .attr { background: url(v.png) } .shadow { background: url(w.png) }",
         );
         let document = br#"<div class=gone><span class=in-gone>x</span></div>
             <div class="menu open"><span class=in-menu>x</span></div>
             <div style="color: red; display:none"><span class=in-inline>x</span></div>
             <div class=gone style="display: block"><span class=shown-inline>x</span></div>
-            <p>x</p>"#;
+            <p>x</p><nav class=nav></nav><div class=wide></div>
+            <template><div class=card></div></template><div hidden><i class=attr></i></div>
+            <div hidden=until-found><i class=until></i></div>
+            <div><template shadowrootmode=open><b class=shadow></b></template></div>"#;
         // Hidden by a rule, and by a style attribute: nothing. Hidden by one rule and shown by
         // another, or by the style attribute over a rule: fetched. A pseudo-element hidden
-        // leaves its element be.
-        assert_eq!(paths(&styles.resolve(document)), ["/b.png", "/d.png", "/e.png"]);
+        // leaves its element be; so does a display nested for another width, or under a
+        // condition not judged. A template's content and a `hidden` element are not shown;
+        // `until-found` and a declarative shadow root are.
+        assert_eq!(
+            paths(&styles.resolve(document)),
+            ["/b.png", "/d.png", "/e.png", "/f.png", "/g.png", "/u.png", "/w.png"]
+        );
         assert_eq!(inline_display_none("display: none !important"), Some(true));
         assert_eq!(inline_display_none("DISPLAY:none; display: grid"), Some(false));
         assert_eq!(inline_display_none("color: red"), None);

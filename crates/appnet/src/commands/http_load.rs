@@ -43,10 +43,12 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     appnet_http::loader::prefault::prepare();
     // One thread: a browser's network stack is one event loop too, and a request's wake-ups
     // then never cross threads (on loopback that was a third of the loader's time per request).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
+    let runtime = Background(Some(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("start the async runtime")?,
+    ));
     let mut loads = Vec::new();
     let mut failed: Vec<(Mode, String)> = Vec::new();
     for mode in &modes {
@@ -167,6 +169,26 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
 
 /// Columns of a waterfall's bars in the terminal (with the name and outcome, ~110 in all).
 const WATERFALL_WIDTH: usize = 60;
+
+/// The runtime, shut down without waiting for its blocking threads: a name lookup the
+/// connect timeout gave up on (getaddrinfo cannot be cancelled) must not hold the exit.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for Background {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("taken only on drop")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 /// "3 fresh from the cache, 7 revalidated (304), 1 fetched again".
 fn reuse(page: &PageLoad) -> String {
