@@ -645,6 +645,44 @@ fn names_resolve_through_the_dns_server_given() {
     assert_ne!(out.status, Some(0));
     assert!(out.stderr.contains("cannot resolve nowhere.lab.test"), "{}", out.stderr);
     drop(dns);
+
+    // Through our recursive resolver, iterating from a root our authority serves.
+    let root_zone = site.path().join("root.zone");
+    std::fs::write(
+        &root_zone,
+        "$ORIGIN .\n$TTL 60\n@ SOA a.root.test. h.root.test. 1 60 60 600 60\n@ NS a.root.test.\n\
+         a.root.test. A 127.0.0.1\nwww.lab.test. A 127.0.0.1\n",
+    )
+    .unwrap();
+    let root_port = appnet_testkit::free_port();
+    let root_listen = format!("127.0.0.1:{root_port}");
+    let mut root = Program::new(APPNET, "appnet")
+        .args(["dns", "authority", "--listen", &root_listen, "--zone", root_zone.to_str().unwrap()])
+        .start();
+    root.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(root_listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let hints = site.path().join("named.root");
+    std::fs::write(&hints, ". 3600000 NS a.root.test.\na.root.test. 3600000 A 127.0.0.1\n")
+        .unwrap();
+    let resolver_listen = format!("127.0.0.1:{}", appnet_testkit::free_port());
+    let mut resolver = Program::new(APPNET, "appnet")
+        .args([
+            "dns",
+            "resolver",
+            "--listen",
+            &resolver_listen,
+            "--ns-port",
+            &root_port.to_string(),
+        ])
+        .args(["--root-hints", hints.to_str().unwrap()])
+        .start();
+    resolver.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(resolver_listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    let page = load(&["--dns", &resolver_listen, &url]);
+    assert_eq!(paths(&page), expected(), "through our resolver: {page}");
+    drop((resolver, root));
 }
 
 #[test]
