@@ -372,6 +372,9 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
         "hidden-font.woff2",
         "shadow.png",
         "hidden-attr.png",
+        "in-frame.png",
+        "frame-bg.png",
+        "frame-none.png",
     ];
     for name in others.iter().chain(&styled) {
         std::fs::write(site.path().join("img").join(name), PNG).unwrap();
@@ -403,7 +406,20 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
         <template><img src=img/t.png></template><noscript><img src=img/n.png></noscript>
         <div class=gone><img src=img/hidden.png><span class=inside>hidden text</span></div>
         <div hidden><span class=in-hidden>x</span></div>
-        <div><template shadowrootmode=open><img src=img/shadow.png></template></div>"#,
+        <div><template shadowrootmode=open><img src=img/shadow.png></template></div>
+        <iframe src=frame.html></iframe>"#,
+    )
+    .unwrap();
+    // A frame: its own document, stylesheet and images.
+    std::fs::write(
+        site.path().join("frame.html"),
+        "<!DOCTYPE html><link rel=stylesheet href=css/frame.css><img src=img/in-frame.png>\
+         <p class=framed>in a frame</p>",
+    )
+    .unwrap();
+    std::fs::write(
+        site.path().join("css/frame.css"),
+        ".framed { background: url(../img/frame-bg.png) } .absent { background: url(../img/frame-none.png) }",
     )
     .unwrap();
     let choice = format!("http://127.0.0.1:{port}/choice.html");
@@ -416,7 +432,12 @@ fn the_loader_fetches_what_chromium_fetches_for_the_same_page() {
     // Nothing in a <template> or a <noscript>, nor the background of an element under a
     // `hidden` one; a declarative shadow root's image, rendered, is fetched.
     let styled = ["/img/p-bg.png", "/img/used.woff2", "/img/hidden.png", "/img/shadow.png"];
-    let chosen = chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]).chain(&styled);
+    // The frame's document, its stylesheet, its image and the background of its rule that
+    // applies.
+    let framed = ["/frame.html", "/css/frame.css", "/img/in-frame.png", "/img/frame-bg.png"];
+    let styled: Vec<&str> = styled.iter().chain(&framed).copied().collect();
+    let chosen =
+        chosen.iter().chain(&["/img/e.png", "/img/p.webp", "/img/q.png"]).chain(styled.iter());
     assert_eq!(chromium, chosen.map(|p| (*p).to_owned()).collect());
 }
 

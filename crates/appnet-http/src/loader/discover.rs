@@ -29,6 +29,10 @@ pub enum Kind {
     Font,
     /// Anything else a page links for fetching.
     Other,
+    /// An `<iframe>`'s (or `<frame>`'s) document, scanned for its own resources in turn.
+    /// Written `document`, as Chrome's HAR calls a frame's.
+    #[serde(rename = "document")]
+    Frame,
 }
 
 impl Kind {
@@ -39,7 +43,7 @@ impl Kind {
     /// default (`u=3`), which is sent as no field.
     pub fn priority_field(self) -> Option<&'static str> {
         match self {
-            Self::Document => Some("u=0, i"),
+            Self::Document | Self::Frame => Some("u=0, i"),
             Self::Stylesheet | Self::Font => Some("u=0"),
             Self::Script => Some("u=1"),
             Self::Image => Some("i"),
@@ -184,6 +188,9 @@ impl HtmlScan {
                     // A <video>'s or <audio>'s source.
                     TagName::Source => add(attribute(Attribute::Src), Kind::Other),
                     TagName::Picture => self.picture = Some(false),
+                    // A frame given its document inline (`srcdoc`) fetches nothing by `src`.
+                    TagName::Iframe if tag.attribute(Attribute::Srcdoc).is_some() => {}
+                    TagName::Iframe => add(attribute(Attribute::Src), Kind::Frame),
                     TagName::Script => add(attribute(Attribute::Src), Kind::Script),
                     TagName::Video => add(attribute(Attribute::Poster), Kind::Image),
                     TagName::Input
@@ -242,6 +249,7 @@ enum TagName {
     Style,
     Picture,
     Template,
+    Iframe,
     Other,
 }
 
@@ -259,6 +267,7 @@ impl TagName {
             b"style" => Self::Style,
             b"picture" => Self::Picture,
             b"template" => Self::Template,
+            b"iframe" | b"frame" => Self::Iframe,
             _ => Self::Other,
         }
     }
@@ -278,6 +287,7 @@ enum Attribute {
     Sizes,
     Media,
     Shadowrootmode,
+    Srcdoc,
 }
 
 impl Attribute {
@@ -294,6 +304,7 @@ impl Attribute {
             b"sizes" => Self::Sizes,
             b"media" => Self::Media,
             b"shadowrootmode" => Self::Shadowrootmode,
+            b"srcdoc" => Self::Srcdoc,
             _ => return None,
         })
     }
@@ -628,6 +639,20 @@ mod tests {
                 ("http://lab.test/dir/poster.jpg".into(), Kind::Image),
                 // The <style> block's rule applies to <body>: once the scan is done.
                 ("http://lab.test/dir/bg.png".into(), Kind::Image),
+            ]
+        );
+    }
+
+    #[test]
+    fn frames_are_documents_of_their_own_unless_given_inline() {
+        let base = Url::parse("http://lab.test/").unwrap();
+        let page = b"<iframe src=frame.html></iframe><frameset><frame src=old.html></frameset>\
+            <iframe srcdoc='<img src=inline.png>' src=ignored.html></iframe><iframe></iframe>";
+        assert_eq!(
+            urls(&html(&base, page)),
+            [
+                ("http://lab.test/frame.html".into(), Kind::Frame),
+                ("http://lab.test/old.html".into(), Kind::Frame),
             ]
         );
     }

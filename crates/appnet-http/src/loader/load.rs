@@ -165,6 +165,8 @@ struct Loader<'a> {
     sheets_outstanding: usize,
     /// The page's document, for matching the stylesheets' rules.
     document: Option<Vec<u8>>,
+    /// Its frames' documents, matched too.
+    frames: Vec<Vec<u8>>,
     /// Every resource asked for, and when: what the timeout finds unanswered is recorded.
     asked: Vec<(Found, Duration)>,
     /// The load's timeout ran out.
@@ -199,6 +201,7 @@ impl<'a> Loader<'a> {
             styles: Styles::new(),
             sheets_outstanding: 0,
             document: None,
+            frames: Vec::new(),
             asked: Vec::new(),
             timed_out: false,
         })
@@ -390,7 +393,9 @@ impl<'a> Loader<'a> {
         if self.sheets_outstanding > 0 || !self.scans.is_empty() || !self.styles.has_pending() {
             return;
         }
-        for found in self.styles.resolve(self.document.as_deref().unwrap_or_default()) {
+        let mut documents: Vec<&[u8]> = vec![self.document.as_deref().unwrap_or_default()];
+        documents.extend(self.frames.iter().map(Vec::as_slice));
+        for found in self.styles.resolve_in(&documents) {
             self.want(found, 0);
         }
     }
@@ -416,7 +421,7 @@ impl<'a> Loader<'a> {
         if entry.status == 304 && !wanted.conditions.is_empty() {
             self.cache.freshen(url, &entry.headers, sent, received);
             entry.cache = Some("revalidated");
-            if matches!(wanted.found.kind, Kind::Document | Kind::Stylesheet) {
+            if matches!(wanted.found.kind, Kind::Document | Kind::Frame | Kind::Stylesheet) {
                 *body = self.cache.body(url).cloned();
             }
             return;
@@ -619,6 +624,12 @@ impl<'a> Loader<'a> {
                     if self.document.is_none() {
                         self.document = Some(body.clone());
                     }
+                    self.scans.push_back(HtmlScan::new(url, body));
+                }
+                // A frame's document: scanned for its own resources, its elements matched by
+                // the stylesheets' rules with the page's.
+                Kind::Frame => {
+                    self.frames.push(body.clone());
                     self.scans.push_back(HtmlScan::new(url, body));
                 }
                 Kind::Stylesheet => {
@@ -949,7 +960,7 @@ impl Received {
 
 /// Whether a response's body is scanned for more resources.
 fn wants_body(kind: Kind, status: u16) -> bool {
-    matches!(kind, Kind::Document | Kind::Stylesheet) && (200..300).contains(&status)
+    matches!(kind, Kind::Document | Kind::Frame | Kind::Stylesheet) && (200..300).contains(&status)
 }
 
 /// The entry for a response with head `parts` and body `received`.

@@ -84,25 +84,43 @@ impl Styles {
     /// What of the held resources a browser fetches for `document` (HTML), in sheet order,
     /// each once; they are no longer held.
     pub fn resolve(&mut self, document: &[u8]) -> Vec<Found> {
+        self.resolve_in(&[document])
+    }
+
+    /// The same for a page of several `documents` (the page's and its frames'): a rule
+    /// applies if it matches in any of them. Which document a stylesheet belongs to is not
+    /// kept, so a page's rule matching only in a frame counts too (a fetch too many rather
+    /// than one missing).
+    pub fn resolve_in(&mut self, documents: &[&[u8]]) -> Vec<Found> {
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return Vec::new();
         }
-        let dom = scraper::Html::parse_document(&String::from_utf8_lossy(document));
-        // An element under `display: none` has no box, so its rules' backgrounds and fonts
-        // are not fetched (an <img> in it still is: the scan found that already).
-        let hidden = hidden_elements(&dom, &self.displays);
-        let visible = |element: scraper::ElementRef<'_>| {
-            !std::iter::once(*element).chain(element.ancestors()).any(|n| hidden.contains(&n.id()))
-        };
+        let doms: Vec<_> = documents
+            .iter()
+            .map(|document| {
+                let dom = scraper::Html::parse_document(&String::from_utf8_lossy(document));
+                // An element under `display: none` has no box, so its rules' backgrounds and
+                // fonts are not fetched (an <img> in it still is: the scan found that already).
+                let hidden = hidden_elements(&dom, &self.displays);
+                (dom, hidden)
+            })
+            .collect();
         let mut matched: HashMap<String, bool> = HashMap::new();
         let mut applies = |selector: &str, media: &[String]| -> bool {
             if !media.iter().all(|query| media_list_matches(query)) {
                 return false;
             }
-            *matched
-                .entry(selector.to_owned())
-                .or_insert_with(|| matches_any(&dom, selector, &visible))
+            *matched.entry(selector.to_owned()).or_insert_with(|| {
+                doms.iter().any(|(dom, hidden)| {
+                    let visible = |element: scraper::ElementRef<'_>| {
+                        !std::iter::once(*element)
+                            .chain(element.ancestors())
+                            .any(|n| hidden.contains(&n.id()))
+                    };
+                    matches_any(dom, selector, &visible)
+                })
+            })
         };
         let used: HashSet<String> = self
             .uses
