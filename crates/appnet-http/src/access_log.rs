@@ -51,6 +51,16 @@ impl LogHead {
         }
     }
 
+    /// For a request hyper refused before it was one (a head it could not parse): its first
+    /// line as it came, up to 2 KiB, as nginx logs what it could not parse.
+    pub fn unparsed(head: &[u8], peer: SocketAddr) -> Self {
+        let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = &line[..line.len().min(2048)];
+        let request_line = if line.is_empty() { "-".to_owned() } else { escaped(line) };
+        Self { peer, request_line, referer: "-".to_owned(), agent: "-".to_owned() }
+    }
+
     /// The combined log format: `host - - [date] "request" status bytes "referer" "agent"`,
     /// as Apache and nginx write it, `bytes` being the body bytes sent.
     fn line(&self, status: u16, bytes: u64, time: SystemTime) -> String {
@@ -189,6 +199,15 @@ mod tests {
             head.line(206, 45, UNIX_EPOCH + Duration::from_secs(971_211_336)),
             r#"192.0.2.1 - - [10/Oct/2000:20:55:36 +0000] "GET /a%20b?q=1 HTTP/1.1" 206 45 "-" "curl/8.0""#
         );
+    }
+
+    #[test]
+    fn an_unparsed_head_is_logged_by_its_first_line() {
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let head = LogHead::unparsed(b"GET /a\"b HTTP/1.1\r\nHost: x\r\n", peer);
+        assert_eq!(head.request_line, r"GET /a\x22b HTTP/1.1");
+        assert_eq!(LogHead::unparsed(b"", peer).request_line, "-");
+        assert_eq!(LogHead::unparsed(&[b'a'; 5000], peer).request_line.len(), 2048);
     }
 
     #[test]

@@ -446,6 +446,13 @@ impl Connections {
                     }
                 };
                 let parts = connection.into_parts();
+                // hyper answers a head it cannot parse itself (400, 414, 431) without asking
+                // the service: its line goes in the access log here, as nginx logs those.
+                if let Some(status) = ended.as_ref().err().and_then(refused_status) {
+                    if self.site.access_log {
+                        drop(Entry::new(LogHead::unparsed(&parts.read_buf, peer), status));
+                    }
+                }
                 let unread = !parts.read_buf.is_empty()
                     || had_body.load(std::sync::atomic::Ordering::Relaxed);
                 crate::linger::close(&mut parts.io.into_inner(), unread).await;
@@ -466,6 +473,27 @@ impl Connections {
         }
         Ok(())
     }
+}
+
+/// The status of the reply hyper sends on its own for `error`, a request head it could not
+/// parse (hyper's `on_error`: 400, 414 for a URI too long, 431 for a head too large); `None`
+/// when it sends none.
+fn refused_status(error: &hyper::Error) -> Option<StatusCode> {
+    if !error.is_parse() || error.is_parse_status() || error.is_parse_version_h2() {
+        return None;
+    }
+    let said = error.to_string();
+    if said.contains("internal error") {
+        return None;
+    }
+    if error.is_parse_too_large() {
+        return Some(if said.contains("URI too long") {
+            StatusCode::URI_TOO_LONG
+        } else {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        });
+    }
+    Some(StatusCode::BAD_REQUEST)
 }
 
 /// The directory served.

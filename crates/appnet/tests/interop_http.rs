@@ -525,7 +525,7 @@ fn listings_and_trace_are_off_unless_asked_for() {
 
 #[test]
 fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
-    let (_server, base, _site) = start();
+    let (server, base, _site) = start();
     // Each is refused with 400 (or the connection closed without a response), never answered
     // as if it were one clean request — and never as two.
     let corpus: &[&[u8]] = &[
@@ -596,6 +596,15 @@ fn malformed_and_smuggling_style_requests_are_refused_cleanly() {
     let fewer: String = (0..98).map(|i| format!("X-F{i}: v\r\n")).collect();
     let fewer = format!("GET /file.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n{fewer}\r\n");
     assert!(raw_exchange(&base, fewer.as_bytes()).starts_with("HTTP/1.1 200"));
+    // What hyper refused on its own is in the access log too, by its first line, as nginx
+    // logs what it could not parse.
+    let logged = |line: &str| server.log().lines().filter(|l| l.contains(line)).count();
+    let waited = appnet_testkit::wait_until(Duration::from_secs(5), || {
+        logged("\"GET /file.txt HTTP/1.1\" 431 0 \"-\" \"-\"") >= 2
+    });
+    assert!(waited, "two 431s logged: {}", server.log());
+    assert!(logged("\"GET /file.txt HTTP/1.1\" 400 0 \"-\" \"-\"") >= 3, "{}", server.log());
+    assert!(logged("\"\\x00\\x01\\x02 nonsense\" 400 0") == 1, "{}", server.log());
     // And the server still answers good requests afterwards.
     assert!(
         raw_exchange(&base, b"GET /file.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
