@@ -68,7 +68,6 @@ pub(crate) enum Command {
     /// HTTP: the origin server and the browser-like page loader.
     #[command(subcommand)]
     Http(HttpCommand),
-    /// Shared HTTP cache as a forward or reverse proxy.
     Proxy(ProxyArgs),
     /// BitTorrent client: download and seed torrents and magnet links [not built yet].
     #[command(long_about = "A BitTorrent client: .torrent files and magnet links, rarest-first \
@@ -78,29 +77,26 @@ pub(crate) enum Command {
     #[command(long_about = "A BitTorrent tracker speaking HTTP (BEP 3) and UDP (BEP 15) \
         announces and scrapes.\n\nNot built yet.")]
     Tracker(Planned),
-    /// Build a small Internet on loopback, run the experiments, and report.
     Lab(LabArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DnsCommand {
-    /// Authoritative server for RFC 1035 zone files, over UDP and TCP.
     Authority(Box<AuthorityArgs>),
-    /// Recursive caching resolver, iterating from the root.
     Resolver(Box<ResolverArgs>),
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HttpCommand {
-    /// Origin server for a directory of static files and CGI scripts, over HTTP/1.0, 1.1 and 2.
     Serve(Box<ServeArgs>),
-    /// Load a page like a browser: Page Load Time, per-resource phases, HAR and waterfall.
     Load(Box<LoadArgs>),
 }
 
 /// `appnet proxy …`
 #[derive(Debug, Args)]
-#[command(long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
+#[command(
+    about = "Shared HTTP cache as a forward or reverse proxy",
+    long_about = "A shared HTTP cache with RFC 9111 semantics, as a forward proxy \
     (clients set http_proxy=http://127.0.0.1:3128, curl -x, chromium --proxy-server) or as a \
     reverse proxy in front of an origin:\n  appnet proxy --listen 127.0.0.1:3128\n  \
     appnet proxy --listen 127.0.0.1:8081 --origin http://127.0.0.1:8080\n\n\
@@ -122,7 +118,8 @@ pub(crate) enum HttpCommand {
     restarts. Large or chunked bodies stream through; a reverse proxy's origins are health \
     checked and used in turn (--origin repeated, or routes per host name in --config).\n\n\
     --admin ADDR serves GET /stats (JSON), GET /metrics, POST /purge?url=URL and \
-    POST /purge-all on a listener of its own; --metrics ADDR serves GET /metrics only.")]
+    POST /purge-all on a listener of its own; --metrics ADDR serves GET /metrics only."
+)]
 pub(crate) struct ProxyArgs {
     /// Address to listen on; repeatable (or `listen` in --config).
     #[arg(long, value_name = "ADDR")]
@@ -212,22 +209,30 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
 
 /// `appnet http load …`
 #[derive(Debug, Args)]
-#[command(long_about = "Fetch a page and everything it embeds the way a browser does — \
+#[command(
+    about = "Load a page like a browser: Page Load Time, per-resource phases, HAR and waterfall",
+    long_about = "Fetch a page and everything it embeds the way a browser does — \
     stylesheets (and what they import), scripts, images, srcsets, icons, preloads, fonts — and \
     measure where the time goes:\n  appnet http load http://127.0.0.1:8080/ --mode parallel:6\n  \
     appnet http load https://localhost:8443/ --mode h2 --cacert ca.pem --har page.har \
     --waterfall page.svg\n  appnet http load http://127.0.0.1:8080/ --mode compare\n\n\
     Modes: http1.0 (a new connection per resource, one at a time), parallel:N (HTTP/1.1, up to N \
     persistent connections per host; default 6), persistent (one HTTP/1.1 connection, one \
-    request after another), pipelined (one HTTP/1.1 connection, every known request written at \
-    once, responses read in order), h2 (one HTTP/2 connection per host, every request multiplexed: ALPN \
-    over TLS, prior knowledge over http://), compare (each in turn, a table of PLT). gzip, br and \
-    zstd are accepted and decoded. Prints the Page Load Time, requests, bytes, connections and, \
+    request after another), pipelined (one HTTP/1.1 connection, requests written as the page \
+    reveals them without waiting for the responses, read back in order), h2 (one HTTP/2 \
+    connection per host, every request multiplexed: ALPN over TLS, prior knowledge over \
+    http://), compare (each in turn: a table of PLTs and a waterfall each in the terminal). \
+    Frames (iframe) are documents of their own, loaded with theirs. gzip, br and zstd are \
+    accepted and decoded; redirects followed, 10 at most. Prints the Page Load Time, requests, bytes, connections and, \
     per resource, its DNS, connect, TLS, wait (time to first byte) and receive times. --repeat \
     loads it again through a private cache (Cache-Control, Expires, heuristic freshness, \
     revalidation) and says what was reused. --dns SERVER resolves names through that server \
     (ours, or any) instead of the system's resolver; --proxy URL sends everything through a \
-    forward proxy (ours, or any).")]
+    forward proxy (ours, or any).\n\n\
+    Exit status: 0 when the page loaded (a resource that failed is an entry saying why, and a \
+    line on standard error), 1 when the document could not be had, the load ran past \
+    --timeout, or a mode of compare failed."
+)]
 pub(crate) struct LoadArgs {
     /// The page.
     #[arg(value_name = "URL")]
@@ -316,7 +321,9 @@ pub(crate) struct DigArgs {
 
 /// `appnet http serve …`
 #[derive(Debug, Args)]
-#[command(long_about = "Serve a directory of static files over HTTP/1.0, HTTP/1.1 (persistent \
+#[command(
+    about = "Origin server for a directory of static files and CGI scripts, over HTTP/1.0, 1.1 and 2",
+    long_about = "Serve a directory of static files over HTTP/1.0, HTTP/1.1 (persistent \
     connections, pipelining) and HTTP/2:\n  appnet http serve --root DIR --listen 127.0.0.1:8080\n  \
     appnet http serve --root DIR --listen 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem\n\n\
     Without TLS a port speaks HTTP/1.x and HTTP/2 with prior knowledge (h2c, told apart by the \
@@ -333,7 +340,8 @@ pub(crate) struct DigArgs {
     preload Link rules. Text files without a sibling are compressed on the fly (br, zstd, \
     gzip) and the copies kept in memory (--compression-cache). A page a preload rule covers gets \
     103 Early Hints (HTTP/1.1 and HTTP/2) and, over HTTP/2 where the client allows, server push \
-    of its same-site resources.")]
+    of its same-site resources."
+)]
 pub(crate) struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
@@ -421,7 +429,9 @@ pub(crate) struct ServeArgs {
 
 /// `appnet dns resolver …`
 #[derive(Debug, Args)]
-#[command(long_about = "Answer recursive queries by walking the DNS hierarchy from the root and \
+#[command(
+    about = "Recursive caching resolver, iterating from the root",
+    long_about = "Answer recursive queries by walking the DNS hierarchy from the root and \
     caching what it learns, like Unbound:\n  \
     appnet dns resolver --listen 127.0.0.1:5353\n  \
     dig @127.0.0.1 -p 5353 www.example.org\n\n\
@@ -430,7 +440,8 @@ pub(crate) struct ServeArgs {
     For a private hierarchy on loopback, give hints naming your root servers and --ns-port for \
     the port they all listen on. Only --allow networks are answered (default: loopback); others \
     get REFUSED. --hosts FILE answers the names in an /etc/hosts-format file first. SIGUSR1 \
-    dumps the cache; SIGINT or SIGTERM stop it.")]
+    dumps the cache; SIGINT or SIGTERM stop it."
+)]
 pub(crate) struct ResolverArgs {
     /// Address to serve UDP and TCP on; repeatable (e.g. 127.0.0.1:5353, [::1]:5353).
     #[arg(long, value_name = "ADDR")]
@@ -471,12 +482,15 @@ pub(crate) struct ResolverArgs {
 
 /// `appnet dns authority …`
 #[derive(Debug, Args)]
-#[command(long_about = "Serve DNS zones with authority over UDP and TCP, like NSD or Knot:\n  \
+#[command(
+    about = "Authoritative server for RFC 1035 zone files, over UDP and TCP",
+    long_about = "Serve DNS zones with authority over UDP and TCP, like NSD or Knot:\n  \
     appnet dns authority --listen 127.0.0.1:5300 --zone example.test.zone\n\n\
     Zone files are RFC 1035 master files ($ORIGIN, $TTL, $INCLUDE, parentheses, RFC 3597 \\# \
     data). A file's origin comes from its $ORIGIN or its SOA owner, or from ORIGIN=FILE. \
     SIGHUP reloads every zone atomically; a zone whose new file is bad keeps serving its old \
-    data and the error is logged as file:line:column. SIGINT or SIGTERM stop the server.")]
+    data and the error is logged as file:line:column. SIGINT or SIGTERM stop the server."
+)]
 pub(crate) struct AuthorityArgs {
     /// Address to serve UDP and TCP on; repeatable, IPv4 or IPv6 (e.g. 127.0.0.1:5300, [::1]:5300).
     #[arg(long, value_name = "ADDR")]
@@ -525,7 +539,9 @@ pub(crate) struct Planned {
 }
 
 #[derive(Debug, Args)]
-#[command(long_about = "Build a small Internet on this machine out of appnet's own servers \
+#[command(
+    about = "Build a small Internet on loopback, run the experiments, and report",
+    long_about = "Build a small Internet on this machine out of appnet's own servers \
     — root, TLD and site name servers, a resolver, an origin, caches, a swarm — on distinct \
     hosts, run one experiment per system, and report what each shows.\n\n\
     The lab first probes the machine (loopback hosts, IPv6, whether it can make network \
@@ -533,7 +549,8 @@ pub(crate) struct Planned {
     (--rtt, --bandwidth, --region) network namespaces of their own on 198.18.0.0/15 where \
     this process may make them, else loopback hosts behind in-process relays; --links \
     chooses. Namespaces are held only by this process, so nothing outlives it. Today the DNS \
-    experiment is built; the others are listed with the issue that adds them.")]
+    experiment is built; the others are listed with the issue that adds them."
+)]
 pub(crate) struct LabArgs {
     /// List the scenarios and what each measures, then exit.
     #[arg(long)]
@@ -582,6 +599,31 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_explains_itself_at_length() {
+        fn leaves(command: &clap::Command, out: &mut Vec<clap::Command>) {
+            let subcommands: Vec<_> =
+                command.get_subcommands().filter(|c| c.get_name() != "help").collect();
+            if subcommands.is_empty() {
+                out.push(command.clone());
+            }
+            for subcommand in subcommands {
+                leaves(subcommand, out);
+            }
+        }
+        let mut all = Vec::new();
+        leaves(&Cli::command(), &mut all);
+        assert!(all.len() >= 9, "{}", all.len());
+        for command in all {
+            let name = command.get_name().to_owned();
+            let about = command.get_about().map(ToString::to_string).unwrap_or_default();
+            let long = command.get_long_about().map(ToString::to_string).unwrap_or_default();
+            assert!(!about.is_empty(), "{name}: no summary");
+            // `--help` says more than the one line `-h` and the command list show.
+            assert!(long.len() > about.len() + 40, "{name}: --help is only {long:?}");
+        }
     }
 
     #[test]
