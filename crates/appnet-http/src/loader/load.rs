@@ -17,6 +17,7 @@ use super::record::{Entry, PageLoad};
 use super::styles::Styles;
 use super::{LoadError, decode};
 
+mod persistent;
 mod pipelined;
 
 /// What a load may do.
@@ -214,10 +215,10 @@ impl<'a> Loader<'a> {
         self.started_at = SystemTime::now();
         self.start = Instant::now();
         self.want(Found { url: url.clone(), kind: Kind::Document }, 0);
-        if self.options.mode == Mode::Pipelined {
-            self.run_pipelined().await
-        } else {
-            self.run_tasks().await
+        match self.options.mode {
+            Mode::Pipelined => self.run_pipelined().await,
+            Mode::Persistent => self.run_persistent().await,
+            _ => self.run_tasks().await,
         }
     }
 

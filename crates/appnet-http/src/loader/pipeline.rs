@@ -55,6 +55,9 @@ pub struct Pipeline {
     read_so_far: u64,
     /// How the connection broke, if it did, for [`Pipeline::receive`] to say.
     broken: Option<LoadError>,
+    /// It broke off because the bodies passed the byte budget: asking again elsewhere would
+    /// only fetch the same bytes again.
+    over_budget: bool,
     buffer: Vec<u8>,
 }
 
@@ -78,9 +81,15 @@ impl Pipeline {
             began: None,
             read_so_far: 0,
             broken: None,
+            over_budget: false,
             buffer: vec![0; 64 * 1024],
         };
         Ok((pipeline, [dns, connect, tls]))
+    }
+
+    /// Whether the connection ended because the responses passed the byte budget.
+    pub fn over_budget(&self) -> bool {
+        self.over_budget
     }
 
     /// Whether the connection can take more requests.
@@ -213,6 +222,7 @@ impl Pipeline {
         self.read_so_far += read as u64;
         let most = max_bytes.saturating_add(MOST_HEAD * self.sent.len() as u64);
         if self.read_so_far > most {
+            self.over_budget = true;
             return Err(self.failed(&format!("the bodies are longer than {max_bytes} bytes")));
         }
         let complete = if read == 0 {

@@ -121,25 +121,37 @@ impl Loader<'_> {
         let mut sent = std::collections::VecDeque::from(sent);
         // One at a time, each recorded as it comes: a load its timeout cuts short keeps
         // what had arrived.
+        let mut over_budget = None;
         while !sent.is_empty() {
             let budget = self.options.max_bytes.saturating_sub(self.bytes);
-            let Some(timed) = pipe.receive(1, budget).await.ok().and_then(|mut got| got.pop())
-            else {
-                break;
+            let timed = match pipe.receive(1, budget).await {
+                Ok(mut got) => got.pop(),
+                // Past the byte budget: the rest fail here rather than on a new connection.
+                Err(error) if pipe.over_budget() => {
+                    over_budget = Some(error);
+                    None
+                }
+                Err(_) => None,
             };
+            let Some(timed) = timed else { break };
             let Some((wanted, at)) = sent.pop_front() else { break };
             self.record_timed(wanted, timed, id, at, None)?;
         }
         if !pipe.reusable() {
             pipes.remove(origin);
         }
-        Ok(sent.into_iter().map(|(w, _)| w).collect())
+        let unanswered = sent.into_iter().map(|(w, _)| w).collect();
+        if let Some(error) = over_budget {
+            self.fail_all(unanswered, &error)?;
+            return Ok(Vec::new());
+        }
+        Ok(unanswered)
     }
 
     /// Writes `batch` to `origin`'s connection, opening one if there is none or the kept one
     /// closed, and reads the responses; a server closing early gets the rest on a new
     /// connection.
-    async fn exchange_batch(
+    pub(super) async fn exchange_batch(
         &mut self,
         pipes: &mut Pipes,
         origin: &Origin,
@@ -193,8 +205,14 @@ impl Loader<'_> {
                 },
             };
             batch = pending.into();
+            let over_budget = pipe.over_budget();
             match outcome {
                 Ok(()) => {}
+                // Past the byte budget: asking again elsewhere would fetch the same bytes.
+                Err(Some(error)) if over_budget => {
+                    pipes.remove(origin);
+                    return self.fail_all(batch, &error);
+                }
                 // Some answered, then the connection ended: the rest on a new one. Or a kept
                 // connection that broke, or had been closed, before answering (the server's
                 // idle close crossing the batch): a new one is opened and asked again.
