@@ -87,6 +87,11 @@ impl Pipeline {
         Ok((pipeline, [dns, connect, tls]))
     }
 
+    /// A response already read and not yet asked for, if there is one (no reading).
+    pub fn ready(&mut self) -> Option<Timed> {
+        self.arrived.pop_front()
+    }
+
     /// Whether the connection ended because the responses passed the byte budget.
     pub fn over_budget(&self) -> bool {
         self.over_budget

@@ -37,7 +37,13 @@ impl Loader<'_> {
                 break;
             }
             let mut batches: Vec<(Origin, Vec<Wanted>)> = Vec::new();
-            for (origin, sent) in in_flight {
+            let mut in_flight = std::collections::VecDeque::from(in_flight);
+            while let Some((origin, sent)) = in_flight.pop_front() {
+                // What the other hosts have sent already is recorded before waiting on this
+                // one: a load its timeout cuts short keeps it.
+                for (other, waiting) in &mut in_flight {
+                    self.record_ready(&mut pipes, other, waiting)?;
+                }
                 let unanswered = self.receive_sent(&mut pipes, &origin, sent).await?;
                 if !unanswered.is_empty() {
                     batches.push((origin, unanswered));
@@ -104,6 +110,24 @@ impl Loader<'_> {
                 pipe.take_arrived(budget);
             }
         }
+    }
+
+    /// Records the responses `origin`'s connection has already read, the first of `sent`
+    /// they answer taken off it.
+    fn record_ready(
+        &mut self,
+        pipes: &mut Pipes,
+        origin: &Origin,
+        sent: &mut Vec<(Wanted, Duration)>,
+    ) -> Result<(), LoadError> {
+        let Some((pipe, id)) = pipes.get_mut(origin) else { return Ok(()) };
+        let id = *id;
+        while !sent.is_empty() {
+            let Some(timed) = pipe.ready() else { break };
+            let (wanted, at) = sent.remove(0);
+            self.record_timed(wanted, timed, id, at, None)?;
+        }
+        Ok(())
     }
 
     /// Reads the responses to `sent`, written ahead on `origin`'s kept connection; what it
