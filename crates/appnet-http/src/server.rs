@@ -482,6 +482,8 @@ fn refused_status(error: &hyper::Error) -> Option<StatusCode> {
     if !error.is_parse() || error.is_parse_status() || error.is_parse_version_h2() {
         return None;
     }
+    // hyper has no predicate telling its internal parse error from the others, nor 414 from
+    // 431 (`is_parse_too_large` covers both): its message is all there is to go on.
     let said = error.to_string();
     if said.contains("internal error") {
         return None;

@@ -71,6 +71,21 @@ fn serve(root: &Path, extra: &[&str]) -> (RunningProgram, u16) {
     (server, port)
 }
 
+/// `appnet dns ARGS --listen` on a free loopback port (UDP and TCP), once it listens, and its
+/// address.
+fn dns_server(args: &[&str]) -> (RunningProgram, String) {
+    let listen = format!("127.0.0.1:{}", appnet_testkit::free_port());
+    let mut server = Program::new(APPNET, "appnet")
+        .args(["dns"])
+        .args(args.iter().copied())
+        .args(["--listen", &listen])
+        .start();
+    server.wait_ready(Duration::from_secs(20), || {
+        wait_for_tcp(listen.parse().unwrap(), Duration::from_millis(100))
+    });
+    (server, listen)
+}
+
 fn load(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["http", "load", "--json"];
     all.extend_from_slice(args);
@@ -643,14 +658,7 @@ fn names_resolve_through_the_dns_server_given() {
         "$ORIGIN lab.test.\n$TTL 60\n@ SOA ns h 1 60 60 600 60\n@ NS ns\nns A 127.0.0.1\nwww A 127.0.0.1\n",
     )
     .unwrap();
-    let dns_port = appnet_testkit::free_port();
-    let dns_listen = format!("127.0.0.1:{dns_port}");
-    let mut dns = Program::new(APPNET, "appnet")
-        .args(["dns", "authority", "--listen", &dns_listen, "--zone", zone.to_str().unwrap()])
-        .start();
-    dns.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(dns_listen.parse().unwrap(), Duration::from_millis(100))
-    });
+    let (dns, dns_listen) = dns_server(&["authority", "--zone", zone.to_str().unwrap()]);
     let url = format!("http://www.lab.test:{port}/");
     let page = load(&["--dns", &dns_listen, &url]);
     assert_eq!(paths(&page), expected());
@@ -675,32 +683,14 @@ fn names_resolve_through_the_dns_server_given() {
          a.root.test. A 127.0.0.1\nwww.lab.test. A 127.0.0.1\n",
     )
     .unwrap();
-    let root_port = appnet_testkit::free_port();
-    let root_listen = format!("127.0.0.1:{root_port}");
-    let mut root = Program::new(APPNET, "appnet")
-        .args(["dns", "authority", "--listen", &root_listen, "--zone", root_zone.to_str().unwrap()])
-        .start();
-    root.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(root_listen.parse().unwrap(), Duration::from_millis(100))
-    });
+    let (root, root_listen) = dns_server(&["authority", "--zone", root_zone.to_str().unwrap()]);
+    let root_port = root_listen.rsplit(':').next().unwrap().to_owned();
     let hints = site.path().join("named.root");
     std::fs::write(&hints, ". 3600000 NS a.root.test.\na.root.test. 3600000 A 127.0.0.1\n")
         .unwrap();
-    let resolver_listen = format!("127.0.0.1:{}", appnet_testkit::free_port());
-    let mut resolver = Program::new(APPNET, "appnet")
-        .args([
-            "dns",
-            "resolver",
-            "--listen",
-            &resolver_listen,
-            "--ns-port",
-            &root_port.to_string(),
-        ])
-        .args(["--root-hints", hints.to_str().unwrap()])
-        .start();
-    resolver.wait_ready(Duration::from_secs(20), || {
-        wait_for_tcp(resolver_listen.parse().unwrap(), Duration::from_millis(100))
-    });
+    let hints = hints.to_str().unwrap();
+    let (resolver, resolver_listen) =
+        dns_server(&["resolver", "--ns-port", &root_port, "--root-hints", hints]);
     let page = load(&["--dns", &resolver_listen, &url]);
     assert_eq!(paths(&page), expected(), "through our resolver: {page}");
     drop((resolver, root));

@@ -17,8 +17,8 @@ pub fn har(load: &PageLoad) -> Value {
         .entries
         .iter()
         .map(|entry| {
-            let blocked = entry.started.saturating_sub(entry.queued);
-            let time = blocked + entry.dns + entry.connect + entry.tls + entry.wait + entry.receive;
+            let [blocked, ..] = entry.phases();
+            let time: Duration = entry.phases().iter().sum();
             let query: Vec<Value> = url::Url::parse(&entry.url)
                 .map(|u| u.query_pairs().map(|(k, v)| json!({"name": k, "value": v})).collect())
                 .unwrap_or_default();

@@ -4,7 +4,7 @@
 //! compares with parallel connections and HTTP/2.
 //!
 //! Requests can be written a few at a time as a document's scan finds them ([`Pipeline::send`])
-//! and the responses read later ([`Pipeline::receive`]): the server works on the first while
+//! and the responses read later, one by one ([`Pipeline::receive`]): the server works on the first while
 //! the loader looks for the rest. Between writes, [`Pipeline::take_arrived`] reads what has
 //! come without waiting, so each response is timed when it arrived, not when it was asked for.
 
@@ -102,21 +102,6 @@ impl Pipeline {
         !self.closing
     }
 
-    /// Writes a GET for every one of `targets` (origin-form paths, or absolute form to a
-    /// proxy) and then reads their responses: [`Pipeline::send`] and [`Pipeline::receive`].
-    pub async fn exchange(
-        &mut self,
-        targets: &[(String, Vec<(&'static str, String)>)],
-        accept_encoding: &str,
-        max_bytes: u64,
-    ) -> Result<Vec<Timed>, LoadError> {
-        if let Err(error) = self.send(targets, accept_encoding).await {
-            self.closing = true;
-            return Err(error);
-        }
-        self.receive(targets.len(), max_bytes).await
-    }
-
     /// Writes a GET for every one of `targets` at once, behind any requests already written.
     /// An error leaves the connection unusable.
     pub async fn send(
@@ -177,25 +162,21 @@ impl Pipeline {
         }
     }
 
-    /// Reads the responses to the next `count` requests written, in order. Fewer come back
-    /// than asked when the server closes early (it may, after any response): the caller asks
-    /// again for the rest on a new connection. More than `max_bytes` of bodies (and 64 KiB of
-    /// head per response) is an error: the framer holds a response whole until it ends.
-    pub async fn receive(&mut self, count: usize, max_bytes: u64) -> Result<Vec<Timed>, LoadError> {
-        let mut done = Vec::with_capacity(count);
+    /// Reads the response to the oldest request written and not yet answered; `None` when
+    /// the server closed first (it may, after any response: the caller asks again for the
+    /// rest on a new connection). More than `max_bytes` of bodies (and 64 KiB of head per
+    /// response outstanding) read for it is an error: the framer holds a response whole until
+    /// it ends.
+    pub async fn receive(&mut self, max_bytes: u64) -> Result<Option<Timed>, LoadError> {
         let outcome = loop {
-            while done.len() < count {
-                let Some(timed) = self.arrived.pop_front() else { break };
-                done.push(timed);
-            }
-            if done.len() == count {
-                break Ok(());
+            if let Some(timed) = self.arrived.pop_front() {
+                break Ok(Some(timed));
             }
             if let Some(error) = self.broken.take() {
                 break Err(error);
             }
             if self.closing {
-                break Ok(());
+                break Ok(None);
             }
             let read = match self.stream.read(&mut self.buffer).await {
                 Ok(read) => read,
@@ -210,14 +191,7 @@ impl Pipeline {
             }
         };
         self.read_so_far = 0;
-        match outcome {
-            Ok(()) => Ok(done),
-            // The connection broke, or sent what cannot be read, after the responses `done`:
-            // it is not used again; those are kept (the caller asks again for the rest on a
-            // new connection), and with none the error is the batch's.
-            Err(error) if done.is_empty() => Err(error),
-            Err(_) => Ok(done),
-        }
+        outcome
     }
 
     /// Takes `read` bytes just read into the buffer (0: the server closed) at `now`; more

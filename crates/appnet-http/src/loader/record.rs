@@ -101,6 +101,13 @@ impl Entry {
         }
     }
 
+    /// Its phases in the order a request goes through them, from when it was queued: blocked
+    /// (waiting for a connection), DNS, connect, TLS, wait (to the first byte), receive.
+    pub fn phases(&self) -> [Duration; 6] {
+        let blocked = self.started.saturating_sub(self.queued);
+        [blocked, self.dns, self.connect, self.tls, self.wait, self.receive]
+    }
+
     /// When the response's last byte arrived, from the start of the load.
     pub fn finished(&self) -> Duration {
         self.started + self.dns + self.connect + self.tls + self.wait + self.receive

@@ -38,10 +38,8 @@ pub fn text(load: &PageLoad, width: usize) -> String {
     );
     for (row, entry) in load.entries.iter().enumerate() {
         let mut bar = vec![' '; width];
-        let blocked = entry.started.saturating_sub(entry.queued);
-        let phases = [blocked, entry.dns, entry.connect, entry.tls, entry.wait, entry.receive];
         let mut at = entry.queued;
-        for (duration, (mark, _)) in phases.into_iter().zip(PHASES) {
+        for (duration, (mark, _)) in entry.phases().into_iter().zip(PHASES) {
             if duration > Duration::ZERO {
                 // At least one character for a phase that took any time, so a short one is
                 // seen; a later phase drawn over an earlier one where they round together.

@@ -73,10 +73,8 @@ pub fn svg(load: &PageLoad) -> String {
             row + 1,
             escape(&name)
         );
-        let blocked = entry.started.saturating_sub(entry.queued);
-        let phases = [blocked, entry.dns, entry.connect, entry.tls, entry.wait, entry.receive];
         let mut at = entry.queued;
-        for (duration, (colour, phase)) in phases.into_iter().zip(PHASES) {
+        for (duration, (colour, phase)) in entry.phases().into_iter().zip(PHASES) {
             let (from, to) = (x(at), x(at + duration));
             if duration > Duration::ZERO {
                 let _ = write!(

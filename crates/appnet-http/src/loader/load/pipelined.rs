@@ -24,6 +24,18 @@ type Pipes = HashMap<Origin, (Pipeline, usize)>;
 /// Requests written ahead on a kept connection: each with when it was written.
 type InFlight = Vec<(Origin, Vec<(Wanted, Duration)>)>;
 
+/// Adds `items` to `origin`'s group, in order (hosts are few: a list, in the order first met).
+fn by_host<T>(
+    groups: &mut Vec<(Origin, Vec<T>)>,
+    origin: Origin,
+    items: impl IntoIterator<Item = T>,
+) {
+    match groups.iter_mut().find(|(o, _)| *o == origin) {
+        Some((_, group)) => group.extend(items),
+        None => groups.push((origin, items.into_iter().collect())),
+    }
+}
+
 impl Loader<'_> {
     /// Pipelining: what a document names is written to its host's open connection as the
     /// scan finds it; what has no open connection goes in a batch once the scan is done; the
@@ -51,10 +63,7 @@ impl Loader<'_> {
             }
             for wanted in later {
                 let origin = Origin::of(&wanted.found.url)?;
-                match batches.iter_mut().find(|(o, _)| *o == origin) {
-                    Some((_, batch)) => batch.push(wanted),
-                    None => batches.push((origin, vec![wanted])),
-                }
+                by_host(&mut batches, origin, [wanted]);
             }
             for (origin, batch) in batches {
                 self.exchange_batch(&mut pipes, &origin, batch).await?;
@@ -81,10 +90,7 @@ impl Loader<'_> {
                     later.push(wanted);
                     continue;
                 }
-                match now.iter_mut().find(|(o, _)| *o == origin) {
-                    Some((_, batch)) => batch.push(wanted),
-                    None => now.push((origin, vec![wanted])),
-                }
+                by_host(&mut now, origin, [wanted]);
             }
             for (origin, batch) in now {
                 let Some((pipe, _)) = pipes.get_mut(&origin) else { continue };
@@ -95,11 +101,7 @@ impl Loader<'_> {
                     later.extend(batch);
                     continue;
                 }
-                let sent = batch.into_iter().map(|w| (w, at));
-                match in_flight.iter_mut().find(|(o, _)| *o == origin) {
-                    Some((_, all)) => all.extend(sent),
-                    None => in_flight.push((origin, sent.collect())),
-                }
+                by_host(&mut in_flight, origin, batch.into_iter().map(|w| (w, at)));
             }
             if !scanning {
                 return Ok((in_flight, later));
@@ -148,8 +150,8 @@ impl Loader<'_> {
         let mut over_budget = None;
         while !sent.is_empty() {
             let budget = self.options.max_bytes.saturating_sub(self.bytes);
-            let timed = match pipe.receive(1, budget).await {
-                Ok(mut got) => got.pop(),
+            let timed = match pipe.receive(budget).await {
+                Ok(timed) => timed,
                 // Past the byte budget: the rest fail here rather than on a new connection.
                 Err(error) if pipe.over_budget() => {
                     over_budget = Some(error);
@@ -174,7 +176,7 @@ impl Loader<'_> {
 
     /// Writes `batch` to `origin`'s connection, opening one if there is none or the kept one
     /// closed, and reads the responses; a server closing early gets the rest on a new
-    /// connection.
+    /// connection. Persistent mode sends batches of one.
     pub(super) async fn exchange_batch(
         &mut self,
         pipes: &mut Pipes,
@@ -213,7 +215,7 @@ impl Loader<'_> {
                         break Ok(());
                     }
                     let budget = self.options.max_bytes.saturating_sub(self.bytes);
-                    match pipe.receive(1, budget).await.map(|mut got| got.pop()) {
+                    match pipe.receive(budget).await {
                         Ok(Some(timed)) => {
                             let Some(wanted) = pending.pop_front() else { break Ok(()) };
                             // The first request of a batch on a new connection paid for it.
